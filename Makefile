@@ -1,0 +1,45 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13 is required (local-bigquery needs it; Cloud Functions runs python313).
+# Look on PATH first, then in pyenv's versions, so no PYENV_VERSION is needed.
+PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+	  $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup up demo test lint fmt clean
+
+help:
+	@echo "make demo   set up, start the local stack, run the OpenAI pipeline for a week, print the result"
+	@echo "make test   set up and run the test suite"
+	@echo "make up     start the local stack in the foreground (Ctrl-C stops it)"
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or pass PYTHON=/path/to/python3.13)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP)
+
+up: setup
+	$(BIN)/dps up
+
+demo: setup
+	$(BIN)/dps demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check shared functions tests benchmarks
+
+fmt: setup
+	$(BIN)/ruff format shared functions tests benchmarks
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache

@@ -1,0 +1,1 @@
+"""Shared package of the cost data pipeline service: every function imports from here."""

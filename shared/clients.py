@@ -1,0 +1,69 @@
+"""Google Cloud clients, created once per process and lazily, pointed at local stand-ins when configured."""
+
+from __future__ import annotations
+
+import functools
+
+from shared.settings import Settings, get_settings
+
+
+def _anonymous_options(endpoint: str):
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    return AnonymousCredentials(), ClientOptions(api_endpoint=endpoint)
+
+
+def make_bigquery_client(settings: Settings):
+    """A BigQuery client; against the emulator when BIGQUERY_API_ENDPOINT is set."""
+    from google.cloud import bigquery
+
+    if settings.bigquery_api_endpoint:
+        credentials, options = _anonymous_options(settings.bigquery_api_endpoint)
+        return bigquery.Client(project=settings.project, credentials=credentials, client_options=options)
+    return bigquery.Client(project=settings.project, location=settings.bigquery_location)
+
+
+def make_kms_client(settings: Settings):
+    """A Cloud KMS client; over an insecure channel to the local server when KMS_API_ENDPOINT is set."""
+    from google.cloud import kms_v1
+
+    if settings.kms_api_endpoint:
+        import grpc
+        from google.cloud.kms_v1.services.key_management_service.transports import (
+            KeyManagementServiceGrpcTransport,
+        )
+
+        endpoint = settings.kms_api_endpoint
+        transport = KeyManagementServiceGrpcTransport(channel=grpc.insecure_channel(endpoint))
+        return kms_v1.KeyManagementServiceClient(transport=transport)
+    return kms_v1.KeyManagementServiceClient()
+
+
+def make_publisher_client(settings: Settings):
+    """A Pub/Sub publisher; the library itself honours PUBSUB_EMULATOR_HOST."""
+    import os
+
+    from google.cloud import pubsub_v1
+
+    if settings.pubsub_emulator_host:
+        os.environ.setdefault("PUBSUB_EMULATOR_HOST", settings.pubsub_emulator_host)
+    return pubsub_v1.PublisherClient()
+
+
+@functools.cache
+def bigquery_client():
+    """The process's BigQuery client."""
+    return make_bigquery_client(get_settings())
+
+
+@functools.cache
+def kms_client():
+    """The process's Cloud KMS client."""
+    return make_kms_client(get_settings())
+
+
+@functools.cache
+def publisher_client():
+    """The process's Pub/Sub publisher."""
+    return make_publisher_client(get_settings())
