@@ -1,26 +1,154 @@
 """Admin operations behind `dps`: bootstrap the central dataset, onboard orgs, issue keys, store credentials."""
-# Interface only for now; implemented in this file next.
 
-def bootstrap(settings) -> list[str]:
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from shared import keys
+from shared.clients import make_bigquery_client, make_kms_client
+from shared.identifiers import PLANS, SUBSCRIPTION_STATUSES, is_org_slug
+from shared.providers import PROVIDERS
+from shared.schemas import load_table_specs
+from shared.settings import Settings, central_table
+from shared.warehouse import Typed, Warehouse
+
+
+class AdminError(ValueError):
+    """An admin command cannot be done as asked; the message says what to change."""
+
+
+def _warehouse(settings: Settings) -> Warehouse:
+    return Warehouse(make_bigquery_client(settings), settings.project)
+
+
+def bootstrap(settings: Settings) -> list[str]:
     """Create the central dataset and its tables from configs/schemas/organizations (idempotent)."""
-    raise NotImplementedError
+    warehouse = _warehouse(settings)
+    warehouse.ensure_dataset(settings.central_dataset, settings.bigquery_location)
+    specs = load_table_specs(settings.config_dir, "organizations")
+    for spec in specs.values():
+        warehouse.ensure_table(settings.central_dataset, spec)
+    return sorted(specs)
 
 
-def org_exists(settings, slug: str) -> bool:
+def ensure_org_dataset(settings: Settings, warehouse: Warehouse, slug: str) -> str:
+    """Create the org's dataset and its per-provider tables (idempotent); returns the dataset id."""
+    dataset = settings.org_dataset(slug)
+    warehouse.ensure_dataset(dataset, settings.bigquery_location)
+    for spec in load_table_specs(settings.config_dir, "org").values():
+        warehouse.ensure_table(dataset, spec)
+    return dataset
+
+
+def org_exists(settings: Settings, slug: str) -> bool:
     """True when the org has a profile row."""
-    raise NotImplementedError
+    rows = _warehouse(settings).query(
+        f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_profiles')}` WHERE org_slug = @slug",
+        {"slug": slug},
+    )
+    return rows[0]["n"] > 0
 
 
-def create_org(settings, slug: str, plan: str, status: str, org_name: str | None = None) -> dict:
+def _check_org_args(slug: str, plan: str, status: str) -> None:
+    if not is_org_slug(slug):
+        raise AdminError(f"org slug {slug!r} must match [a-z][a-z0-9_]{{2,49}}")
+    if plan not in PLANS:
+        raise AdminError(f"plan {plan!r} is not one of {', '.join(PLANS)}")
+    if status not in SUBSCRIPTION_STATUSES:
+        raise AdminError(f"status {status!r} is not one of {', '.join(SUBSCRIPTION_STATUSES)}")
+
+
+def create_org(settings: Settings, slug: str, plan: str, status: str, org_name: str | None = None) -> dict:
     """Onboard an org; returns {"org_slug", "api_key", "api_key_id", "plan", "status", "dataset"}."""
-    raise NotImplementedError
+    _check_org_args(slug, plan, status)
+    if org_exists(settings, slug):
+        raise AdminError(f"org {slug!r} already exists; use `dps org key {slug}` for a new API key")
+    warehouse = _warehouse(settings)
+    now = datetime.now(UTC)
+    # One transaction: an org is either fully onboarded (profile, subscription) or not at all.
+    warehouse.execute(
+        f"""
+        BEGIN TRANSACTION;
+        INSERT INTO `{central_table(settings, 'org_profiles')}` (org_slug, org_name, created_at, updated_at)
+        VALUES (@slug, @name, @now, @now);
+        INSERT INTO `{central_table(settings, 'org_subscriptions')}` (org_slug, plan, status, created_at, updated_at)
+        VALUES (@slug, @plan, @status, @now, @now);
+        COMMIT TRANSACTION;
+        """,
+        {"slug": slug, "name": Typed(org_name or slug, "STRING"), "plan": plan, "status": status, "now": now},
+    )
+    dataset = ensure_org_dataset(settings, warehouse, slug)
+    issued = issue_api_key(settings, slug)
+    return {**issued, "plan": plan, "status": status, "dataset": dataset}
 
 
-def issue_api_key(settings, slug: str) -> dict:
-    """A new API key for an existing org; returns {"org_slug", "api_key", "api_key_id"}."""
-    raise NotImplementedError
+def issue_api_key(settings: Settings, slug: str, expires_at: datetime | None = None) -> dict:
+    """A new API key for an existing org; returns {"org_slug", "api_key", "api_key_id"}. Shown only once."""
+    api_key = keys.new_api_key()
+    api_key_id = str(uuid.uuid4())
+    _warehouse(settings).execute(
+        f"""
+        INSERT INTO `{central_table(settings, 'org_api_keys')}`
+          (api_key_id, org_slug, key_hash, key_prefix, is_active, expires_at, created_at, revoked_at)
+        VALUES (@id, @slug, @hash, @prefix, TRUE, @expires_at, @now, NULL)
+        """,
+        {
+            "id": api_key_id,
+            "slug": slug,
+            "hash": keys.hash_api_key(api_key, settings.key_pepper),
+            "prefix": api_key[:10],
+            "expires_at": Typed(expires_at, "TIMESTAMP"),
+            "now": datetime.now(UTC),
+        },
+    )
+    return {"org_slug": slug, "api_key": api_key, "api_key_id": api_key_id}
 
 
-def set_credential(settings, slug: str, provider: str, secret: str, metadata: dict | None = None) -> dict:
-    """Store (replace) the org's credential for a provider, encrypted with KMS."""
-    raise NotImplementedError
+def set_subscription_status(settings: Settings, slug: str, status: str) -> None:
+    """Change an org's subscription status (e.g. to SUSPENDED)."""
+    if status not in SUBSCRIPTION_STATUSES:
+        raise AdminError(f"status {status!r} is not one of {', '.join(SUBSCRIPTION_STATUSES)}")
+    changed = _warehouse(settings).execute(
+        f"UPDATE `{central_table(settings, 'org_subscriptions')}` SET status = @status, updated_at = @now "
+        "WHERE org_slug = @slug",
+        {"status": status, "slug": slug, "now": datetime.now(UTC)},
+    )
+    if not changed:
+        raise AdminError(f"org {slug!r} has no subscription; create the org first")
+
+
+def set_credential(settings: Settings, slug: str, provider: str, secret: str, metadata: dict | None = None) -> dict:
+    """Store (replace) the org's credential for a provider, encrypted with KMS; the secret is never stored plain."""
+    if provider not in PROVIDERS:
+        raise AdminError(f"provider {provider!r} is not one of {', '.join(PROVIDERS)}")
+    if not secret.strip():
+        raise AdminError("the secret is empty")
+    if not org_exists(settings, slug):
+        raise AdminError(f"org {slug!r} does not exist; create it first with `dps org create`")
+    ciphertext = keys.encrypt_secret(make_kms_client(settings), settings.kms_key_name, secret.strip())
+    credential_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    table = central_table(settings, "org_integration_credentials")
+    # Replace in one transaction so there is never a moment with zero or two active credentials.
+    _warehouse(settings).execute(
+        f"""
+        BEGIN TRANSACTION;
+        DELETE FROM `{table}` WHERE org_slug = @slug AND provider = @provider;
+        INSERT INTO `{table}` (credential_id, org_slug, provider, encrypted_secret, kms_key_name, metadata,
+                               is_active, created_at, updated_at)
+        VALUES (@id, @slug, @provider, @secret, @key_name, PARSE_JSON(@metadata), TRUE, @now, @now);
+        COMMIT TRANSACTION;
+        """,
+        {
+            "id": credential_id,
+            "slug": slug,
+            "provider": provider,
+            "secret": ciphertext,
+            "key_name": settings.kms_key_name,
+            "metadata": json.dumps(metadata or {}),
+            "now": now,
+        },
+    )
+    return {"org_slug": slug, "provider": provider, "credential_id": credential_id, "metadata": metadata or {}}

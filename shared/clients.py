@@ -67,3 +67,11 @@ def kms_client():
 def publisher_client():
     """The process's Pub/Sub publisher."""
     return make_publisher_client(get_settings())
+
+
+@functools.cache
+def warehouse():
+    """The process's Warehouse adapter."""
+    from shared.warehouse import Warehouse
+
+    return Warehouse(bigquery_client(), get_settings().project)

@@ -30,6 +30,8 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "METHOD_NOT_ALLOWED": ErrorSpec(405, "Use the method the endpoint documents."),
     "INVALID_REQUEST": ErrorSpec(422, "Fix the named field and send the request again."),
     "INVALID_PATH": ErrorSpec(400, "Org slugs and path segments are lowercase letters, digits and '_'."),
+    "RUN_NOT_CANCELLABLE": ErrorSpec(409, "The run already finished; start a new one instead."),
+    "NOT_IMPLEMENTED": ErrorSpec(501, "This operation is not available yet."),
     "QUOTA_EXCEEDED": ErrorSpec(429, "Wait for the quota window to reset."),
     "BACKEND_UNAVAILABLE": ErrorSpec(503, "Retry later."),
     "INTERNAL": ErrorSpec(500, "Retry later; report the request id if it persists."),
@@ -69,3 +71,14 @@ class TransientError(PipelineError):
 
 class TerminalError(PipelineError):
     """Retrying cannot help: bad credentials, a refused request, bad data. The run is FAILED with this reason."""
+
+
+def classify_unexpected(exc: BaseException) -> PipelineError:
+    """Map an exception no layer classified: backend outages are transient, anything else is an internal error."""
+    transient_names = {
+        "ServiceUnavailable", "InternalServerError", "TooManyRequests", "DeadlineExceeded", "GatewayTimeout",
+        "BadGateway", "ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout", "RetryError",
+    }
+    if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ in transient_names:
+        return TransientError("BACKEND_UNAVAILABLE", f"A backend was unavailable ({type(exc).__name__}).")
+    return TerminalError("INTERNAL_ERROR", "An internal error stopped the run; the operators have the details.")

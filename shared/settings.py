@@ -95,3 +95,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
 def get_settings() -> Settings:
     """The settings of this process, read once."""
     return settings_from_env()
+
+
+def central_table(settings: Settings, table: str) -> str:
+    """Fully qualified id of a table in the central dataset."""
+    return f"{settings.project}.{settings.central_dataset}.{table}"

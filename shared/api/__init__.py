@@ -1,0 +1,1 @@
+"""The HTTP function `api`: routing, request models and handlers."""

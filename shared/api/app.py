@@ -1,0 +1,72 @@
+"""HTTP routing of the `api` function: match the route, run its handler, answer JSON (errors included)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from shared.errors import ApiError
+from shared.logs import log
+from shared.settings import Settings
+
+ROUTES = Map(
+    [
+        Rule("/health", methods=["GET"], endpoint="health"),
+        Rule("/health/ready", methods=["GET"], endpoint="ready"),
+        Rule("/api/v1/pipelines/run/<org>/<provider>/<domain>/<pipeline>", methods=["POST"], endpoint="run"),
+        Rule("/api/v1/pipelines/runs", methods=["GET"], endpoint="list_runs"),
+        Rule("/api/v1/pipelines/runs/<run_id>", methods=["GET"], endpoint="get_run"),
+        Rule("/api/v1/pipelines/runs/<run_id>", methods=["DELETE"], endpoint="cancel_run"),
+        Rule("/api/v1/scheduler/trigger", methods=["POST"], endpoint="scheduler_trigger"),
+        Rule("/api/v1/scheduler/process-queue", methods=["POST"], endpoint="scheduler_process_queue"),
+    ],
+    strict_slashes=False,
+)
+
+
+@dataclass
+class ApiDeps:
+    """What the handlers talk to; built once per process by `default_deps()`, injectable in tests."""
+
+    settings: Settings
+    warehouse: object
+    publisher: object
+    kms_client: object
+
+
+@functools.cache
+def default_deps() -> ApiDeps:
+    """The real dependencies of this process (clients are created lazily, once)."""
+    from shared import clients
+    from shared.settings import get_settings
+
+    return ApiDeps(get_settings(), clients.warehouse(), clients.publisher_client(), clients.kms_client())
+
+
+def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+    """A JSON response."""
+    return Response(json.dumps(body, default=str), status=status, headers=headers, mimetype="application/json")
+
+
+def handle(request: Request, deps: ApiDeps | None = None) -> Response:
+    """Answer one HTTP request."""
+    from shared.api import handlers
+
+    adapter = ROUTES.bind_to_environ(request.environ)
+    try:
+        endpoint, args = adapter.match()
+        return getattr(handlers, endpoint)(request, deps or default_deps(), **args)
+    except ApiError as error:
+        return json_response(error.body(), error.status, error.headers)
+    except NotFound:
+        return json_response(ApiError("NOT_FOUND", f"No route {request.path}.").body(), 404)
+    except MethodNotAllowed:
+        return json_response(ApiError("METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.").body(), 405)
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure is a 500 in our format, logged once
+        log("ERROR", f"unhandled {type(exc).__name__} on {request.method} {request.path}")
+        return json_response(ApiError("INTERNAL", "Internal error.").body(), 500)

@@ -1,0 +1,134 @@
+"""Handlers of the `api` routes: authenticate, validate, act, answer."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Request, Response
+
+from shared import auth, bus, credentials
+from shared.api.app import ApiDeps, json_response
+from shared.api.models import parse_run_body
+from shared.errors import ApiError
+from shared.identifiers import is_org_slug, is_path_segment, is_run_id
+from shared.pipelines import load_pipelines
+from shared.runs import CANCELLED, PENDING, RUNNING, RunLog
+
+LIST_LIMIT_MAX = 100
+
+
+def health(request: Request, deps: ApiDeps) -> Response:
+    """Liveness: the process answers."""
+    return json_response({"status": "ok", "service": "data-pipeline-service", "environment": deps.settings.environment})
+
+
+def ready(request: Request, deps: ApiDeps) -> Response:
+    """Readiness: the warehouse and KMS answer; says which failed."""
+    checks = {}
+    try:
+        deps.warehouse.query("SELECT 1 AS ok")
+        checks["warehouse"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - report, don't raise
+        checks["warehouse"] = f"failed: {type(exc).__name__}"
+    try:
+        deps.kms_client.encrypt(request={"name": deps.settings.kms_key_name, "plaintext": b"ready"}, timeout=5)
+        checks["kms"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["kms"] = f"failed: {type(exc).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return json_response({"status": "ready" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503)
+
+
+def _caller(request: Request, deps: ApiDeps) -> auth.OrgCaller:
+    return auth.authenticate_org(deps.warehouse, deps.settings, request.headers.get("X-API-Key"))
+
+
+def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, pipeline: str) -> Response:
+    """Start a pipeline run for the org: checks, PENDING run row, publish; 202 with the run id."""
+    if not is_org_slug(org) or not all(is_path_segment(p) for p in (provider, domain, pipeline)):
+        raise ApiError("INVALID_PATH", "The org slug or a pipeline path segment is malformed.")
+    caller = _caller(request, deps)
+    auth.authorize_org(caller, org)
+    config = load_pipelines(deps.settings.config_dir).get(f"{provider}/{domain}/{pipeline}")
+    if config is None:
+        raise ApiError("PIPELINE_NOT_FOUND", f"No pipeline {provider}/{domain}/{pipeline}.")
+    body = parse_run_body(request.get_data(), config.max_range_days)
+    if not credentials.has_active_credential(deps.warehouse, deps.settings, org, provider):
+        raise ApiError("INTEGRATION_NOT_CONFIGURED", f"The org has no active {provider} credential.")
+    start, end = body.date_range()
+    run_log = RunLog(deps.warehouse, deps.settings)
+    run_request = run_log.new_request(
+        org, config.pipeline_id, provider, start, end, force_refresh=body.force_refresh, trigger_by=body.trigger_by
+    )
+    run_log.create(run_request)
+    try:
+        bus.publish_run(deps.publisher, deps.settings, run_request)
+    except ApiError:
+        run_log.fail(run_request.pipeline_logging_id, org, PENDING, "PUBLISH_FAILED", "The run could not be queued.")
+        raise
+    return json_response(
+        {
+            "pipeline_logging_id": run_request.pipeline_logging_id,
+            "status": PENDING,
+            "org_slug": org,
+            "pipeline_id": config.pipeline_id,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+        },
+        202,
+    )
+
+
+def get_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
+    """One run of the caller's org with its step attempts; another org's run is a 404."""
+    caller = _caller(request, deps)
+    if not is_run_id(run_id):
+        raise ApiError("RUN_NOT_FOUND", "No such run.")
+    run_log = RunLog(deps.warehouse, deps.settings)
+    row = run_log.get(caller.org_slug, run_id)
+    if row is None:
+        raise ApiError("RUN_NOT_FOUND", "No such run.")
+    return json_response({**row, "steps": run_log.step_logs(caller.org_slug, run_id)})
+
+
+def list_runs(request: Request, deps: ApiDeps) -> Response:
+    """The caller's org's runs, newest first."""
+    caller = _caller(request, deps)
+    try:
+        limit = int(request.args.get("limit", 20))
+    except ValueError:
+        raise ApiError("INVALID_REQUEST", "limit: must be an integer") from None
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise ApiError("INVALID_REQUEST", f"limit: must be between 1 and {LIST_LIMIT_MAX}")
+    run_log = RunLog(deps.warehouse, deps.settings)
+    rows = deps.warehouse.query(
+        f"SELECT * EXCEPT (request_fingerprint, message_id, attempts) FROM `{run_log.runs}` "
+        "WHERE org_slug = @org ORDER BY created_at DESC LIMIT @limit",
+        {"org": caller.org_slug, "limit": limit},
+    )
+    return json_response({"runs": rows, "count": len(rows)})
+
+
+def cancel_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
+    """Cancel a PENDING or RUNNING run of the caller's org; the worker stops at the next step boundary."""
+    caller = _caller(request, deps)
+    if not is_run_id(run_id):
+        raise ApiError("RUN_NOT_FOUND", "No such run.")
+    run_log = RunLog(deps.warehouse, deps.settings)
+    for status in (PENDING, RUNNING):
+        if run_log.transition(run_id, caller.org_slug, status, CANCELLED, reason="cancelled by org"):
+            return json_response({"pipeline_logging_id": run_id, "status": CANCELLED})
+    row = run_log.get(caller.org_slug, run_id)
+    if row is None:
+        raise ApiError("RUN_NOT_FOUND", "No such run.")
+    raise ApiError("RUN_NOT_CANCELLABLE", f"The run is {row['status']}; only PENDING or RUNNING runs can be cancelled.")
+
+
+def scheduler_trigger(request: Request, deps: ApiDeps) -> Response:
+    """Admin only. Scheduling is not built yet; the route exists so callers get a clear answer."""
+    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
+    raise ApiError("NOT_IMPLEMENTED", "The scheduler is not available yet.")
+
+
+def scheduler_process_queue(request: Request, deps: ApiDeps) -> Response:
+    """Admin only. Queue processing is not built yet."""
+    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
+    raise ApiError("NOT_IMPLEMENTED", "Queue processing is not available yet.")

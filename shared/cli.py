@@ -1,0 +1,146 @@
+"""`dps`, the admin CLI: run the local stack and the demo, bootstrap, onboard orgs, store credentials."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from shared.settings import REPO_ROOT, Settings, SettingsError, settings_from_env
+
+LOCAL_DIR = Path(os.environ.get("DPS_LOCAL_DIR", REPO_ROOT / ".local"))
+
+
+def load_cli_settings() -> Settings:
+    """Settings from the environment, or from the running local stack's .local/stack.json."""
+    if os.environ.get("GCP_PROJECT_ID"):
+        return settings_from_env()
+    stack_file = LOCAL_DIR / "stack.json"
+    if not stack_file.exists():
+        raise SettingsError("no GCP_PROJECT_ID in the environment and no local stack: run `make up` first")
+    return settings_from_env(json.loads(stack_file.read_text())["env"])
+
+
+def _emit(args, payload: dict, text: str) -> None:
+    print(json.dumps(payload, default=str) if args.json else text)
+
+
+def cmd_bootstrap(args) -> int:
+    from shared import admin
+
+    tables = admin.bootstrap(load_cli_settings())
+    _emit(args, {"dataset": "organizations", "tables": tables}, f"organizations: {', '.join(tables)}")
+    return 0
+
+
+def cmd_org_create(args) -> int:
+    from shared import admin
+
+    result = admin.create_org(load_cli_settings(), args.slug, args.plan, args.status, args.name)
+    _emit(args, result, f"org {result['org_slug']} created ({result['plan']}, {result['status']}), "
+                        f"dataset {result['dataset']}\nAPI key (shown once, store it now): {result['api_key']}")
+    return 0
+
+
+def cmd_org_key(args) -> int:
+    from shared import admin
+
+    result = admin.issue_api_key(load_cli_settings(), args.slug)
+    _emit(args, result, f"new API key for {args.slug} (shown once): {result['api_key']}")
+    return 0
+
+
+def cmd_org_status(args) -> int:
+    from shared import admin
+
+    admin.set_subscription_status(load_cli_settings(), args.slug, args.status)
+    _emit(args, {"org_slug": args.slug, "status": args.status}, f"{args.slug}: subscription {args.status}")
+    return 0
+
+
+def cmd_credential_set(args) -> int:
+    from shared import admin
+
+    secret = Path(args.secret_file).read_text()
+    try:
+        metadata = json.loads(args.metadata) if args.metadata else {}
+    except json.JSONDecodeError as exc:
+        raise admin.AdminError(f"--metadata is not valid JSON: {exc}") from None
+    if not isinstance(metadata, dict):
+        raise admin.AdminError("--metadata must be a JSON object")
+    result = admin.set_credential(load_cli_settings(), args.slug, args.provider, secret, metadata)
+    _emit(args, result, f"{args.provider} credential stored for {args.slug} (encrypted with KMS)")
+    return 0
+
+
+def cmd_up(args) -> int:
+    from shared.local.run import run_up
+
+    return run_up(LOCAL_DIR)
+
+
+def cmd_demo(args) -> int:
+    from shared.local.demo import run_demo
+
+    return run_demo(LOCAL_DIR, days=args.days)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The dps argument parser."""
+    parser = argparse.ArgumentParser(prog="dps", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start the local stack in the foreground").set_defaults(func=cmd_up)
+    demo = sub.add_parser("demo", help="start the stack, run the OpenAI pipeline for a week, print costs")
+    demo.add_argument("--days", type=int, default=7)
+    demo.set_defaults(func=cmd_demo)
+    sub.add_parser("bootstrap", help="create the central dataset and tables").set_defaults(func=cmd_bootstrap)
+    org = sub.add_parser("org", help="organisations").add_subparsers(dest="org_command", required=True)
+    create = org.add_parser("create", help="onboard an org and print its API key once")
+    create.add_argument("slug")
+    create.add_argument("--plan", required=True, choices=["starter", "professional", "scale", "enterprise"])
+    create.add_argument("--status", default="ACTIVE", choices=["ACTIVE", "TRIAL", "SUSPENDED", "CANCELLED"])
+    create.add_argument("--name")
+    create.set_defaults(func=cmd_org_create)
+    key = org.add_parser("key", help="issue a new API key for an org")
+    key.add_argument("slug")
+    key.set_defaults(func=cmd_org_key)
+    status = org.add_parser("status", help="set an org's subscription status")
+    status.add_argument("slug")
+    status.add_argument("status", choices=["ACTIVE", "TRIAL", "SUSPENDED", "CANCELLED", "PAST_DUE"])
+    status.set_defaults(func=cmd_org_status)
+    cred = sub.add_parser("credential", help="provider credentials").add_subparsers(dest="cred_command", required=True)
+    cset = cred.add_parser("set", help="store a provider credential, encrypted with KMS")
+    cset.add_argument("slug")
+    cset.add_argument("provider")
+    cset.add_argument("--secret-file", required=True, help="file holding the secret (keeps it out of shell history)")
+    cset.add_argument("--metadata", help='JSON object, e.g. {"base_url": "https://gateway.example.com"}')
+    cset.set_defaults(func=cmd_credential_set)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `dps`."""
+    from shared.admin import AdminError
+
+    parser = build_parser()
+    for i, arg in enumerate(argv := list(sys.argv[1:] if argv is None else argv)):
+        if arg == "--json":  # accept --json anywhere, as `dps org create x --plan p --json` reads naturally
+            argv.pop(i)
+            argv.insert(0, "--json")
+            break
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (AdminError, SettingsError, FileNotFoundError) as exc:
+        if args.json:
+            print(json.dumps({"error": {"code": "INVALID_REQUEST", "message": str(exc)}}))
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Runs a pipeline's steps in dependency order, honouring each step's retry policy and timeouts."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shared.errors import PipelineError, TerminalError, TransientError
+from shared.logs import log
+from shared.pipelines import PipelineConfig, StepConfig, ordered_steps
+from shared.providers import get_processor
+from shared.providers.base import Credential, StepContext
+from shared.runs import RunLog, RunRequest
+from shared.schemas import load_table_specs
+from shared.settings import Settings
+from shared.warehouse import Warehouse
+
+
+class RunCancelled(Exception):
+    """The run was cancelled; the executor stopped at a step boundary."""
+
+
+@dataclass
+class Executor:
+    """Executes one run; dependencies are injected so tests can pass fakes for time and HTTP."""
+
+    warehouse: Warehouse
+    settings: Settings
+    run_log: RunLog
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    http_transport: object = None
+    is_cancelled: Callable[[], bool] = lambda: False
+
+    def execute(self, request: RunRequest, config: PipelineConfig, credential: Credential) -> int:
+        """Run every step; returns the rows written. Raises TransientError or TerminalError on failure."""
+        run_deadline = self.clock() + config.timeout_seconds
+        total = 0
+        for step in ordered_steps(config.steps):
+            if self.is_cancelled():
+                raise RunCancelled(request.pipeline_logging_id)
+            if self.clock() >= run_deadline:
+                raise TerminalError("RUN_TIMEOUT", f"The run exceeded its {config.timeout_seconds:.0f} s budget.")
+            total += self._run_step(request, step, credential, run_deadline)
+        return total
+
+    def _run_step(self, request: RunRequest, step: StepConfig, credential: Credential, run_deadline: float) -> int:
+        policy = step.retry
+        for attempt in range(1, policy.max_attempts + 1):
+            started = datetime.now(UTC)
+            try:
+                rows = self._attempt(request, step, credential, min(self.clock() + step.timeout_seconds, run_deadline))
+            except PipelineError as error:
+                last = isinstance(error, TerminalError) or attempt == policy.max_attempts
+                self._record(request, step, attempt, "FAILED" if last else "RETRYING", started, error=error)
+                if last:
+                    raise
+                self.sleep(self._backoff(policy, attempt, error, run_deadline))
+                continue
+            self._record(request, step, attempt, "COMPLETED", started, rows=rows)
+            return rows
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _attempt(self, request: RunRequest, step: StepConfig, credential: Credential, deadline: float) -> int:
+        processor = get_processor(step.ps_type)
+        ctx = StepContext(
+            org_slug=request.org_slug, run_id=request.pipeline_logging_id, start_date=request.start_date,
+            end_date=request.end_date, credential=credential, settings=self.settings, deadline=deadline,
+            http_transport=self.http_transport,
+        )
+        rows = processor.transform(processor.extract(ctx), ctx)
+        if self.clock() > deadline:  # never load the result of a step that overran: it may be partial
+            raise TransientError("STEP_TIMEOUT", f"Step {step.step_id} exceeded {step.timeout_seconds:.0f} s.")
+        spec = load_table_specs(self.settings.config_dir, "org")[step.destination_table]
+        dataset = self.settings.org_dataset(request.org_slug)
+        return self.warehouse.replace_slice(dataset, spec, rows, request.start_date, request.end_date)
+
+    def _backoff(self, policy, attempt: int, error: PipelineError, run_deadline: float) -> float:
+        wait = min(policy.initial_backoff_seconds * 2 ** (attempt - 1), policy.max_backoff_seconds)
+        wait = wait * (0.5 + random.random() / 2)  # jitter so retries of many runs do not align
+        if isinstance(error, TransientError) and error.retry_after:
+            wait = max(wait, error.retry_after)
+        return max(0.0, min(wait, run_deadline - self.clock()))
+
+    def _record(self, request, step, attempt, status, started, *, rows=None, error=None) -> None:
+        code = error.code if error else None
+        message = error.message if error else None
+        self.run_log.log_step(
+            request.pipeline_logging_id, request.org_slug, step.step_id, step.ps_type, attempt, status, started,
+            rows=rows, error_code=code, error_message=message,
+        )
+        log(
+            "ERROR" if status == "FAILED" else "WARNING" if error else "INFO",
+            f"step {step.step_id} attempt {attempt}: {status}",
+            org_slug=request.org_slug, pipeline_logging_id=request.pipeline_logging_id, step=step.step_id,
+            rows=rows, error_code=code,
+        )

@@ -1,0 +1,63 @@
+"""Table definitions read from configs/schemas/*.yml: the single source of every table's columns."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table."""
+
+    name: str
+    type: str
+    mode: str = "NULLABLE"
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table's columns and physical layout (partitioning, clustering, the column a load replaces by)."""
+
+    name: str
+    columns: tuple[Column, ...]
+    description: str = ""
+    partition_field: str | None = None
+    partition_type: str = "DAY"
+    clustering: tuple[str, ...] = ()
+    slice_field: str | None = None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    def bigquery_schema(self):
+        """The schema as google.cloud.bigquery SchemaFields."""
+        from google.cloud import bigquery
+
+        return [bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description) for c in self.columns]
+
+
+def _parse(path: Path) -> TableSpec:
+    raw = yaml.safe_load(path.read_text())
+    columns = tuple(Column(**field) for field in raw["fields"])
+    return TableSpec(
+        name=path.stem,
+        columns=columns,
+        description=raw.get("description", ""),
+        partition_field=raw.get("partition_field"),
+        partition_type=raw.get("partition_type", "DAY"),
+        clustering=tuple(raw.get("clustering", ())),
+        slice_field=raw.get("slice_field"),
+    )
+
+
+@functools.cache
+def load_table_specs(config_dir: Path, group: str) -> dict[str, TableSpec]:
+    """Every table of a group ("organizations" for the central dataset, "org" for per-org datasets)."""
+    folder = Path(config_dir) / "schemas" / group
+    return {path.stem: _parse(path) for path in sorted(folder.glob("*.yml"))}
