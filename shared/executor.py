@@ -12,7 +12,7 @@ from shared.errors import PipelineError, TerminalError, TransientError
 from shared.logs import log
 from shared.pipelines import PipelineConfig, StepConfig, ordered_steps
 from shared.providers import get_processor
-from shared.providers.base import Credential, StepContext
+from shared.providers.base import Credential, Processor, StepContext
 from shared.runs import RunLog, RunRequest
 from shared.schemas import load_table_specs
 from shared.settings import Settings
@@ -34,6 +34,7 @@ class Executor:
     clock: Callable[[], float] = time.monotonic
     http_transport: object = None
     is_cancelled: Callable[[], bool] = lambda: False
+    processor_for: Callable[[str], Processor] = get_processor
 
     def execute(self, request: RunRequest, config: PipelineConfig, credential: Credential) -> int:
         """Run every step; returns the rows written. Raises TransientError or TerminalError on failure."""
@@ -54,7 +55,8 @@ class Executor:
             try:
                 rows = self._attempt(request, step, credential, min(self.clock() + step.timeout_seconds, run_deadline))
             except PipelineError as error:
-                last = isinstance(error, TerminalError) or attempt == policy.max_attempts
+                out_of_time = self.clock() >= run_deadline  # no budget left for another attempt
+                last = isinstance(error, TerminalError) or attempt == policy.max_attempts or out_of_time
                 self._record(request, step, attempt, "FAILED" if last else "RETRYING", started, error=error)
                 if last:
                     raise
@@ -65,7 +67,7 @@ class Executor:
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _attempt(self, request: RunRequest, step: StepConfig, credential: Credential, deadline: float) -> int:
-        processor = get_processor(step.ps_type)
+        processor = self.processor_for(step.ps_type)
         ctx = StepContext(
             org_slug=request.org_slug, run_id=request.pipeline_logging_id, start_date=request.start_date,
             end_date=request.end_date, credential=credential, settings=self.settings, deadline=deadline,
@@ -73,7 +75,9 @@ class Executor:
         )
         rows = processor.transform(processor.extract(ctx), ctx)
         if self.clock() > deadline:  # never load the result of a step that overran: it may be partial
-            raise TransientError("STEP_TIMEOUT", f"Step {step.step_id} exceeded {step.timeout_seconds:.0f} s.")
+            raise TransientError(
+                "STEP_TIMEOUT", f"Step {step.step_id} ran out of time (step limit {step.timeout_seconds:.0f} s)."
+            )
         spec = load_table_specs(self.settings.config_dir, "org")[step.destination_table]
         dataset = self.settings.org_dataset(request.org_slug)
         return self.warehouse.replace_slice(dataset, spec, rows, request.start_date, request.end_date)

@@ -1,0 +1,78 @@
+"""Extract: page through the OpenAI organization Usage and Costs APIs, yielding raw daily buckets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+
+import httpx
+
+from shared.egress import resolve_base_url
+from shared.errors import TerminalError
+from shared.http_paging import get_json, iterate_pages
+from shared.providers.base import StepContext
+from shared.providers.openai import settings as api
+
+
+def time_window(ctx: StepContext) -> tuple[int, int]:
+    """[start_time, end_time) in unix seconds covering ctx.start_date..ctx.end_date (inclusive) in UTC."""
+    if ctx.end_date < ctx.start_date:
+        raise TerminalError(
+            "INVALID_DATE_RANGE", f"end_date {ctx.end_date} is before start_date {ctx.start_date}"
+        )
+    start = datetime.combine(ctx.start_date, time.min, tzinfo=UTC)
+    # The API's end_time is exclusive: midnight after the last requested day.
+    end = datetime.combine(ctx.end_date + timedelta(days=1), time.min, tzinfo=UTC)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def _auth_headers(ctx: StepContext) -> dict[str, str]:
+    secret = ctx.credential.secret
+    if not secret or not secret.strip():
+        raise TerminalError("PROVIDER_AUTH_FAILED", "the stored OpenAI credential has no admin key")
+    return {"Authorization": f"Bearer {secret.strip()}", "Accept": "application/json"}
+
+
+def _paged_buckets(ctx: StepContext, path: str, group_by: tuple[str, ...], limit: int) -> Iterator[dict]:
+    """Every bucket of every page of one endpoint for the context's date range."""
+    base_url = resolve_base_url(
+        ctx.credential.metadata.get("base_url"), ctx.settings.openai_base_url, ctx.settings
+    )
+    headers = _auth_headers(ctx)
+    start_time, end_time = time_window(ctx)
+    params = [
+        ("start_time", str(start_time)),
+        ("end_time", str(end_time)),
+        ("bucket_width", api.BUCKET_WIDTH),
+        *(("group_by", dimension) for dimension in group_by),
+        ("limit", str(limit)),
+    ]
+    # follow_redirects=False: the allow-list vetted this host, a redirect could point anywhere.
+    with httpx.Client(transport=ctx.http_transport, follow_redirects=False) as client:
+
+        def fetch_page(cursor: str | None) -> dict:
+            page_params = params + [("page", cursor)] if cursor else params
+            return get_json(
+                client,
+                base_url + path,
+                page_params,
+                headers,
+                deadline=ctx.deadline,
+                max_attempts=api.MAX_ATTEMPTS_PER_REQUEST,
+            )
+
+        for page in iterate_pages(fetch_page):
+            buckets = page.get("data")
+            if not isinstance(buckets, list):
+                raise TerminalError("PROVIDER_BAD_DATA", f"{path} answered a page without a 'data' list")
+            yield from buckets
+
+
+def extract_usage_completions(ctx: StepContext) -> Iterator[dict]:
+    """Daily completions-usage buckets (grouped by project and model) for the context's date range."""
+    return _paged_buckets(ctx, api.USAGE_COMPLETIONS_PATH, api.USAGE_GROUP_BY, api.USAGE_PAGE_LIMIT)
+
+
+def extract_costs(ctx: StepContext) -> Iterator[dict]:
+    """Daily cost buckets (grouped by project and line item) for the context's date range."""
+    return _paged_buckets(ctx, api.COSTS_PATH, api.COSTS_GROUP_BY, api.COSTS_PAGE_LIMIT)

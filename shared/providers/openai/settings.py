@@ -1,0 +1,21 @@
+"""OpenAI organization Usage/Costs API: endpoints, page sizes and groupings (constants, no I/O)."""
+
+from __future__ import annotations
+
+USAGE_COMPLETIONS_PATH = "/v1/organization/usage/completions"
+COSTS_PATH = "/v1/organization/costs"
+
+# Daily buckets: the tables are per UTC day, and 1d is the only width the Costs API offers.
+BUCKET_WIDTH = "1d"
+BUCKET_SECONDS = 86_400
+
+# The API's maximum page sizes for daily buckets; the largest page means the fewest requests.
+USAGE_PAGE_LIMIT = 31
+COSTS_PAGE_LIMIT = 180
+
+# Only the dimensions the tables keep; every extra group_by multiplies rows and pages.
+USAGE_GROUP_BY = ("project_id", "model")
+COSTS_GROUP_BY = ("project_id", "line_item")
+
+# Attempts per request inside one step; beyond that the step fails transiently and Pub/Sub redelivers.
+MAX_ATTEMPTS_PER_REQUEST = 4
