@@ -13,6 +13,8 @@ from shared.warehouse import Typed, Warehouse
 PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"
 TERMINAL = (COMPLETED, FAILED, CANCELLED)
 _ERROR_MESSAGE_LIMIT = 1000
+# What an org may see of its run rows (internal bookkeeping columns stay inside).
+_PUBLIC_COLUMNS = "* EXCEPT (request_fingerprint, message_id, attempts)"
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,17 @@ class RunLog:
     def get(self, org_slug: str, run_id: str) -> dict | None:
         """The run row of this org, or None (another org's run is indistinguishable from a missing one)."""
         rows = self.warehouse.query(
-            f"SELECT * EXCEPT (request_fingerprint, message_id, attempts) FROM `{self.runs}` "
-            "WHERE pipeline_logging_id = @id AND org_slug = @org",
+            f"SELECT {_PUBLIC_COLUMNS} FROM `{self.runs}` WHERE pipeline_logging_id = @id AND org_slug = @org",
             {"id": run_id, "org": org_slug},
         )
         return rows[0] if rows else None
+
+    def list_for_org(self, org_slug: str, limit: int) -> list[dict]:
+        """The org's most recent runs, newest first."""
+        return self.warehouse.query(
+            f"SELECT {_PUBLIC_COLUMNS} FROM `{self.runs}` WHERE org_slug = @org ORDER BY created_at DESC LIMIT @limit",
+            {"org": org_slug, "limit": limit},
+        )
 
     def attempts(self, org_slug: str, run_id: str) -> int:
         """How many deliveries have claimed the run so far."""

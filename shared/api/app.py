@@ -10,7 +10,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from shared.errors import ApiError
+from shared.errors import ApiError, TransientError, classify_unexpected
 from shared.logs import log
 from shared.settings import Settings
 
@@ -67,6 +67,9 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
         return json_response(ApiError("NOT_FOUND", f"No route {request.path}.").body(), 404)
     except MethodNotAllowed:
         return json_response(ApiError("METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.").body(), 405)
-    except Exception as exc:  # noqa: BLE001 - an unexpected failure is a 500 in our format, logged once
-        log("ERROR", f"unhandled {type(exc).__name__} on {request.method} {request.path}")
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure answers in our format, logged once
+        log("ERROR", f"unhandled {type(exc).__name__} on {request.method} {request.path}: {exc}"[:500])
+        if isinstance(classify_unexpected(exc), TransientError):
+            return json_response(ApiError("BACKEND_UNAVAILABLE", "A backend is unavailable; retry.").body(), 503,
+                                 {"Retry-After": "5"})
         return json_response(ApiError("INTERNAL", "Internal error.").body(), 500)

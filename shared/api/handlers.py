@@ -98,12 +98,7 @@ def list_runs(request: Request, deps: ApiDeps) -> Response:
         raise ApiError("INVALID_REQUEST", "limit: must be an integer") from None
     if not 1 <= limit <= LIST_LIMIT_MAX:
         raise ApiError("INVALID_REQUEST", f"limit: must be between 1 and {LIST_LIMIT_MAX}")
-    run_log = RunLog(deps.warehouse, deps.settings)
-    rows = deps.warehouse.query(
-        f"SELECT * EXCEPT (request_fingerprint, message_id, attempts) FROM `{run_log.runs}` "
-        "WHERE org_slug = @org ORDER BY created_at DESC LIMIT @limit",
-        {"org": caller.org_slug, "limit": limit},
-    )
+    rows = RunLog(deps.warehouse, deps.settings).list_for_org(caller.org_slug, limit)
     return json_response({"runs": rows, "count": len(rows)})
 
 
