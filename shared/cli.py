@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `dps`."""
     from shared.admin import AdminError
+    from shared.local.processes import StartupError
 
     parser = build_parser()
     for i, arg in enumerate(argv := list(sys.argv[1:] if argv is None else argv)):
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (AdminError, SettingsError, FileNotFoundError) as exc:
+    except (AdminError, SettingsError, FileNotFoundError, StartupError) as exc:
         if args.json:
             print(json.dumps({"error": {"code": "INVALID_REQUEST", "message": str(exc)}}))
         else:

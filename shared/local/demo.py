@@ -1,0 +1,90 @@
+"""`dps demo`: start the local stack, run the OpenAI pipeline for a week over HTTP, print costs, stop."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+RUN_WAIT_SECONDS = 180
+
+
+def run_pipeline_over_http(api_url: str, org: str, api_key: str, start: str, end: str) -> dict:
+    """POST a run exactly like the README's curl, then poll until it is terminal; returns the final run."""
+    url = f"{api_url}/api/v1/pipelines/run/{org}/openai/cost/usage_cost"
+    headers = {"X-API-Key": api_key, "Content-Type": "application/json"}
+    response = httpx.post(url, headers=headers, json={"start_date": start, "end_date": end}, timeout=60)
+    print(f"POST {url} -> {response.status_code} {response.text}")
+    response.raise_for_status()
+    run_id = response.json()["pipeline_logging_id"]
+    deadline = time.monotonic() + RUN_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        run = httpx.get(f"{api_url}/api/v1/pipelines/runs/{run_id}", headers=headers, timeout=30).json()
+        if run.get("status") in ("COMPLETED", "FAILED", "CANCELLED"):
+            return run
+        time.sleep(0.5)
+    raise TimeoutError(f"run {run_id} did not finish within {RUN_WAIT_SECONDS} s")
+
+
+def cost_table(settings, org: str, start: str, end: str) -> list[dict]:
+    """Per day and model: tokens from the usage table and billed cost from the costs table."""
+    from shared.clients import make_bigquery_client
+    from shared.warehouse import Warehouse
+
+    dataset = f"{settings.project}.{settings.org_dataset(org)}"
+    sql = f"""
+    WITH usage AS (
+      SELECT usage_date AS day, model, SUM(input_tokens) AS input_tokens,
+             SUM(input_cached_tokens) AS cached_tokens, SUM(output_tokens) AS output_tokens
+      FROM `{dataset}.openai_usage_daily` WHERE usage_date BETWEEN @start AND @end GROUP BY 1, 2),
+    costs AS (
+      SELECT cost_date AS day, SPLIT(line_item, ', ')[SAFE_OFFSET(0)] AS model, SUM(amount) AS cost
+      FROM `{dataset}.openai_costs_daily` WHERE cost_date BETWEEN @start AND @end GROUP BY 1, 2)
+    SELECT COALESCE(u.day, c.day) AS day, COALESCE(u.model, c.model) AS model, u.input_tokens, u.cached_tokens,
+           u.output_tokens, c.cost
+    FROM usage u FULL OUTER JOIN costs c ON u.day = c.day AND u.model = c.model
+    ORDER BY day, model
+    """
+    warehouse = Warehouse(make_bigquery_client(settings), settings.project)
+    params = {"start": datetime.fromisoformat(start).date(), "end": datetime.fromisoformat(end).date()}
+    return warehouse.query(sql, params)
+
+
+def print_cost_table(rows: list[dict]) -> None:
+    """Print the per-day, per-model table with a total."""
+    header = f"{'day':<11} {'model':<28} {'input tok':>11} {'cached':>10} {'output tok':>11} {'cost USD':>14}"
+    print(header + "\n" + "-" * len(header))
+    for r in rows:
+        print(f"{r['day']!s:<11} {r['model'] or '(none)':<28} {r['input_tokens'] or 0:>11,} "
+              f"{r['cached_tokens'] or 0:>10,} {r['output_tokens'] or 0:>11,} {r['cost'] or 0:>14.6f}")
+    total = sum((r["cost"] or 0) for r in rows)
+    print("-" * len(header) + f"\n{'total':<76}{total:>14.6f}")
+
+
+def run_demo(local_dir: Path, days: int = 7) -> int:
+    """The whole demo; exit code 0 only if the run COMPLETED and rows were loaded."""
+    from shared.local.run import publish_stack_file
+    from shared.local.stack import LocalStack
+
+    stack = LocalStack(data_dir=local_dir)
+    try:
+        stack.start()
+        stack.onboard_demo_org()
+        info = publish_stack_file(stack, local_dir / "stack.json")
+        end = datetime.now(UTC).date() - timedelta(days=1)
+        start = end - timedelta(days=days - 1)
+        org, api_key = info["demo_org"]["slug"], info["demo_org"]["api_key"]
+        run = run_pipeline_over_http(info["api_url"], org, api_key, start.isoformat(), end.isoformat())
+        print(f"run {run['pipeline_logging_id']}: {run['status']}, rows written {run.get('rows_written')}")
+        for step in run.get("steps", []):
+            print(f"  step {step['step_id']} attempt {step['attempt']}: {step['status']} rows={step['rows_written']}")
+        if run["status"] != "COMPLETED":
+            print(f"demo FAILED: {run.get('error_code')}: {run.get('error_message')}")
+            return 1
+        rows = cost_table(stack.settings(), org, start.isoformat(), end.isoformat())
+        print_cost_table(rows)
+        return 0 if rows else 1
+    finally:
+        stack.stop()

@@ -1,0 +1,61 @@
+"""Session fixtures: one local stack (BigQuery emulator, Pub/Sub emulator, KMS, sandbox, functions) on free ports."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The whole local stack, started once for the test session and stopped at its end."""
+    from shared.local.stack import LocalStack
+
+    local = LocalStack(data_dir=tmp_path_factory.mktemp("stack"), ports=LocalStack.free_ports())
+    local.start()
+    # The test process talks to the same stand-ins as the served functions, through the same settings.
+    saved = dict(os.environ)
+    os.environ.update(local.env())
+    try:
+        yield local
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(stack):
+    return stack.settings()
+
+
+@pytest.fixture(scope="session")
+def warehouse(settings):
+    from shared.clients import make_bigquery_client
+    from shared.warehouse import Warehouse
+
+    return Warehouse(make_bigquery_client(settings), settings.project)
+
+
+@pytest.fixture(scope="session")
+def kms(settings):
+    from shared.clients import make_kms_client
+
+    return make_kms_client(settings)
+
+
+@pytest.fixture
+def new_org(settings):
+    """Factory: onboard a fresh org (unique slug) with an OpenAI credential; returns create_org's result."""
+    from shared import admin
+
+    def make(plan="professional", status="ACTIVE", credential=True, metadata=None):
+        slug = f"t_{uuid.uuid4().hex[:10]}"
+        created = admin.create_org(settings, slug, plan, status)
+        if credential:
+            admin.set_credential(settings, slug, "openai", "sk-admin-test-secret", metadata or {})
+        return created
+
+    return make
