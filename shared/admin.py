@@ -71,9 +71,9 @@ def create_org(settings: Settings, slug: str, plan: str, status: str, org_name: 
     warehouse.execute(
         f"""
         BEGIN TRANSACTION;
-        INSERT INTO `{central_table(settings, 'org_profiles')}` (org_slug, org_name, created_at, updated_at)
+        INSERT INTO `{central_table(settings, "org_profiles")}` (org_slug, org_name, created_at, updated_at)
         VALUES (@slug, @name, @now, @now);
-        INSERT INTO `{central_table(settings, 'org_subscriptions')}` (org_slug, plan, status, created_at, updated_at)
+        INSERT INTO `{central_table(settings, "org_subscriptions")}` (org_slug, plan, status, created_at, updated_at)
         VALUES (@slug, @plan, @status, @now, @now);
         COMMIT TRANSACTION;
         """,
@@ -90,7 +90,7 @@ def issue_api_key(settings: Settings, slug: str, expires_at: datetime | None = N
     api_key_id = str(uuid.uuid4())
     _warehouse(settings).execute(
         f"""
-        INSERT INTO `{central_table(settings, 'org_api_keys')}`
+        INSERT INTO `{central_table(settings, "org_api_keys")}`
           (api_key_id, org_slug, key_hash, key_prefix, is_active, expires_at, created_at, revoked_at)
         VALUES (@id, @slug, @hash, @prefix, TRUE, @expires_at, @now, NULL)
         """,
@@ -119,12 +119,27 @@ def set_subscription_status(settings: Settings, slug: str, status: str) -> None:
         raise AdminError(f"org {slug!r} has no subscription; create the org first")
 
 
-def set_credential(settings: Settings, slug: str, provider: str, secret: str, metadata: dict | None = None) -> dict:
+def _check_metadata(settings: Settings, metadata: dict) -> None:
+    """Refuse at onboarding what a run would refuse later: a base_url outside the allow-list."""
+    from shared.egress import resolve_base_url
+    from shared.errors import TerminalError
+
+    if "base_url" in metadata:
+        try:
+            resolve_base_url(metadata["base_url"], settings.openai_base_url, settings)
+        except TerminalError as error:
+            raise AdminError(f"metadata.base_url: {error.message}") from None
+
+
+def set_credential(
+    settings: Settings, slug: str, provider: str, secret: str, metadata: dict | None = None
+) -> dict:
     """Store (replace) the org's credential for a provider, encrypted with KMS; the secret is never stored plain."""
     if provider not in PROVIDERS:
         raise AdminError(f"provider {provider!r} is not one of {', '.join(PROVIDERS)}")
     if not secret.strip():
         raise AdminError("the secret is empty")
+    _check_metadata(settings, metadata or {})
     if not org_exists(settings, slug):
         raise AdminError(f"org {slug!r} does not exist; create it first with `dps org create`")
     ciphertext = keys.encrypt_secret(make_kms_client(settings), settings.kms_key_name, secret.strip())
@@ -151,4 +166,9 @@ def set_credential(settings: Settings, slug: str, provider: str, secret: str, me
             "now": now,
         },
     )
-    return {"org_slug": slug, "provider": provider, "credential_id": credential_id, "metadata": metadata or {}}
+    return {
+        "org_slug": slug,
+        "provider": provider,
+        "credential_id": credential_id,
+        "metadata": metadata or {},
+    }

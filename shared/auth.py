@@ -36,8 +36,8 @@ def authenticate_org(warehouse: Warehouse, settings: Settings, api_key: str | No
     rows = warehouse.query(
         f"""
         SELECT k.org_slug, k.key_hash, k.is_active, k.expires_at, s.plan, s.status
-        FROM `{central_table(settings, 'org_api_keys')}` AS k
-        LEFT JOIN `{central_table(settings, 'org_subscriptions')}` AS s ON s.org_slug = k.org_slug
+        FROM `{central_table(settings, "org_api_keys")}` AS k
+        LEFT JOIN `{central_table(settings, "org_subscriptions")}` AS s ON s.org_slug = k.org_slug
         WHERE k.key_hash = @key_hash
         """,
         {"key_hash": key_hash},

@@ -39,8 +39,12 @@ def cmd_org_create(args) -> int:
     from shared import admin
 
     result = admin.create_org(load_cli_settings(), args.slug, args.plan, args.status, args.name)
-    _emit(args, result, f"org {result['org_slug']} created ({result['plan']}, {result['status']}), "
-                        f"dataset {result['dataset']}\nAPI key (shown once, store it now): {result['api_key']}")
+    _emit(
+        args,
+        result,
+        f"org {result['org_slug']} created ({result['plan']}, {result['status']}), "
+        f"dataset {result['dataset']}\nAPI key (shown once, store it now): {result['api_key']}",
+    )
     return 0
 
 
@@ -111,11 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("slug")
     status.add_argument("status", choices=["ACTIVE", "TRIAL", "SUSPENDED", "CANCELLED", "PAST_DUE"])
     status.set_defaults(func=cmd_org_status)
-    cred = sub.add_parser("credential", help="provider credentials").add_subparsers(dest="cred_command", required=True)
+    cred = sub.add_parser("credential", help="provider credentials").add_subparsers(
+        dest="cred_command", required=True
+    )
     cset = cred.add_parser("set", help="store a provider credential, encrypted with KMS")
     cset.add_argument("slug")
     cset.add_argument("provider")
-    cset.add_argument("--secret-file", required=True, help="file holding the secret (keeps it out of shell history)")
+    cset.add_argument(
+        "--secret-file", required=True, help="file holding the secret (keeps it out of shell history)"
+    )
     cset.add_argument("--metadata", help='JSON object, e.g. {"base_url": "https://gateway.example.com"}')
     cset.set_defaults(func=cmd_credential_set)
     return parser

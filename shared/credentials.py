@@ -15,7 +15,7 @@ def _active_rows(warehouse: Warehouse, settings: Settings, org_slug: str, provid
     return warehouse.query(
         f"""
         SELECT encrypted_secret, kms_key_name, TO_JSON_STRING(metadata) AS metadata
-        FROM `{central_table(settings, 'org_integration_credentials')}`
+        FROM `{central_table(settings, "org_integration_credentials")}`
         WHERE org_slug = @org AND provider = @provider AND is_active
         ORDER BY updated_at DESC LIMIT 1
         """,
@@ -28,7 +28,9 @@ def has_active_credential(warehouse: Warehouse, settings: Settings, org_slug: st
     return bool(_active_rows(warehouse, settings, org_slug, provider))
 
 
-def load_credential(warehouse: Warehouse, settings: Settings, kms_client, org_slug: str, provider: str) -> Credential:
+def load_credential(
+    warehouse: Warehouse, settings: Settings, kms_client, org_slug: str, provider: str
+) -> Credential:
     """The org's decrypted credential; TerminalError when none is active."""
     rows = _active_rows(warehouse, settings, org_slug, provider)
     if not rows:

@@ -76,9 +76,20 @@ class TerminalError(PipelineError):
 def classify_unexpected(exc: BaseException) -> PipelineError:
     """Map an exception no layer classified: backend outages are transient, anything else is an internal error."""
     transient_names = {
-        "ServiceUnavailable", "InternalServerError", "TooManyRequests", "DeadlineExceeded", "GatewayTimeout",
-        "BadGateway", "ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout", "RetryError",
+        "ServiceUnavailable",
+        "InternalServerError",
+        "TooManyRequests",
+        "DeadlineExceeded",
+        "GatewayTimeout",
+        "BadGateway",
+        "ConnectionError",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "Timeout",
+        "RetryError",
     }
     if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ in transient_names:
         return TransientError("BACKEND_UNAVAILABLE", f"A backend was unavailable ({type(exc).__name__}).")
-    return TerminalError("INTERNAL_ERROR", "An internal error stopped the run; the operators have the details.")
+    return TerminalError(
+        "INTERNAL_ERROR", "An internal error stopped the run; the operators have the details."
+    )

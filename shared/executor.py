@@ -44,16 +44,22 @@ class Executor:
             if self.is_cancelled():
                 raise RunCancelled(request.pipeline_logging_id)
             if self.clock() >= run_deadline:
-                raise TerminalError("RUN_TIMEOUT", f"The run exceeded its {config.timeout_seconds:.0f} s budget.")
+                raise TerminalError(
+                    "RUN_TIMEOUT", f"The run exceeded its {config.timeout_seconds:.0f} s budget."
+                )
             total += self._run_step(request, step, credential, run_deadline)
         return total
 
-    def _run_step(self, request: RunRequest, step: StepConfig, credential: Credential, run_deadline: float) -> int:
+    def _run_step(
+        self, request: RunRequest, step: StepConfig, credential: Credential, run_deadline: float
+    ) -> int:
         policy = step.retry
         for attempt in range(1, policy.max_attempts + 1):
             started = datetime.now(UTC)
             try:
-                rows = self._attempt(request, step, credential, min(self.clock() + step.timeout_seconds, run_deadline))
+                rows = self._attempt(
+                    request, step, credential, min(self.clock() + step.timeout_seconds, run_deadline)
+                )
             except PipelineError as error:
                 out_of_time = self.clock() >= run_deadline  # no budget left for another attempt
                 last = isinstance(error, TerminalError) or attempt == policy.max_attempts or out_of_time
@@ -69,14 +75,20 @@ class Executor:
     def _attempt(self, request: RunRequest, step: StepConfig, credential: Credential, deadline: float) -> int:
         processor = self.processor_for(step.ps_type)
         ctx = StepContext(
-            org_slug=request.org_slug, run_id=request.pipeline_logging_id, start_date=request.start_date,
-            end_date=request.end_date, credential=credential, settings=self.settings, deadline=deadline,
+            org_slug=request.org_slug,
+            run_id=request.pipeline_logging_id,
+            start_date=request.start_date,
+            end_date=request.end_date,
+            credential=credential,
+            settings=self.settings,
+            deadline=deadline,
             http_transport=self.http_transport,
         )
         rows = processor.transform(processor.extract(ctx), ctx)
         if self.clock() > deadline:  # never load the result of a step that overran: it may be partial
             raise TransientError(
-                "STEP_TIMEOUT", f"Step {step.step_id} ran out of time (step limit {step.timeout_seconds:.0f} s)."
+                "STEP_TIMEOUT",
+                f"Step {step.step_id} ran out of time (step limit {step.timeout_seconds:.0f} s).",
             )
         spec = load_table_specs(self.settings.config_dir, "org")[step.destination_table]
         dataset = self.settings.org_dataset(request.org_slug)
@@ -93,12 +105,23 @@ class Executor:
         code = error.code if error else None
         message = error.message if error else None
         self.run_log.log_step(
-            request.pipeline_logging_id, request.org_slug, step.step_id, step.ps_type, attempt, status, started,
-            rows=rows, error_code=code, error_message=message,
+            request.pipeline_logging_id,
+            request.org_slug,
+            step.step_id,
+            step.ps_type,
+            attempt,
+            status,
+            started,
+            rows=rows,
+            error_code=code,
+            error_message=message,
         )
         log(
             "ERROR" if status == "FAILED" else "WARNING" if error else "INFO",
             f"step {step.step_id} attempt {attempt}: {status}",
-            org_slug=request.org_slug, pipeline_logging_id=request.pipeline_logging_id, step=step.step_id,
-            rows=rows, error_code=code,
+            org_slug=request.org_slug,
+            pipeline_logging_id=request.pipeline_logging_id,
+            step=step.step_id,
+            rows=rows,
+            error_code=code,
         )

@@ -38,7 +38,11 @@ def decrypt_secret(kms_client, key_name: str, ciphertext: bytes) -> str:
 
     try:
         response = kms_client.decrypt(request={"name": key_name, "ciphertext": ciphertext})
-    except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded, exceptions.InternalServerError) as exc:
+    except (
+        exceptions.ServiceUnavailable,
+        exceptions.DeadlineExceeded,
+        exceptions.InternalServerError,
+    ) as exc:
         raise TransientError("KMS_UNAVAILABLE", "Cloud KMS is unavailable") from exc
     except exceptions.GoogleAPICallError as exc:
         raise TerminalError(

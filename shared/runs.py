@@ -70,7 +70,9 @@ class RunLog:
         self.steps = central_table(settings, "org_meta_step_logs")
         self.transitions = central_table(settings, "org_meta_state_transitions")
 
-    def new_request(self, org_slug: str, pipeline_id: str, provider: str, start: date, end: date, **kw) -> RunRequest:
+    def new_request(
+        self, org_slug: str, pipeline_id: str, provider: str, start: date, end: date, **kw
+    ) -> RunRequest:
         """A run request with a fresh id."""
         return RunRequest(str(uuid.uuid4()), org_slug, pipeline_id, provider, start, end, **kw)
 
@@ -93,19 +95,34 @@ class RunLog:
                 "end": request.end_date,
                 "force": request.force_refresh,
                 "trigger_by": Typed(request.trigger_by, "STRING"),
-                "fp": fingerprint(request.org_slug, request.pipeline_id, request.start_date, request.end_date),
+                "fp": fingerprint(
+                    request.org_slug, request.pipeline_id, request.start_date, request.end_date
+                ),
                 "now": now,
             },
         )
         self._audit(request.pipeline_logging_id, request.org_slug, None, PENDING, "requested")
 
     def transition(
-        self, run_id: str, org_slug: str, from_status: str, to_status: str, *, reason: str | None = None, **fields
+        self,
+        run_id: str,
+        org_slug: str,
+        from_status: str,
+        to_status: str,
+        *,
+        reason: str | None = None,
+        **fields,
     ) -> bool:
         """Move a run from one status to another only if it is still in `from_status`; True if it moved."""
         now = datetime.now(UTC)
         assignments = ["status = @to_status", "updated_at = @now"]
-        params: dict = {"id": run_id, "org": org_slug, "from_status": from_status, "to_status": to_status, "now": now}
+        params: dict = {
+            "id": run_id,
+            "org": org_slug,
+            "from_status": from_status,
+            "to_status": to_status,
+            "now": now,
+        }
         if to_status == RUNNING:
             assignments += ["started_at = @now", "attempts = COALESCE(attempts, 0) + 1"]
         if to_status in TERMINAL:
@@ -125,8 +142,13 @@ class RunLog:
     def fail(self, run_id: str, org_slug: str, from_status: str, code: str, message: str) -> bool:
         """Mark a run FAILED with a stable code and a message for the org."""
         return self.transition(
-            run_id, org_slug, from_status, FAILED, reason=code,
-            error_code=Typed(code, "STRING"), error_message=Typed(message[:_ERROR_MESSAGE_LIMIT], "STRING"),
+            run_id,
+            org_slug,
+            from_status,
+            FAILED,
+            reason=code,
+            error_code=Typed(code, "STRING"),
+            error_message=Typed(message[:_ERROR_MESSAGE_LIMIT], "STRING"),
         )
 
     def get(self, org_slug: str, run_id: str) -> dict | None:
@@ -169,9 +191,20 @@ class RunLog:
             {"id": run_id, "org": org_slug},
         )
 
-    def log_step(self, run_id: str, org_slug: str, step_id: str, ps_type: str, attempt: int, status: str,
-                 started_at: datetime, *, rows: int | None = None, error_code: str | None = None,
-                 error_message: str | None = None) -> None:
+    def log_step(
+        self,
+        run_id: str,
+        org_slug: str,
+        step_id: str,
+        ps_type: str,
+        attempt: int,
+        status: str,
+        started_at: datetime,
+        *,
+        rows: int | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
         """Record one step attempt."""
         self.warehouse.execute(
             f"""
@@ -180,11 +213,18 @@ class RunLog:
             VALUES (@sid, @id, @org, @step_id, @ps_type, @attempt, @status, @rows, @code, @message, @started, @now)
             """,
             {
-                "sid": str(uuid.uuid4()), "id": run_id, "org": org_slug, "step_id": step_id, "ps_type": ps_type,
-                "attempt": attempt, "status": status, "rows": Typed(rows, "INT64"),
+                "sid": str(uuid.uuid4()),
+                "id": run_id,
+                "org": org_slug,
+                "step_id": step_id,
+                "ps_type": ps_type,
+                "attempt": attempt,
+                "status": status,
+                "rows": Typed(rows, "INT64"),
                 "code": Typed(error_code, "STRING"),
                 "message": Typed(error_message[:_ERROR_MESSAGE_LIMIT] if error_message else None, "STRING"),
-                "started": started_at, "now": datetime.now(UTC),
+                "started": started_at,
+                "now": datetime.now(UTC),
             },
         )
 
@@ -192,6 +232,12 @@ class RunLog:
         self.warehouse.execute(
             f"INSERT INTO `{self.transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at) "
             "VALUES (@id, @org, @from_status, @to_status, @reason, @now)",
-            {"id": run_id, "org": org_slug, "from_status": Typed(from_status, "STRING"), "to_status": to_status,
-             "reason": Typed(reason, "STRING"), "now": datetime.now(UTC)},
+            {
+                "id": run_id,
+                "org": org_slug,
+                "from_status": Typed(from_status, "STRING"),
+                "to_status": to_status,
+                "reason": Typed(reason, "STRING"),
+                "now": datetime.now(UTC),
+            },
         )

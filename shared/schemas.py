@@ -39,7 +39,9 @@ class TableSpec:
         """The schema as google.cloud.bigquery SchemaFields."""
         from google.cloud import bigquery
 
-        return [bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description) for c in self.columns]
+        return [
+            bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description) for c in self.columns
+        ]
 
 
 def _parse(path: Path) -> TableSpec:

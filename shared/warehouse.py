@@ -103,7 +103,11 @@ class Warehouse:
         )
         try:
             return self.client.query(sql, job_config=config)
-        except (exceptions.ServiceUnavailable, exceptions.InternalServerError, exceptions.TooManyRequests) as exc:
+        except (
+            exceptions.ServiceUnavailable,
+            exceptions.InternalServerError,
+            exceptions.TooManyRequests,
+        ) as exc:
             raise TransientError("WAREHOUSE_UNAVAILABLE", f"BigQuery is unavailable: {exc.code}") from exc
 
     def ensure_dataset(self, dataset: str, location: str | None = None) -> None:

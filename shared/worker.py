@@ -56,8 +56,14 @@ def handle_run_event(event_data: dict, provider: str, deps: WorkerDeps) -> str:
         log("ERROR", f"run for provider {request.provider} delivered to {provider}", **ids)
         return "dropped"
     # Claim: only one delivery moves PENDING -> RUNNING; a duplicate finds the run claimed and acknowledges.
-    if not run_log.transition(request.pipeline_logging_id, request.org_slug, PENDING, RUNNING,
-                              reason="claimed", message_id=message_id or ""):
+    if not run_log.transition(
+        request.pipeline_logging_id,
+        request.org_slug,
+        PENDING,
+        RUNNING,
+        reason="claimed",
+        message_id=message_id or "",
+    ):
         status = run_log.status(request.org_slug, request.pipeline_logging_id)
         log("INFO", f"duplicate delivery ignored (run is {status})", message_id=message_id, **ids)
         return "duplicate"
@@ -77,8 +83,11 @@ def _execute_claimed(request: RunRequest, run_log: RunLog, deps: WorkerDeps) -> 
         credential = load_credential(deps.warehouse, deps.settings, deps.kms_client, org, request.provider)
         ensure_org_dataset(deps.settings, deps.warehouse, org)
         executor = Executor(
-            deps.warehouse, deps.settings, run_log,
-            is_cancelled=lambda: run_log.status(org, run_id) == CANCELLED, **deps.executor_options,
+            deps.warehouse,
+            deps.settings,
+            run_log,
+            is_cancelled=lambda: run_log.status(org, run_id) == CANCELLED,
+            **deps.executor_options,
         )
         rows = executor.execute(request, config, credential)
     except RunCancelled:
@@ -91,7 +100,13 @@ def _execute_claimed(request: RunRequest, run_log: RunLog, deps: WorkerDeps) -> 
         if isinstance(error, TransientError):
             return _settle_transient(request, run_log, error)
         run_log.fail(run_id, org, RUNNING, error.code, error.message)
-        log("ERROR", f"run failed: {error.message}", org_slug=org, pipeline_logging_id=run_id, error_code=error.code)
+        log(
+            "ERROR",
+            f"run failed: {error.message}",
+            org_slug=org,
+            pipeline_logging_id=run_id,
+            error_code=error.code,
+        )
         return "failed"
     run_log.transition(run_id, org, RUNNING, COMPLETED, reason="completed", rows_written=rows)
     log("INFO", "run completed", org_slug=org, pipeline_logging_id=run_id, rows=rows)
@@ -101,11 +116,24 @@ def _execute_claimed(request: RunRequest, run_log: RunLog, deps: WorkerDeps) -> 
 def _settle_transient(request: RunRequest, run_log: RunLog, error: TransientError) -> str:
     run_id, org = request.pipeline_logging_id, request.org_slug
     if run_log.attempts(org, run_id) >= MAX_RUN_ATTEMPTS:
-        run_log.fail(run_id, org, RUNNING, error.code, f"Gave up after {MAX_RUN_ATTEMPTS} attempts: {error.message}")
-        log("ERROR", "run failed after retries", org_slug=org, pipeline_logging_id=run_id, error_code=error.code)
+        run_log.fail(
+            run_id, org, RUNNING, error.code, f"Gave up after {MAX_RUN_ATTEMPTS} attempts: {error.message}"
+        )
+        log(
+            "ERROR",
+            "run failed after retries",
+            org_slug=org,
+            pipeline_logging_id=run_id,
+            error_code=error.code,
+        )
         return "failed"
     # Hand the run back so the redelivery Pub/Sub makes (with its backoff) can claim it again.
     run_log.transition(run_id, org, RUNNING, PENDING, reason=f"retry: {error.code}")
-    log("WARNING", f"transient failure, redelivery requested: {error.message}", org_slug=org,
-        pipeline_logging_id=run_id, error_code=error.code)
+    log(
+        "WARNING",
+        f"transient failure, redelivery requested: {error.message}",
+        org_slug=org,
+        pipeline_logging_id=run_id,
+        error_code=error.code,
+    )
     raise error

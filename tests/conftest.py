@@ -51,11 +51,13 @@ def new_org(settings):
     """Factory: onboard a fresh org (unique slug) with an OpenAI credential; returns create_org's result."""
     from shared import admin
 
-    def make(plan="professional", status="ACTIVE", credential=True, metadata=None):
+    def make(
+        plan="professional", status="ACTIVE", credential=True, metadata=None, secret="sk-admin-test-secret"
+    ):
         slug = f"t_{uuid.uuid4().hex[:10]}"
         created = admin.create_org(settings, slug, plan, status)
         if credential:
-            admin.set_credential(settings, slug, "openai", "sk-admin-test-secret", metadata or {})
+            admin.set_credential(settings, slug, "openai", secret, metadata or {})
         return created
 
     return make

@@ -50,7 +50,9 @@ def default_deps() -> ApiDeps:
 
 def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
     """A JSON response."""
-    return Response(json.dumps(body, default=str), status=status, headers=headers, mimetype="application/json")
+    return Response(
+        json.dumps(body, default=str), status=status, headers=headers, mimetype="application/json"
+    )
 
 
 def handle(request: Request, deps: ApiDeps | None = None) -> Response:
@@ -66,10 +68,15 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
     except NotFound:
         return json_response(ApiError("NOT_FOUND", f"No route {request.path}.").body(), 404)
     except MethodNotAllowed:
-        return json_response(ApiError("METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.").body(), 405)
+        return json_response(
+            ApiError("METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.").body(), 405
+        )
     except Exception as exc:  # noqa: BLE001 - an unexpected failure answers in our format, logged once
         log("ERROR", f"unhandled {type(exc).__name__} on {request.method} {request.path}: {exc}"[:500])
         if isinstance(classify_unexpected(exc), TransientError):
-            return json_response(ApiError("BACKEND_UNAVAILABLE", "A backend is unavailable; retry.").body(), 503,
-                                 {"Retry-After": "5"})
+            return json_response(
+                ApiError("BACKEND_UNAVAILABLE", "A backend is unavailable; retry.").body(),
+                503,
+                {"Retry-After": "5"},
+            )
         return json_response(ApiError("INTERNAL", "Internal error.").body(), 500)

@@ -17,7 +17,9 @@ LIST_LIMIT_MAX = 100
 
 def health(request: Request, deps: ApiDeps) -> Response:
     """Liveness: the process answers."""
-    return json_response({"status": "ok", "service": "data-pipeline-service", "environment": deps.settings.environment})
+    return json_response(
+        {"status": "ok", "service": "data-pipeline-service", "environment": deps.settings.environment}
+    )
 
 
 def ready(request: Request, deps: ApiDeps) -> Response:
@@ -29,12 +31,16 @@ def ready(request: Request, deps: ApiDeps) -> Response:
     except Exception as exc:  # noqa: BLE001 - report, don't raise
         checks["warehouse"] = f"failed: {type(exc).__name__}"
     try:
-        deps.kms_client.encrypt(request={"name": deps.settings.kms_key_name, "plaintext": b"ready"}, timeout=5)
+        deps.kms_client.encrypt(
+            request={"name": deps.settings.kms_key_name, "plaintext": b"ready"}, timeout=5
+        )
         checks["kms"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["kms"] = f"failed: {type(exc).__name__}"
     healthy = all(value == "ok" for value in checks.values())
-    return json_response({"status": "ready" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503)
+    return json_response(
+        {"status": "ready" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503
+    )
 
 
 def _caller(request: Request, deps: ApiDeps) -> auth.OrgCaller:
@@ -56,13 +62,21 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
     start, end = body.date_range()
     run_log = RunLog(deps.warehouse, deps.settings)
     run_request = run_log.new_request(
-        org, config.pipeline_id, provider, start, end, force_refresh=body.force_refresh, trigger_by=body.trigger_by
+        org,
+        config.pipeline_id,
+        provider,
+        start,
+        end,
+        force_refresh=body.force_refresh,
+        trigger_by=body.trigger_by,
     )
     run_log.create(run_request)
     try:
         bus.publish_run(deps.publisher, deps.settings, run_request)
     except ApiError:
-        run_log.fail(run_request.pipeline_logging_id, org, PENDING, "PUBLISH_FAILED", "The run could not be queued.")
+        run_log.fail(
+            run_request.pipeline_logging_id, org, PENDING, "PUBLISH_FAILED", "The run could not be queued."
+        )
         raise
     return json_response(
         {
@@ -114,7 +128,9 @@ def cancel_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
     row = run_log.get(caller.org_slug, run_id)
     if row is None:
         raise ApiError("RUN_NOT_FOUND", "No such run.")
-    raise ApiError("RUN_NOT_CANCELLABLE", f"The run is {row['status']}; only PENDING or RUNNING runs can be cancelled.")
+    raise ApiError(
+        "RUN_NOT_CANCELLABLE", f"The run is {row['status']}; only PENDING or RUNNING runs can be cancelled."
+    )
 
 
 def scheduler_trigger(request: Request, deps: ApiDeps) -> Response:

@@ -54,5 +54,7 @@ def parse_run_body(raw: bytes, max_range_days: int) -> RunBody:
     if end > today:
         raise ApiError("INVALID_REQUEST", f"{field}: {end} is in the future (today is {today} UTC)")
     if start < today - dt.timedelta(days=3 * 366):
-        raise ApiError("INVALID_REQUEST", "start_date: more than three years ago; providers keep no such data")
+        raise ApiError(
+            "INVALID_REQUEST", "start_date: more than three years ago; providers keep no such data"
+        )
     return body

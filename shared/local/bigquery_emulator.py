@@ -88,8 +88,14 @@ class BigQueryEmulator:
         self.process.stop()
 
 
-def launch_bigquery(data_dir: Path, port: int, grpc_port: int, project: str, duckdb_home: Path | None = None,
-                    log_path: Path | None = None) -> BigQueryEmulator:
+def launch_bigquery(
+    data_dir: Path,
+    port: int,
+    grpc_port: int,
+    project: str,
+    duckdb_home: Path | None = None,
+    log_path: Path | None = None,
+) -> BigQueryEmulator:
     """Start local-bigquery on loopback without waiting; call `wait_ready()` on the result."""
     data_dir = Path(data_dir)
     duckdb_home = Path(duckdb_home or data_dir / "duckdb-home")
@@ -97,8 +103,18 @@ def launch_bigquery(data_dir: Path, port: int, grpc_port: int, project: str, duc
     executable = Path(sys.executable).parent / "local-bigquery"
     if not executable.exists():
         raise StartupError(f"{executable} not found: run `make setup` (pip install -e '.[dev]')")
-    argv = [str(executable), "serve", "--host", LOOPBACK, "--port", str(port), "--grpc-port", str(grpc_port),
-            "--data-dir", str(data_dir / "bigquery")]
+    argv = [
+        str(executable),
+        "serve",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--grpc-port",
+        str(grpc_port),
+        "--data-dir",
+        str(data_dir / "bigquery"),
+    ]
     # HOME points DuckDB's home directory (and so its extension directory) inside the data dir.
     env = {**os.environ, "HOME": str(duckdb_home), "PYTHONUNBUFFERED": "1"}
     log = log_path or data_dir / "logs" / "bigquery.log"

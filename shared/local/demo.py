@@ -57,8 +57,10 @@ def print_cost_table(rows: list[dict]) -> None:
     header = f"{'day':<11} {'model':<28} {'input tok':>11} {'cached':>10} {'output tok':>11} {'cost USD':>14}"
     print(header + "\n" + "-" * len(header))
     for r in rows:
-        print(f"{r['day']!s:<11} {r['model'] or '(none)':<28} {r['input_tokens'] or 0:>11,} "
-              f"{r['cached_tokens'] or 0:>10,} {r['output_tokens'] or 0:>11,} {r['cost'] or 0:>14.6f}")
+        print(
+            f"{r['day']!s:<11} {r['model'] or '(none)':<28} {r['input_tokens'] or 0:>11,} "
+            f"{r['cached_tokens'] or 0:>10,} {r['output_tokens'] or 0:>11,} {r['cost'] or 0:>14.6f}"
+        )
     total = sum((r["cost"] or 0) for r in rows)
     print("-" * len(header) + f"\n{'total':<76}{total:>14.6f}")
 
@@ -79,7 +81,9 @@ def run_demo(local_dir: Path, days: int = 7) -> int:
         run = run_pipeline_over_http(info["api_url"], org, api_key, start.isoformat(), end.isoformat())
         print(f"run {run['pipeline_logging_id']}: {run['status']}, rows written {run.get('rows_written')}")
         for step in run.get("steps", []):
-            print(f"  step {step['step_id']} attempt {step['attempt']}: {step['status']} rows={step['rows_written']}")
+            print(
+                f"  step {step['step_id']} attempt {step['attempt']}: {step['status']} rows={step['rows_written']}"
+            )
         if run["status"] != "COMPLETED":
             print(f"demo FAILED: {run.get('error_code')}: {run.get('error_message')}")
             return 1

@@ -33,8 +33,13 @@ def _sdk_roots() -> list[Path]:
         # Fast path: <root>/bin/gcloud; `gcloud info` below costs ~0.5 s, so ask it only if needed.
         roots.append(Path(os.path.realpath(gcloud)).parent.parent)
         try:
-            out = subprocess.run([gcloud, "info", "--format=value(installation.sdk_root)"],
-                                 capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+            out = subprocess.run(
+                [gcloud, "info", "--format=value(installation.sdk_root)"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             out = ""
         if out:
@@ -49,8 +54,10 @@ def find_emulator_jar() -> Path:
             return Path(configured)
         raise StartupError(f"PUBSUB_EMULATOR_JAR={configured} does not exist")
     if not shutil.which("gcloud"):
-        raise StartupError(f"gcloud is not on PATH, so the Pub/Sub emulator cannot be found: install the "
-                           f"Google Cloud CLI, then {INSTALL_HINT}; or set PUBSUB_EMULATOR_JAR")
+        raise StartupError(
+            f"gcloud is not on PATH, so the Pub/Sub emulator cannot be found: install the "
+            f"Google Cloud CLI, then {INSTALL_HINT}; or set PUBSUB_EMULATOR_JAR"
+        )
     for root in _sdk_roots():
         if jars := sorted(root.glob(JAR_GLOB)):
             return jars[-1]
@@ -83,8 +90,10 @@ def launch_pubsub(data_dir: Path, port: int, log_path: Path | None = None) -> Pu
     """Start the emulator jar with Java on loopback without waiting; call `wait_ready()` on the result."""
     java = shutil.which("java")
     if not java:
-        raise StartupError("java is not on PATH; the Pub/Sub emulator needs a Java 11+ runtime "
-                           "(e.g. apt-get install openjdk-17-jre-headless)")
+        raise StartupError(
+            "java is not on PATH; the Pub/Sub emulator needs a Java 11+ runtime "
+            "(e.g. apt-get install openjdk-17-jre-headless)"
+        )
     # Run the jar itself: stopping the `gcloud beta emulators` wrapper would leave its Java process behind.
     argv = [java, "-jar", str(find_emulator_jar()), f"--host={LOOPBACK}", f"--port={port}"]
     log = log_path or Path(data_dir) / "logs" / "pubsub.log"
@@ -157,8 +166,9 @@ def _push_subscription(name: str, topic: str, endpoint: str, dlq: str) -> dict:
     }
 
 
-def ensure_topology(project: str, emulator_host: str, push_endpoints: dict[str, str],
-                    topic_for: Callable[[str], str]) -> dict[str, str]:
+def ensure_topology(
+    project: str, emulator_host: str, push_endpoints: dict[str, str], topic_for: Callable[[str], str]
+) -> dict[str, str]:
     """Per provider: topic, its `-dlq` topic + pull sub `-dlq-sub`, push sub `-push`; returns the push subs."""
     publisher, subscriber = _emulator_clients(emulator_host)
     created = {}

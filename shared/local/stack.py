@@ -18,8 +18,15 @@ from shared.settings import DEFAULT_CONFIG_DIR, REPO_ROOT, Settings, settings_fr
 
 # Port names: "api" and each provider name are the functions; the rest are stand-ins. 0 picks a free port.
 DEFAULT_PORTS = {
-    "api": 8001, "openai": 8002, "anthropic": 8003, "gcp": 8004,
-    "bigquery": 9050, "bigquery_grpc": 9060, "pubsub": 8085, "kms": 9011, "sandbox": 9012,
+    "api": 8001,
+    "openai": 8002,
+    "anthropic": 8003,
+    "gcp": 8004,
+    "bigquery": 9050,
+    "bigquery_grpc": 9060,
+    "pubsub": 8085,
+    "kms": 9011,
+    "sandbox": 9012,
 }
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 READY_TIMEOUT_SECONDS = 60.0
@@ -43,9 +50,15 @@ def _write_private(path: Path, payload: dict) -> None:
 class LocalStack:
     """Starts and stops every local stand-in and function; one instance per data dir."""
 
-    def __init__(self, data_dir: Path, ports: dict[str, int] | None = None, project: str = "local-project",
-                 start_functions: bool = True, duckdb_home: Path | None = None,
-                 echo: Callable[[str], None] | None = print):
+    def __init__(
+        self,
+        data_dir: Path,
+        ports: dict[str, int] | None = None,
+        project: str = "local-project",
+        start_functions: bool = True,
+        duckdb_home: Path | None = None,
+        echo: Callable[[str], None] | None = print,
+    ):
         self.data_dir = Path(data_dir).resolve()
         self.project = project
         self.start_functions = start_functions
@@ -190,8 +203,13 @@ class LocalStack:
         launched = time.monotonic()
         pubsub = launch_pubsub(self.data_dir, self.ports["pubsub"])  # first: it needs no set-up
         self._stoppers.append(("pubsub", pubsub.stop))
-        bigquery = launch_bigquery(self.data_dir, self.ports["bigquery"], self.ports["bigquery_grpc"],
-                                   self.project, duckdb_home=self.duckdb_home)
+        bigquery = launch_bigquery(
+            self.data_dir,
+            self.ports["bigquery"],
+            self.ports["bigquery_grpc"],
+            self.project,
+            duckdb_home=self.duckdb_home,
+        )
         self._stoppers.append(("bigquery", bigquery.stop))
         return {"pubsub": (launched, pubsub.wait_ready), "bigquery": (launched, bigquery.wait_ready)}
 
@@ -201,15 +219,33 @@ class LocalStack:
         waits = {}
         for name in names:
             signature = "http" if name == "api" else "cloudevent"
-            argv = [str(executable), "--target", name, "--source", str(FUNCTIONS_DIR / name / "main.py"),
-                    "--signature-type", signature, "--host", LOOPBACK, "--port", str(self.ports[name])]
+            argv = [
+                str(executable),
+                "--target",
+                name,
+                "--source",
+                str(FUNCTIONS_DIR / name / "main.py"),
+                "--signature-type",
+                signature,
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(self.ports[name]),
+            ]
             log = self.data_dir / "logs" / f"{name}.log"
             process = processes.start_process(f"function {name}", argv, log, env, REPO_ROOT)
             self._stoppers.append((name, process.stop))
             # Any HTTP answer means a worker imported the function (a CloudEvent function says 405 to GET).
             probe = f"{self.url(name)}/health" if name == "api" else f"{self.url(name)}/"
-            waits[name] = (time.monotonic(), lambda p=process, u=probe: processes.wait_until(
-                p, lambda: processes.http_status(u) is not None, f"GET {u} answered", READY_TIMEOUT_SECONDS))
+            waits[name] = (
+                time.monotonic(),
+                lambda p=process, u=probe: processes.wait_until(
+                    p,
+                    lambda: processes.http_status(u) is not None,
+                    f"GET {u} answered",
+                    READY_TIMEOUT_SECONDS,
+                ),
+            )
         return waits
 
     def _wait_all(self, waits: dict[str, tuple[float, Callable[[], float]]]) -> None:

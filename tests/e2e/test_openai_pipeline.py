@@ -17,8 +17,12 @@ START, END = "2025-11-03", "2025-11-05"
 
 
 def _start_run(stack, org, body):
-    response = httpx.post(stack.api_url + URL.format(org=org["org_slug"]), json=body,
-                          headers={"X-API-Key": org["api_key"]}, timeout=30)
+    response = httpx.post(
+        stack.api_url + URL.format(org=org["org_slug"]),
+        json=body,
+        headers={"X-API-Key": org["api_key"]},
+        timeout=30,
+    )
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "PENDING"
     return response.json()["pipeline_logging_id"]
@@ -27,8 +31,11 @@ def _start_run(stack, org, body):
 def _wait(stack, org, run_id, timeout=90):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run = httpx.get(f"{stack.api_url}/api/v1/pipelines/runs/{run_id}", headers={"X-API-Key": org["api_key"]},
-                        timeout=30).json()
+        run = httpx.get(
+            f"{stack.api_url}/api/v1/pipelines/runs/{run_id}",
+            headers={"X-API-Key": org["api_key"]},
+            timeout=30,
+        ).json()
         if run["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
             return run
         time.sleep(0.3)
@@ -37,13 +44,20 @@ def _wait(stack, org, run_id, timeout=90):
 
 def _sandbox_cost_total(stack, start, end):
     """What the provider bills for the range, read straight from the sandbox (independent of the pipeline)."""
-    params = {"start_time": int(datetime.fromisoformat(start).replace(tzinfo=UTC).timestamp()),
-              "end_time": int(datetime.fromisoformat(end).replace(tzinfo=UTC).timestamp()) + 86400,
-              "bucket_width": "1d", "limit": 180}
+    params = {
+        "start_time": int(datetime.fromisoformat(start).replace(tzinfo=UTC).timestamp()),
+        "end_time": int(datetime.fromisoformat(end).replace(tzinfo=UTC).timestamp()) + 86400,
+        "bucket_width": "1d",
+        "limit": 180,
+    }
     total, page = Decimal(0), None
     while True:
-        body = httpx.get(f"{stack.sandbox_url}/v1/organization/costs", params={**params, **({"page": page} if page else {})},
-                         headers={"Authorization": "Bearer sk-admin-test"}, timeout=10).text
+        body = httpx.get(
+            f"{stack.sandbox_url}/v1/organization/costs",
+            params={**params, **({"page": page} if page else {})},
+            headers={"Authorization": "Bearer sk-admin-test"},
+            timeout=10,
+        ).text
         data = json.loads(body, parse_float=Decimal)
         total += sum(r["amount"]["value"] for b in data["data"] for r in b["results"])
         if not data["has_more"]:
@@ -53,7 +67,9 @@ def _sandbox_cost_total(stack, start, end):
 
 def _table_facts(warehouse, settings, org_slug):
     dataset = f"{settings.project}.{settings.org_dataset(org_slug)}"
-    usage = warehouse.query(f"SELECT COUNT(*) AS n, SUM(input_tokens) AS t FROM `{dataset}.openai_usage_daily`")[0]
+    usage = warehouse.query(
+        f"SELECT COUNT(*) AS n, SUM(input_tokens) AS t FROM `{dataset}.openai_usage_daily`"
+    )[0]
     costs = warehouse.query(f"SELECT COUNT(*) AS n, SUM(amount) AS s FROM `{dataset}.openai_costs_daily`")[0]
     return usage["n"], usage["t"], costs["n"], costs["s"]
 
@@ -69,7 +85,8 @@ def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, n
     assert first[3] == _sandbox_cost_total(stack, START, END)  # exact to the last decimal, never float
     days = warehouse.query(
         f"SELECT DISTINCT cost_date FROM `{settings.project}.{settings.org_dataset(org['org_slug'])}.openai_costs_daily`"
-        " ORDER BY cost_date")
+        " ORDER BY cost_date"
+    )
     assert [d["cost_date"] for d in days] == [date(2025, 11, 3), date(2025, 11, 4), date(2025, 11, 5)]
 
     again = _wait(stack, org, _start_run(stack, org, {"start_date": START, "end_date": END}))
@@ -80,8 +97,9 @@ def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, n
 def test_another_orgs_run_is_not_found(stack, new_org):
     owner, other = new_org(), new_org()
     run_id = _start_run(stack, owner, {"date": START})
-    response = httpx.get(f"{stack.api_url}/api/v1/pipelines/runs/{run_id}", headers={"X-API-Key": other["api_key"]},
-                         timeout=30)
+    response = httpx.get(
+        f"{stack.api_url}/api/v1/pipelines/runs/{run_id}", headers={"X-API-Key": other["api_key"]}, timeout=30
+    )
     assert response.status_code == 404 and response.json()["error"]["code"] == "RUN_NOT_FOUND"
     _wait(stack, owner, run_id)
 
@@ -89,11 +107,16 @@ def test_another_orgs_run_is_not_found(stack, new_org):
 def test_the_same_message_delivered_twice_runs_once(stack, settings, warehouse, kms, new_org):
     org = new_org()
     run_log = RunLog(warehouse, settings)
-    request = run_log.new_request(org["org_slug"], "openai/cost/usage_cost", "openai", date(2025, 11, 3),
-                                  date(2025, 11, 4))
+    request = run_log.new_request(
+        org["org_slug"], "openai/cost/usage_cost", "openai", date(2025, 11, 3), date(2025, 11, 4)
+    )
     run_log.create(request)
-    event = {"message": {"data": base64.b64encode(json.dumps(request.to_message()).encode()).decode(),
-                         "messageId": "m-1"}}
+    event = {
+        "message": {
+            "data": base64.b64encode(json.dumps(request.to_message()).encode()).decode(),
+            "messageId": "m-1",
+        }
+    }
     deps = WorkerDeps(settings, warehouse, kms)
     with ThreadPoolExecutor(2) as pool:  # two concurrent deliveries of one message
         outcomes = sorted(pool.map(lambda _: handle_run_event(event, "openai", deps), range(2)))
@@ -110,17 +133,30 @@ def test_pubsub_redelivery_of_a_published_run_does_not_double(stack, settings, w
 
     org = new_org()
     run_log = RunLog(warehouse, settings)
-    request = run_log.new_request(org["org_slug"], "openai/cost/usage_cost", "openai", date(2025, 11, 3),
-                                  date(2025, 11, 3))
+    request = run_log.new_request(
+        org["org_slug"], "openai/cost/usage_cost", "openai", date(2025, 11, 3), date(2025, 11, 3)
+    )
     run_log.create(request)
     publisher = pubsub_v1.PublisherClient()
     topic = publisher.topic_path(settings.project, settings.topic_for("openai"))
     data = json.dumps(request.to_message()).encode()
-    for future in [publisher.publish(topic, data) for _ in range(3)]:  # three copies through the real emulator
+    for future in [
+        publisher.publish(topic, data) for _ in range(3)
+    ]:  # three copies through the real emulator
         future.result(timeout=30)
     run = _wait(stack, org, request.pipeline_logging_id)
     assert run["status"] == "COMPLETED"
     time.sleep(1.0)  # let the other deliveries land
     steps = run_log.step_logs(org["org_slug"], request.pipeline_logging_id)
     assert len(steps) == 2
-    assert _table_facts(warehouse, settings, org["org_slug"])[3] == _sandbox_cost_total(stack, "2025-11-03", "2025-11-03")
+    assert _table_facts(warehouse, settings, org["org_slug"])[3] == _sandbox_cost_total(
+        stack, "2025-11-03", "2025-11-03"
+    )
+
+
+def test_a_rejected_provider_key_fails_the_run_with_a_stable_code_and_no_secret(stack, new_org):
+    org = new_org(secret="revoked-admin-key-123")  # the sandbox refuses keys that are not sk-...
+    run = _wait(stack, org, _start_run(stack, org, {"date": START}))
+    assert run["status"] == "FAILED" and run["error_code"] == "PROVIDER_AUTH_FAILED"
+    assert "revoked-admin-key-123" not in json.dumps(run)
+    assert [s["status"] for s in run["steps"]] == ["FAILED"]  # terminal: not retried, later steps never ran

@@ -8,8 +8,9 @@ PIPELINE = "openai/cost/usage_cost"
 
 def _post(stack, org, key, body, pipeline=PIPELINE):
     headers = {"X-API-Key": key} if key is not None else {}
-    return httpx.post(f"{stack.api_url}/api/v1/pipelines/run/{org}/{pipeline}", json=body, headers=headers,
-                      timeout=30)
+    return httpx.post(
+        f"{stack.api_url}/api/v1/pipelines/run/{org}/{pipeline}", json=body, headers=headers, timeout=30
+    )
 
 
 def _error(response, status, code):
@@ -32,8 +33,9 @@ def test_authentication_errors(stack, new_org):
     _error(_post(stack, org["org_slug"], other["api_key"], body), 403, "ORG_MISMATCH")
 
 
-@pytest.mark.parametrize("status, code", [("SUSPENDED", "SUBSCRIPTION_SUSPENDED"),
-                                          ("CANCELLED", "SUBSCRIPTION_CANCELLED")])
+@pytest.mark.parametrize(
+    "status, code", [("SUSPENDED", "SUBSCRIPTION_SUSPENDED"), ("CANCELLED", "SUBSCRIPTION_CANCELLED")]
+)
 def test_inactive_subscription_is_403(stack, new_org, status, code):
     org = new_org(status=status)
     _error(_post(stack, org["org_slug"], org["api_key"], {"date": "2025-11-01"}), 403, code)
@@ -47,18 +49,27 @@ def test_trial_subscription_may_run(stack, new_org):
 def test_request_errors(stack, new_org):
     org = new_org()
     slug, key = org["org_slug"], org["api_key"]
-    _error(_post(stack, slug, key, {"date": "2025-11-01"}, pipeline="openai/cost/nope"), 404, "PIPELINE_NOT_FOUND")
+    _error(
+        _post(stack, slug, key, {"date": "2025-11-01"}, pipeline="openai/cost/nope"),
+        404,
+        "PIPELINE_NOT_FOUND",
+    )
     _error(_post(stack, slug, key, {"date": "2025-02-30"}), 422, "INVALID_REQUEST")
     assert "date" in _post(stack, slug, key, {"date": "2025-02-30"}).json()["error"]["message"]
     _error(_post(stack, slug, key, {"when": "2025-11-01"}), 422, "INVALID_REQUEST")
     _error(_post(stack, "Bad-Org", key, {"date": "2025-11-01"}), 400, "INVALID_PATH")
     no_credential = new_org(credential=False)
-    _error(_post(stack, no_credential["org_slug"], no_credential["api_key"], {"date": "2025-11-01"}), 400,
-           "INTEGRATION_NOT_CONFIGURED")
+    _error(
+        _post(stack, no_credential["org_slug"], no_credential["api_key"], {"date": "2025-11-01"}),
+        400,
+        "INTEGRATION_NOT_CONFIGURED",
+    )
     _error(httpx.get(f"{stack.api_url}/api/v1/nothing", timeout=10), 404, "NOT_FOUND")
 
 
 def test_admin_routes_need_the_root_key(stack):
     _error(httpx.post(f"{stack.api_url}/api/v1/scheduler/trigger", timeout=10), 401, "INVALID_ROOT_KEY")
-    wrong = httpx.post(f"{stack.api_url}/api/v1/scheduler/trigger", headers={"X-CA-Root-Key": "x" * 40}, timeout=10)
+    wrong = httpx.post(
+        f"{stack.api_url}/api/v1/scheduler/trigger", headers={"X-CA-Root-Key": "x" * 40}, timeout=10
+    )
     _error(wrong, 401, "INVALID_ROOT_KEY")

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from shared import admin
 from shared.credentials import load_credential
 from shared.schemas import load_table_specs
@@ -11,7 +13,9 @@ from shared.settings import central_table
 
 
 def test_bootstrap_creates_every_central_table_from_the_schema_files(settings, warehouse):
-    assert admin.bootstrap(settings) == sorted(load_table_specs(settings.config_dir, "organizations"))  # idempotent
+    assert admin.bootstrap(settings) == sorted(
+        load_table_specs(settings.config_dir, "organizations")
+    )  # idempotent
     for name, spec in load_table_specs(settings.config_dir, "organizations").items():
         table = warehouse.client.get_table(central_table(settings, name))
         assert [field.name for field in table.schema] == list(spec.column_names)
@@ -21,7 +25,8 @@ def test_org_create_stores_only_a_peppered_hash_of_the_key(settings, warehouse, 
     created = new_org()
     rows = warehouse.query(
         f"SELECT key_hash, key_prefix, is_active FROM `{central_table(settings, 'org_api_keys')}` "
-        "WHERE org_slug = @org", {"org": created["org_slug"]},
+        "WHERE org_slug = @org",
+        {"org": created["org_slug"]},
     )
     assert len(rows) == 1 and rows[0]["is_active"]
     assert created["api_key"] not in json.dumps(rows) and rows[0]["key_hash"] != created["api_key"]
@@ -34,11 +39,14 @@ def test_credentials_are_encrypted_at_rest_and_decrypt_through_kms(settings, war
     created = new_org(metadata={"base_url": "http://127.0.0.1:1"})
     rows = warehouse.query(
         f"SELECT encrypted_secret FROM `{central_table(settings, 'org_integration_credentials')}` "
-        "WHERE org_slug = @org", {"org": created["org_slug"]},
+        "WHERE org_slug = @org",
+        {"org": created["org_slug"]},
     )
     assert len(rows) == 1 and b"sk-admin-test-secret" not in rows[0]["encrypted_secret"]
     credential = load_credential(warehouse, settings, kms, created["org_slug"], "openai")
-    assert credential.secret == "sk-admin-test-secret" and credential.metadata == {"base_url": "http://127.0.0.1:1"}
+    assert credential.secret == "sk-admin-test-secret" and credential.metadata == {
+        "base_url": "http://127.0.0.1:1"
+    }
     assert "sk-admin" not in repr(credential)
 
 
@@ -56,17 +64,56 @@ def test_credential_set_replaces_the_previous_one(settings, warehouse, kms, new_
 def test_cli_json_output_and_clear_errors(stack, tmp_path):
     env = {**stack.env(), "PATH": "/usr/bin:/bin"}
     dps = [sys.executable, "-m", "shared.cli"]
-    created = subprocess.run([*dps, "org", "create", "cli_org_one", "--plan", "starter", "--status", "TRIAL", "--json"],
-                             env=env, capture_output=True, text=True, check=True)
+    created = subprocess.run(
+        [*dps, "org", "create", "cli_org_one", "--plan", "starter", "--status", "TRIAL", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     payload = json.loads(created.stdout)
     assert payload["org_slug"] == "cli_org_one" and payload["api_key"].startswith("dps_")
     secret_file = tmp_path / "secret"
     secret_file.write_text("sk-admin-cli\n")
-    stored = subprocess.run([*dps, "--json", "credential", "set", "cli_org_one", "openai", "--secret-file",
-                             str(secret_file), "--metadata", "{}"], env=env, capture_output=True, text=True, check=True)
+    stored = subprocess.run(
+        [
+            *dps,
+            "--json",
+            "credential",
+            "set",
+            "cli_org_one",
+            "openai",
+            "--secret-file",
+            str(secret_file),
+            "--metadata",
+            "{}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(stored.stdout)["provider"] == "openai" and "sk-admin-cli" not in stored.stdout
-    again = subprocess.run([*dps, "org", "create", "cli_org_one", "--plan", "starter", "--json"],
-                           env=env, capture_output=True, text=True)
+    again = subprocess.run(
+        [*dps, "org", "create", "cli_org_one", "--plan", "starter", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert again.returncode == 2 and "already exists" in json.loads(again.stdout)["error"]["message"]
-    bad = subprocess.run([*dps, "org", "create", "Bad-Slug", "--plan", "starter"], env=env, capture_output=True, text=True)
+    bad = subprocess.run(
+        [*dps, "org", "create", "Bad-Slug", "--plan", "starter"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 2 and "must match" in bad.stderr
+
+
+def test_a_base_url_outside_the_allow_list_is_refused_at_onboarding(settings, new_org):
+    slug = new_org(credential=False)["org_slug"]
+    for url in ("http://169.254.169.254/", "https://evil.example.com", "http://10.0.0.1:80"):
+        with pytest.raises(admin.AdminError, match="base_url"):
+            admin.set_credential(settings, slug, "openai", "sk-x", {"base_url": url})

@@ -60,9 +60,12 @@ def test_a_ciphertext_is_bound_to_its_key_name_and_aad(kms):
     ).ciphertext
     with pytest.raises(exceptions.InvalidArgument):
         client.decrypt(request={"name": KEY, "ciphertext": bound, "additional_authenticated_data": b"org-b"})
-    assert client.decrypt(
-        request={"name": KEY, "ciphertext": bound, "additional_authenticated_data": b"org-a"}
-    ).plaintext == b"secret"
+    assert (
+        client.decrypt(
+            request={"name": KEY, "ciphertext": bound, "additional_authenticated_data": b"org-a"}
+        ).plaintext
+        == b"secret"
+    )
 
 
 def test_tampered_garbage_or_misaddressed_requests_are_invalid_argument(kms):

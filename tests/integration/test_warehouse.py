@@ -7,8 +7,15 @@ from shared.schemas import load_table_specs
 
 
 def _cost_row(day, amount, run="r1"):
-    return {"cost_date": day, "project_id": "proj_a", "line_item": "gpt-4o, input", "amount": Decimal(amount),
-            "currency": "USD", "x_pipeline_logging_id": run, "x_ingested_at": datetime.now(UTC)}
+    return {
+        "cost_date": day,
+        "project_id": "proj_a",
+        "line_item": "gpt-4o, input",
+        "amount": Decimal(amount),
+        "currency": "USD",
+        "x_pipeline_logging_id": run,
+        "x_ingested_at": datetime.now(UTC),
+    }
 
 
 def test_replace_slice_is_idempotent_exact_and_bounded(settings, warehouse):
@@ -18,12 +25,22 @@ def test_replace_slice_is_idempotent_exact_and_bounded(settings, warehouse):
     warehouse.ensure_table(dataset, spec)
     outside = _cost_row(date(2025, 10, 31), "5.000000001")
     warehouse.replace_slice(dataset, spec, [outside], date(2025, 10, 31), date(2025, 10, 31))
-    rows = [_cost_row(date(2025, 11, 1), "0.123456789"), _cost_row(date(2025, 11, 2), "12345678901234567890.5")]
+    rows = [
+        _cost_row(date(2025, 11, 1), "0.123456789"),
+        _cost_row(date(2025, 11, 2), "12345678901234567890.5"),
+    ]
     for run in ("r1", "r2"):  # the same slice twice: the second replaces the first
-        warehouse.replace_slice(dataset, spec, [{**r, "x_pipeline_logging_id": run} for r in rows],
-                                date(2025, 11, 1), date(2025, 11, 2))
+        warehouse.replace_slice(
+            dataset,
+            spec,
+            [{**r, "x_pipeline_logging_id": run} for r in rows],
+            date(2025, 11, 1),
+            date(2025, 11, 2),
+        )
     table = f"{settings.project}.{dataset}.openai_costs_daily"
-    got = warehouse.query(f"SELECT cost_date, amount, x_pipeline_logging_id FROM `{table}` ORDER BY cost_date")
+    got = warehouse.query(
+        f"SELECT cost_date, amount, x_pipeline_logging_id FROM `{table}` ORDER BY cost_date"
+    )
     assert [(r["cost_date"], r["amount"], r["x_pipeline_logging_id"]) for r in got] == [
         (date(2025, 10, 31), Decimal("5.000000001"), "r1"),
         (date(2025, 11, 1), Decimal("0.123456789"), "r2"),

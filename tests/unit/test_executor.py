@@ -12,8 +12,14 @@ from shared.runs import RunRequest
 from shared.settings import settings_from_env
 
 SETTINGS = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"})
-REQUEST = RunRequest("00000000-0000-4000-8000-000000000000", "acmecorp", "openai/cost/usage_cost", "openai",
-                     date(2025, 11, 1), date(2025, 11, 7))
+REQUEST = RunRequest(
+    "00000000-0000-4000-8000-000000000000",
+    "acmecorp",
+    "openai/cost/usage_cost",
+    "openai",
+    date(2025, 11, 1),
+    date(2025, 11, 7),
+)
 CREDENTIAL = Credential("openai", "sk-test")
 
 
@@ -48,16 +54,29 @@ class Clock:
 
 
 def _config(max_attempts=3, step_timeout=300, run_timeout=900):
-    step = {"ps_type": "openai.usage_completions", "timeout_seconds": step_timeout,
-            "retry": {"max_attempts": max_attempts, "initial_backoff_seconds": 2, "max_backoff_seconds": 3}}
-    return PipelineConfig.model_validate({
-        "pipeline_id": "openai/cost/usage_cost", "provider": "openai", "domain": "cost", "pipeline": "usage_cost",
-        "timeout_seconds": run_timeout,
-        "steps": [
-            {**step, "step_id": "costs", "destination_table": "openai_costs_daily", "depends_on": ["usage"]},
-            {**step, "step_id": "usage", "destination_table": "openai_usage_daily"},
-        ],
-    })
+    step = {
+        "ps_type": "openai.usage_completions",
+        "timeout_seconds": step_timeout,
+        "retry": {"max_attempts": max_attempts, "initial_backoff_seconds": 2, "max_backoff_seconds": 3},
+    }
+    return PipelineConfig.model_validate(
+        {
+            "pipeline_id": "openai/cost/usage_cost",
+            "provider": "openai",
+            "domain": "cost",
+            "pipeline": "usage_cost",
+            "timeout_seconds": run_timeout,
+            "steps": [
+                {
+                    **step,
+                    "step_id": "costs",
+                    "destination_table": "openai_costs_daily",
+                    "depends_on": ["usage"],
+                },
+                {**step, "step_id": "usage", "destination_table": "openai_usage_daily"},
+            ],
+        }
+    )
 
 
 def _executor(behaviours, clock=None, **kw):
@@ -70,8 +89,15 @@ def _executor(behaviours, clock=None, **kw):
 
     processor = Processor(extract=extract, transform=lambda records, ctx: list(records))
     warehouse, run_log = FakeWarehouse(), FakeRunLog()
-    executor = Executor(warehouse, SETTINGS, run_log, sleep=clock.sleep, clock=clock,
-                        processor_for=lambda ps_type: processor, **kw)
+    executor = Executor(
+        warehouse,
+        SETTINGS,
+        run_log,
+        sleep=clock.sleep,
+        clock=clock,
+        processor_for=lambda ps_type: processor,
+        **kw,
+    )
     return executor, warehouse, run_log, clock
 
 
@@ -82,6 +108,7 @@ def ok(rows):
 def fail(error):
     def raise_(ctx):
         raise error
+
     return raise_
 
 
@@ -98,29 +125,36 @@ def test_steps_run_in_dependency_order_and_load_the_requested_slice():
 
 def test_transient_errors_are_retried_with_capped_backoff():
     flaky = TransientError("PROVIDER_UNAVAILABLE", "503")
-    executor, warehouse, run_log, clock = _executor([fail(flaky), fail(flaky), ok([]), ok([])])
+    executor, _warehouse, run_log, clock = _executor([fail(flaky), fail(flaky), ok([]), ok([])])
     executor.execute(REQUEST, _config(), CREDENTIAL)
-    assert [s[:3] for s in run_log.steps[:3]] == [("usage", 1, "RETRYING"), ("usage", 2, "RETRYING"),
-                                                  ("usage", 3, "COMPLETED")]
+    assert [s[:3] for s in run_log.steps[:3]] == [
+        ("usage", 1, "RETRYING"),
+        ("usage", 2, "RETRYING"),
+        ("usage", 3, "COMPLETED"),
+    ]
     assert len(clock.sleeps) == 2 and all(0 < s <= 3 for s in clock.sleeps)
 
 
 def test_retry_after_is_honoured():
-    executor, _, _, clock = _executor([fail(TransientError("RATE_LIMITED", "429", retry_after=20)), ok([]), ok([])])
+    executor, _, _, clock = _executor(
+        [fail(TransientError("RATE_LIMITED", "429", retry_after=20)), ok([]), ok([])]
+    )
     executor.execute(REQUEST, _config(), CREDENTIAL)
     assert clock.sleeps == [20]
 
 
 def test_attempts_are_capped_then_the_transient_error_propagates():
     flaky = TransientError("PROVIDER_UNAVAILABLE", "503")
-    executor, warehouse, run_log, _ = _executor([fail(flaky)] * 5, )
+    executor, warehouse, run_log, _ = _executor(
+        [fail(flaky)] * 5,
+    )
     with pytest.raises(TransientError):
         executor.execute(REQUEST, _config(max_attempts=2), CREDENTIAL)
     assert [s[2] for s in run_log.steps] == ["RETRYING", "FAILED"] and warehouse.loads == []
 
 
 def test_terminal_errors_are_not_retried_and_later_steps_do_not_run():
-    executor, warehouse, run_log, clock = _executor([fail(TerminalError("PROVIDER_AUTH_FAILED", "401"))])
+    executor, _warehouse, run_log, clock = _executor([fail(TerminalError("PROVIDER_AUTH_FAILED", "401"))])
     with pytest.raises(TerminalError):
         executor.execute(REQUEST, _config(), CREDENTIAL)
     assert run_log.steps == [("usage", 1, "FAILED", "PROVIDER_AUTH_FAILED")] and clock.sleeps == []
@@ -133,7 +167,7 @@ def test_a_step_that_overruns_its_timeout_is_not_loaded():
         clock.now += 301
         return [{"late": True}]
 
-    executor, warehouse, run_log, _ = _executor([slow], clock=clock)
+    executor, warehouse, _run_log, _ = _executor([slow], clock=clock)
     with pytest.raises(TransientError, match="ran out of time"):
         executor.execute(REQUEST, _config(max_attempts=1), CREDENTIAL)
     assert warehouse.loads == []

@@ -30,7 +30,9 @@ def test_stage_and_prod_refuse_short_root_key_or_pepper(environment):
         settings_from_env({**BASE, "ENVIRONMENT": environment, "CA_ROOT_API_KEY": "short"})
     with pytest.raises(SettingsError, match="API_KEY_PEPPER"):
         settings_from_env({**BASE, "ENVIRONMENT": environment, "CA_ROOT_API_KEY": "r" * 32})
-    ok = settings_from_env({**BASE, "ENVIRONMENT": environment, "CA_ROOT_API_KEY": "r" * 32, "API_KEY_PEPPER": "p" * 32})
+    ok = settings_from_env(
+        {**BASE, "ENVIRONMENT": environment, "CA_ROOT_API_KEY": "r" * 32, "API_KEY_PEPPER": "p" * 32}
+    )
     assert ok.org_dataset("acmecorp") == f"acmecorp_{environment}"
 
 

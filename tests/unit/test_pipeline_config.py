@@ -9,7 +9,10 @@ from shared.settings import DEFAULT_CONFIG_DIR
 
 def _config(**overrides):
     base = {
-        "pipeline_id": "openai/cost/usage_cost", "provider": "openai", "domain": "cost", "pipeline": "usage_cost",
+        "pipeline_id": "openai/cost/usage_cost",
+        "provider": "openai",
+        "domain": "cost",
+        "pipeline": "usage_cost",
         "steps": [
             {"step_id": "b", "ps_type": "openai.costs", "destination_table": "t", "depends_on": ["a"]},
             {"step_id": "a", "ps_type": "openai.usage_completions", "destination_table": "t"},
@@ -36,12 +39,35 @@ def test_steps_are_ordered_by_dependency():
         ({"unknown_key": 1}, "Extra inputs"),
         ({"pipeline_id": "openai/cost/other"}, "provider/domain/pipeline"),
         ({"steps": []}, "at least 1"),
-        ({"steps": [{"step_id": "a", "ps_type": "openai.costs", "destination_table": "t", "depends_on": ["a"]}]},
-         "cycle"),
-        ({"steps": [{"step_id": "a", "ps_type": "openai.costs", "destination_table": "t", "depends_on": ["z"]}]},
-         "unknown steps"),
-        ({"steps": [{"step_id": "a", "ps_type": "openai.costs", "destination_table": "t", "retry": {"tries": 2}}]},
-         "Extra inputs"),
+        (
+            {
+                "steps": [
+                    {"step_id": "a", "ps_type": "openai.costs", "destination_table": "t", "depends_on": ["a"]}
+                ]
+            },
+            "cycle",
+        ),
+        (
+            {
+                "steps": [
+                    {"step_id": "a", "ps_type": "openai.costs", "destination_table": "t", "depends_on": ["z"]}
+                ]
+            },
+            "unknown steps",
+        ),
+        (
+            {
+                "steps": [
+                    {
+                        "step_id": "a",
+                        "ps_type": "openai.costs",
+                        "destination_table": "t",
+                        "retry": {"tries": 2},
+                    }
+                ]
+            },
+            "Extra inputs",
+        ),
     ],
 )
 def test_malformed_configs_are_refused(overrides, reason):

@@ -9,8 +9,13 @@ from shared.errors import ApiError
 
 
 def test_single_date_and_range():
-    assert parse_run_body(b'{"date": "2025-11-25"}', 90).date_range() == (date(2025, 11, 25), date(2025, 11, 25))
-    body = parse_run_body(b'{"start_date": "2025-11-01", "end_date": "2025-11-07", "force_refresh": true}', 90)
+    assert parse_run_body(b'{"date": "2025-11-25"}', 90).date_range() == (
+        date(2025, 11, 25),
+        date(2025, 11, 25),
+    )
+    body = parse_run_body(
+        b'{"start_date": "2025-11-01", "end_date": "2025-11-07", "force_refresh": true}', 90
+    )
     assert body.date_range() == (date(2025, 11, 1), date(2025, 11, 7)) and body.force_refresh
 
 
@@ -25,7 +30,10 @@ def test_single_date_and_range():
         (b'{"start_date": "2025-11-25"}', "both start_date and end_date"),
         (b'{"date": "2025-11-25", "start_date": "2025-11-25"}', "not both"),
         (b'{"start_date": "2025-11-25", "end_date": "2025-11-01"}', "end_date: must not be before"),
-        (b'{"start_date": "2025-01-01", "end_date": "2025-06-01"}', "end_date: the range may cover at most 90"),
+        (
+            b'{"start_date": "2025-01-01", "end_date": "2025-06-01"}',
+            "end_date: the range may cover at most 90",
+        ),
         (b'{"date": "2025-11-25", "force_refresh": "yes"}', "force_refresh:"),
     ],
 )

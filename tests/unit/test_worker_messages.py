@@ -8,13 +8,22 @@ import pytest
 from shared.errors import TerminalError
 from shared.worker import decode_message
 
-GOOD = {"pipeline_logging_id": "0f8fad5b-d9cb-469f-a165-70867728950e", "org_slug": "acmecorp",
-        "pipeline_id": "openai/cost/usage_cost", "provider": "openai", "start_date": "2025-11-01",
-        "end_date": "2025-11-02", "force_refresh": False, "trigger_by": None}
+GOOD = {
+    "pipeline_logging_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+    "org_slug": "acmecorp",
+    "pipeline_id": "openai/cost/usage_cost",
+    "provider": "openai",
+    "start_date": "2025-11-01",
+    "end_date": "2025-11-02",
+    "force_refresh": False,
+    "trigger_by": None,
+}
 
 
 def _event(payload, **message):
-    data = base64.b64encode(json.dumps(payload).encode()).decode() if not isinstance(payload, str) else payload
+    data = (
+        base64.b64encode(json.dumps(payload).encode()).decode() if not isinstance(payload, str) else payload
+    )
     return {"message": {"data": data, **message}}
 
 
