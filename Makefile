@@ -36,10 +36,10 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check shared functions tests benchmarks
+	$(BIN)/ruff check shared functions tests
 
 fmt: setup
-	$(BIN)/ruff format shared functions tests benchmarks
+	$(BIN)/ruff format shared functions tests
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache
