@@ -10,6 +10,7 @@ from shared import keys
 from shared.clients import make_bigquery_client, make_kms_client
 from shared.identifiers import PLANS, SUBSCRIPTION_STATUSES, is_org_slug
 from shared.providers import PROVIDERS
+from shared.quotas import ensure_quota_row
 from shared.schemas import load_table_specs
 from shared.settings import Settings, central_table
 from shared.warehouse import Typed, Warehouse
@@ -79,6 +80,7 @@ def create_org(settings: Settings, slug: str, plan: str, status: str, org_name: 
         """,
         {"slug": slug, "name": Typed(org_name or slug, "STRING"), "plan": plan, "status": status, "now": now},
     )
+    ensure_quota_row(warehouse, settings, slug)
     dataset = ensure_org_dataset(settings, warehouse, slug)
     issued = issue_api_key(settings, slug)
     return {**issued, "plan": plan, "status": status, "dataset": dataset}
@@ -104,6 +106,17 @@ def issue_api_key(settings: Settings, slug: str, expires_at: datetime | None = N
         },
     )
     return {"org_slug": slug, "api_key": api_key, "api_key_id": api_key_id}
+
+
+def revoke_api_key(settings: Settings, slug: str, api_key_id: str) -> None:
+    """Deactivate one of the org's API keys (instances stop accepting it within the auth cache bound)."""
+    changed = _warehouse(settings).execute(
+        f"UPDATE `{central_table(settings, 'org_api_keys')}` SET is_active = FALSE, revoked_at = @now "
+        "WHERE org_slug = @slug AND api_key_id = @id AND is_active",
+        {"slug": slug, "id": api_key_id, "now": datetime.now(UTC)},
+    )
+    if not changed:
+        raise AdminError(f"org {slug!r} has no active API key {api_key_id!r}")
 
 
 def set_subscription_status(settings: Settings, slug: str, status: str) -> None:

@@ -1,8 +1,10 @@
-"""Who is calling: org API keys (peppered hash lookup, constant-time check) and the admin root key."""
+"""Who is calling: org API keys (peppered hash lookup, constant-time check, brief cache) and the root key."""
 
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,6 +14,9 @@ from shared.identifiers import RUNNABLE_STATUSES
 from shared.settings import Settings, central_table
 from shared.warehouse import Warehouse
 
+# A valid key lookup is reused for this long in one instance: a revoked or expired key, a suspended subscription
+# or a removed credential takes effect within this bound (see README, "Authentication").
+AUTH_CACHE_SECONDS = 30.0
 _SUBSCRIPTION_CODES = {
     "SUSPENDED": "SUBSCRIPTION_SUSPENDED",
     "CANCELLED": "SUBSCRIPTION_CANCELLED",
@@ -21,33 +26,80 @@ _SUBSCRIPTION_CODES = {
 
 @dataclass(frozen=True)
 class OrgCaller:
-    """An authenticated org: its slug, plan and subscription status."""
+    """An authenticated org: its slug, plan, subscription status and the providers it has credentials for."""
 
     org_slug: str
     plan: str | None
     subscription_status: str | None
+    providers: frozenset[str] = frozenset()
+    expires_at: datetime | None = None
 
 
-def authenticate_org(warehouse: Warehouse, settings: Settings, api_key: str | None) -> OrgCaller:
-    """The org that owns `api_key`; 401 when the key is missing, unknown, inactive or expired."""
-    if not api_key:
-        raise ApiError("UNAUTHENTICATED", "Missing X-API-Key header.")
-    key_hash = keys.hash_api_key(api_key, settings.key_pepper)
+class KeyCache:
+    """Valid key lookups by key hash, for AUTH_CACHE_SECONDS; thread-safe (functions serve requests in threads)."""
+
+    def __init__(self, ttl_seconds: float = AUTH_CACHE_SECONDS, clock=time.monotonic):
+        self.ttl, self.clock = ttl_seconds, clock
+        self._entries: dict[str, tuple[float, OrgCaller]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> OrgCaller | None:
+        with self._lock:
+            entry = self._entries.get(key_hash)
+            if entry and entry[0] > self.clock():
+                return entry[1]
+            self._entries.pop(key_hash, None)
+            return None
+
+    def put(self, key_hash: str, caller: OrgCaller) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:  # bound memory: a flood of distinct keys never grows it further
+                self._entries.clear()
+            self._entries[key_hash] = (self.clock() + self.ttl, caller)
+
+
+KEY_CACHE = KeyCache()
+
+
+def _lookup(warehouse: Warehouse, settings: Settings, key_hash: str) -> OrgCaller | None:
+    """One round trip: the key, its org's subscription and the providers with an active credential."""
     rows = warehouse.query(
         f"""
-        SELECT k.org_slug, k.key_hash, k.is_active, k.expires_at, s.plan, s.status
-        FROM `{central_table(settings, "org_api_keys")}` AS k
-        LEFT JOIN `{central_table(settings, "org_subscriptions")}` AS s ON s.org_slug = k.org_slug
+        SELECT k.org_slug, k.key_hash, k.is_active, k.expires_at, s.plan, s.status,
+               ARRAY_AGG(DISTINCT c.provider IGNORE NULLS) AS providers
+        FROM `{central_table(settings, 'org_api_keys')}` AS k
+        LEFT JOIN `{central_table(settings, 'org_subscriptions')}` AS s ON s.org_slug = k.org_slug
+        LEFT JOIN `{central_table(settings, 'org_integration_credentials')}` AS c
+          ON c.org_slug = k.org_slug AND c.is_active
         WHERE k.key_hash = @key_hash
+        GROUP BY k.org_slug, k.key_hash, k.is_active, k.expires_at, s.plan, s.status
         """,
         {"key_hash": key_hash},
     )
     row = rows[0] if rows else None
     if row is None or not hmac.compare_digest(row["key_hash"], key_hash) or not row["is_active"]:
+        return None
+    return OrgCaller(row["org_slug"], row["plan"], row["status"], frozenset(row["providers"] or ()), row["expires_at"])
+
+
+def authenticate_org(warehouse: Warehouse, settings: Settings, api_key: str | None,
+                     cache: KeyCache | None = KEY_CACHE) -> OrgCaller:
+    """The org that owns `api_key`; 401 when the key is missing, unknown, inactive or expired."""
+    if not api_key:
+        raise ApiError("UNAUTHENTICATED", "Missing X-API-Key header.")
+    if len(api_key) > 200:  # no real key is this long; don't hash arbitrary payloads
         raise ApiError("UNAUTHENTICATED", "The API key is not valid.")
-    if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
+    key_hash = keys.hash_api_key(api_key, settings.key_pepper)
+    caller = cache.get(key_hash) if cache else None
+    if caller is None:
+        caller = _lookup(warehouse, settings, key_hash)
+        if caller is None:
+            raise ApiError("UNAUTHENTICATED", "The API key is not valid.")
+        if cache:
+            cache.put(key_hash, caller)
+    if caller.expires_at is not None and caller.expires_at <= datetime.now(UTC):
         raise ApiError("API_KEY_EXPIRED", "The API key has expired.")
-    return OrgCaller(org_slug=row["org_slug"], plan=row["plan"], subscription_status=row["status"])
+    return caller
 
 
 def authorize_org(caller: OrgCaller, path_org: str) -> None:

@@ -32,7 +32,11 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "INVALID_PATH": ErrorSpec(400, "Org slugs and path segments are lowercase letters, digits and '_'."),
     "RUN_NOT_CANCELLABLE": ErrorSpec(409, "The run already finished; start a new one instead."),
     "NOT_IMPLEMENTED": ErrorSpec(501, "This operation is not available yet."),
-    "QUOTA_EXCEEDED": ErrorSpec(429, "Wait for the quota window to reset."),
+    "PAYLOAD_TOO_LARGE": ErrorSpec(413, "Send a body of at most 16 KiB."),
+    "RATE_LIMITED": ErrorSpec(429, "Slow down; retry after the Retry-After seconds."),
+    "CONCURRENCY_LIMIT_REACHED": ErrorSpec(429, "Wait for a running run to finish, or cancel one."),
+    "QUOTA_DAILY_EXCEEDED": ErrorSpec(429, "The daily run quota resets at 00:00 UTC."),
+    "QUOTA_MONTHLY_EXCEEDED": ErrorSpec(429, "The monthly run quota resets on the 1st (UTC); or upgrade the plan."),
     "BACKEND_UNAVAILABLE": ErrorSpec(503, "Retry later."),
     "INTERNAL": ErrorSpec(500, "Retry later; report the request id if it persists."),
 }

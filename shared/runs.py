@@ -14,7 +14,7 @@ PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "PENDING", "RUNNING", "COMPLETE
 TERMINAL = (COMPLETED, FAILED, CANCELLED)
 _ERROR_MESSAGE_LIMIT = 1000
 # What an org may see of its run rows (internal bookkeeping columns stay inside).
-_PUBLIC_COLUMNS = "* EXCEPT (request_fingerprint, message_id, attempts)"
+_PUBLIC_COLUMNS = "* EXCEPT (request_fingerprint, message_id, attempts, quota_day, slot_held, last_transition_id)"
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,21 @@ class RunRequest:
         )
 
 
+def run_row_params(request: RunRequest, now: datetime) -> dict:
+    """Query parameters describing a new run row."""
+    return {
+        "id": request.pipeline_logging_id,
+        "org": request.org_slug,
+        "pipeline_id": request.pipeline_id,
+        "provider": request.provider,
+        "start": request.start_date,
+        "end": request.end_date,
+        "force": request.force_refresh,
+        "trigger_by": Typed(request.trigger_by, "STRING"),
+        "now": now,
+    }
+
+
 def fingerprint(org_slug: str, pipeline_id: str, start: date, end: date) -> str:
     """Identifies identical requests (same org, pipeline and dates) to find a run already in flight."""
     return hashlib.sha256(f"{org_slug}|{pipeline_id}|{start}|{end}".encode()).hexdigest()
@@ -69,6 +84,7 @@ class RunLog:
         self.runs = central_table(settings, "org_meta_pipeline_runs")
         self.steps = central_table(settings, "org_meta_step_logs")
         self.transitions = central_table(settings, "org_meta_state_transitions")
+        self.quotas = central_table(settings, "org_usage_quotas")
 
     def new_request(
         self, org_slug: str, pipeline_id: str, provider: str, start: date, end: date, **kw
@@ -77,78 +93,84 @@ class RunLog:
         return RunRequest(str(uuid.uuid4()), org_slug, pipeline_id, provider, start, end, **kw)
 
     def create(self, request: RunRequest) -> None:
-        """Write the run row as PENDING."""
+        """Write a run row as PENDING without a quota reservation (admin and test paths; the API reserves)."""
         now = datetime.now(UTC)
+        params = {**run_row_params(request, now), "fp": fingerprint(
+            request.org_slug, request.pipeline_id, request.start_date, request.end_date)}
         self.warehouse.execute(
             f"""
+            BEGIN TRANSACTION;
             INSERT INTO `{self.runs}` (pipeline_logging_id, org_slug, pipeline_id, provider, status, start_date,
-              end_date, force_refresh, trigger_by, request_fingerprint, created_at, updated_at)
-            VALUES (@id, @org, @pipeline_id, @provider, 'PENDING', @start, @end, @force, @trigger_by, @fp,
-              @now, @now)
+              end_date, force_refresh, trigger_by, request_fingerprint, slot_held, created_at, updated_at)
+            VALUES (@id, @org, @pipeline_id, @provider, 'PENDING', @start, @end, @force, @trigger_by, @fp, FALSE,
+              @now, @now);
+            INSERT INTO `{self.transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
+            VALUES (@id, @org, NULL, 'PENDING', 'requested', @now);
+            COMMIT TRANSACTION;
             """,
-            {
-                "id": request.pipeline_logging_id,
-                "org": request.org_slug,
-                "pipeline_id": request.pipeline_id,
-                "provider": request.provider,
-                "start": request.start_date,
-                "end": request.end_date,
-                "force": request.force_refresh,
-                "trigger_by": Typed(request.trigger_by, "STRING"),
-                "fp": fingerprint(
-                    request.org_slug, request.pipeline_id, request.start_date, request.end_date
-                ),
-                "now": now,
-            },
+            params,
         )
-        self._audit(request.pipeline_logging_id, request.org_slug, None, PENDING, "requested")
 
     def transition(
-        self,
-        run_id: str,
-        org_slug: str,
-        from_status: str,
-        to_status: str,
-        *,
-        reason: str | None = None,
-        **fields,
+        self, run_id: str, org_slug: str, from_status: str, to_status: str, *, reason: str | None = None,
+        refund: bool = False, **fields
     ) -> bool:
-        """Move a run from one status to another only if it is still in `from_status`; True if it moved."""
-        now = datetime.now(UTC)
-        assignments = ["status = @to_status", "updated_at = @now"]
-        params: dict = {
-            "id": run_id,
-            "org": org_slug,
-            "from_status": from_status,
-            "to_status": to_status,
-            "now": now,
-        }
+        """Move a run from one status to another only if it is still in `from_status`; True if this call moved it.
+
+        One transaction: the status change, its audit row and, on a terminal status, the release of the run's
+        concurrency slot (exactly once: the slot flag is cleared by the same write). `refund` also gives back the
+        daily and monthly counts, against the day the run was counted (for runs that never got queued).
+        """
+        token = str(uuid.uuid4())
+        params: dict = {"id": run_id, "org": org_slug, "from_status": from_status, "to_status": to_status,
+                        "now": datetime.now(UTC), "token": token, "reason": Typed(reason, "STRING"),
+                        "refund": refund}
+        assignments = ["status = @to_status", "updated_at = @now", "last_transition_id = @token"]
         if to_status == RUNNING:
             assignments += ["started_at = @now", "attempts = COALESCE(attempts, 0) + 1"]
         if to_status in TERMINAL:
-            assignments.append("completed_at = @now")
+            assignments += ["completed_at = @now", "slot_held = FALSE"]
         for name, value in fields.items():  # names come from this module's callers, never from a request
             assignments.append(f"{name} = @{name}")
             params[name] = value
-        moved = self.warehouse.execute(
-            f"UPDATE `{self.runs}` SET {', '.join(assignments)} "
-            "WHERE pipeline_logging_id = @id AND org_slug = @org AND status = @from_status",
+        release = self._release_sql() if to_status in TERMINAL else ""
+        rows = self.warehouse.query(
+            f"""
+            DECLARE moved INT64;
+            BEGIN TRANSACTION;
+            {release}
+            UPDATE `{self.runs}` SET {", ".join(assignments)}
+              WHERE pipeline_logging_id = @id AND org_slug = @org AND status = @from_status;
+            SET moved = (SELECT COUNT(*) FROM `{self.runs}` WHERE pipeline_logging_id = @id AND last_transition_id = @token);
+            INSERT INTO `{self.transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
+              SELECT @id, @org, @from_status, @to_status, @reason, @now FROM UNNEST([1]) WHERE moved = 1;
+            COMMIT TRANSACTION;
+            SELECT moved AS moved;
+            """,
             params,
         )
-        if moved:
-            self._audit(run_id, org_slug, from_status, to_status, reason)
-        return bool(moved)
+        return rows[0]["moved"] == 1
 
-    def fail(self, run_id: str, org_slug: str, from_status: str, code: str, message: str) -> bool:
+    def _release_sql(self) -> str:
+        """Give back the run's slot (and with @refund its counts) if it still holds one and is in @from_status."""
+        return f"""
+            UPDATE `{self.quotas}` AS q SET
+              running = GREATEST(q.running - 1, 0),
+              daily_runs = IF(@refund AND q.day = r.quota_day, GREATEST(q.daily_runs - 1, 0), q.daily_runs),
+              monthly_runs = IF(@refund AND q.month = DATE_TRUNC(r.quota_day, MONTH),
+                                GREATEST(q.monthly_runs - 1, 0), q.monthly_runs),
+              updated_at = @now
+            FROM (SELECT quota_day FROM `{self.runs}` WHERE pipeline_logging_id = @id AND org_slug = @org
+                  AND status = @from_status AND slot_held) AS r
+            WHERE q.org_slug = @org;
+        """
+
+    def fail(self, run_id: str, org_slug: str, from_status: str, code: str, message: str, *,
+             refund: bool = False) -> bool:
         """Mark a run FAILED with a stable code and a message for the org."""
         return self.transition(
-            run_id,
-            org_slug,
-            from_status,
-            FAILED,
-            reason=code,
-            error_code=Typed(code, "STRING"),
-            error_message=Typed(message[:_ERROR_MESSAGE_LIMIT], "STRING"),
+            run_id, org_slug, from_status, FAILED, reason=code, refund=refund,
+            error_code=Typed(code, "STRING"), error_message=Typed(message[:_ERROR_MESSAGE_LIMIT], "STRING"),
         )
 
     def get(self, org_slug: str, run_id: str) -> dict | None:
@@ -159,11 +181,30 @@ class RunLog:
         )
         return rows[0] if rows else None
 
-    def list_for_org(self, org_slug: str, limit: int) -> list[dict]:
-        """The org's most recent runs, newest first."""
+    def list_for_org(self, org_slug: str, limit: int, *, status: str | None = None, pipeline_id: str | None = None,
+                     start: date | None = None, end: date | None = None,
+                     after: tuple[datetime, str] | None = None) -> list[dict]:
+        """The org's runs, newest first, filtered; `after` is the (created_at, id) of the last row already seen."""
+        where, params = ["org_slug = @org"], {"org": org_slug, "limit": limit}
+        if status:
+            where.append("status = @status")
+            params["status"] = status
+        if pipeline_id:
+            where.append("pipeline_id = @pipeline_id")
+            params["pipeline_id"] = pipeline_id
+        if start:  # runs whose requested range overlaps [start, end]
+            where.append("end_date >= @start")
+            params["start"] = start
+        if end:
+            where.append("start_date <= @end")
+            params["end"] = end
+        if after:
+            where.append("(created_at < @after_at OR (created_at = @after_at AND pipeline_logging_id < @after_id))")
+            params["after_at"], params["after_id"] = after
         return self.warehouse.query(
-            f"SELECT {_PUBLIC_COLUMNS} FROM `{self.runs}` WHERE org_slug = @org ORDER BY created_at DESC LIMIT @limit",
-            {"org": org_slug, "limit": limit},
+            f"SELECT {_PUBLIC_COLUMNS} FROM `{self.runs}` WHERE {' AND '.join(where)} "
+            "ORDER BY created_at DESC, pipeline_logging_id DESC LIMIT @limit",
+            params,
         )
 
     def attempts(self, org_slug: str, run_id: str) -> int:
@@ -224,20 +265,6 @@ class RunLog:
                 "code": Typed(error_code, "STRING"),
                 "message": Typed(error_message[:_ERROR_MESSAGE_LIMIT] if error_message else None, "STRING"),
                 "started": started_at,
-                "now": datetime.now(UTC),
-            },
-        )
-
-    def _audit(self, run_id: str, org_slug: str, from_status: str | None, to_status: str, reason: str | None):
-        self.warehouse.execute(
-            f"INSERT INTO `{self.transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at) "
-            "VALUES (@id, @org, @from_status, @to_status, @reason, @now)",
-            {
-                "id": run_id,
-                "org": org_slug,
-                "from_status": Typed(from_status, "STRING"),
-                "to_status": to_status,
-                "reason": Typed(reason, "STRING"),
                 "now": datetime.now(UTC),
             },
         )

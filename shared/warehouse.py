@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import random
+import time
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +22,18 @@ _PARAM_TYPES: tuple[tuple[type, str], ...] = (
     (bytes, "BYTES"),
     (str, "STRING"),
 )
+
+
+# Concurrent DML/transactions on one table abort all but one (BigQuery: "Could not serialize access ... due to
+# concurrent update" / "Transaction is aborted due to concurrent update"; the emulator: "Failed to commit").
+# The statement is all-or-nothing, so running it again is safe.
+_CONFLICT_MARKERS = ("concurrent update", "could not serialize", "failed to commit", "transaction is aborted")
+CONFLICT_ATTEMPTS = 12
+
+
+def is_conflict(exc: Exception) -> bool:
+    """True for the error BigQuery gives a statement that lost a race with a concurrent write."""
+    return any(marker in str(exc).lower() for marker in _CONFLICT_MARKERS)
 
 
 class Typed:
@@ -84,31 +98,31 @@ class Warehouse:
         return f"{self.project}.{dataset}.{table}"
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict]:
-        """Run a parameterised query and return its rows as dicts."""
-        job = self._run(sql, params)
-        return [dict(row.items()) for row in job.result()]
+        """Run a parameterised query (or script: its last SELECT) and return its rows as dicts."""
+        return [dict(row.items()) for row in self._run(sql, params)]
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
         """Run a parameterised DML statement; returns the rows it affected."""
-        job = self._run(sql, params)
-        job.result()
-        return job.num_dml_affected_rows or 0
+        return self._run(sql, params).num_dml_affected_rows or 0
 
     def _run(self, sql: str, params: dict[str, Any] | None):
+        """One round trip (jobs.query); a statement that lost a write race is run again, with jitter."""
         from google.api_core import exceptions
         from google.cloud import bigquery
 
-        config = bigquery.QueryJobConfig(
-            query_parameters=[_query_parameter(k, v) for k, v in (params or {}).items()]
-        )
-        try:
-            return self.client.query(sql, job_config=config)
-        except (
-            exceptions.ServiceUnavailable,
-            exceptions.InternalServerError,
-            exceptions.TooManyRequests,
-        ) as exc:
-            raise TransientError("WAREHOUSE_UNAVAILABLE", f"BigQuery is unavailable: {exc.code}") from exc
+        config = bigquery.QueryJobConfig(query_parameters=[_query_parameter(k, v) for k, v in (params or {}).items()])
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return self.client.query_and_wait(sql, job_config=config)
+            except exceptions.BadRequest as exc:
+                if not is_conflict(exc):
+                    raise
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise TransientError("WAREHOUSE_CONTENDED", "Too many concurrent updates; retry.") from exc
+                time.sleep(random.uniform(0, min(0.02 * 2**attempt, 1.0)))
+            except (exceptions.ServiceUnavailable, exceptions.InternalServerError, exceptions.TooManyRequests) as exc:
+                raise TransientError("WAREHOUSE_UNAVAILABLE", f"BigQuery is unavailable: {exc.code}") from exc
+        raise AssertionError("unreachable")
 
     def ensure_dataset(self, dataset: str, location: str | None = None) -> None:
         """Create the dataset if it does not exist."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -18,12 +20,14 @@ ROUTES = Map(
     [
         Rule("/health", methods=["GET"], endpoint="health"),
         Rule("/health/ready", methods=["GET"], endpoint="ready"),
+        Rule("/openapi.json", methods=["GET"], endpoint="openapi"),
         Rule("/api/v1/pipelines/run/<org>/<provider>/<domain>/<pipeline>", methods=["POST"], endpoint="run"),
         Rule("/api/v1/pipelines/runs", methods=["GET"], endpoint="list_runs"),
         Rule("/api/v1/pipelines/runs/<run_id>", methods=["GET"], endpoint="get_run"),
         Rule("/api/v1/pipelines/runs/<run_id>", methods=["DELETE"], endpoint="cancel_run"),
         Rule("/api/v1/scheduler/trigger", methods=["POST"], endpoint="scheduler_trigger"),
         Rule("/api/v1/scheduler/process-queue", methods=["POST"], endpoint="scheduler_process_queue"),
+        Rule("/api/v1/admin/reap", methods=["POST"], endpoint="reap"),
     ],
     strict_slashes=False,
 )
@@ -48,10 +52,19 @@ def default_deps() -> ApiDeps:
     return ApiDeps(get_settings(), clients.warehouse(), clients.publisher_client(), clients.kms_client())
 
 
+def _json_default(value):
+    """Dates and times as ISO 8601 (RFC 3339 for timestamps), Decimals as exact strings."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
     """A JSON response."""
     return Response(
-        json.dumps(body, default=str), status=status, headers=headers, mimetype="application/json"
+        json.dumps(body, default=_json_default), status=status, headers=headers, mimetype="application/json"
     )
 
 

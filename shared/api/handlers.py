@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
-from shared import auth, bus, credentials
+from shared import auth, bus
 from shared.api.app import ApiDeps, json_response
-from shared.api.models import parse_run_body
+from shared.api.models import parse_list_query, parse_run_body
+from shared.api.paging import decode_page_token, encode_page_token
 from shared.errors import ApiError
 from shared.identifiers import is_org_slug, is_path_segment, is_run_id
 from shared.pipelines import load_pipelines
+from shared.quotas import ACCEPTED, DUPLICATE, load_plans, refusal, reserve_run
 from shared.runs import CANCELLED, PENDING, RUNNING, RunLog
 
-LIST_LIMIT_MAX = 100
+MAX_BODY_BYTES = 16 * 1024
 
 
 def health(request: Request, deps: ApiDeps) -> Response:
     """Liveness: the process answers."""
-    return json_response(
-        {"status": "ok", "service": "data-pipeline-service", "environment": deps.settings.environment}
-    )
+    return json_response({"status": "ok", "service": "data-pipeline-service", "environment": deps.settings.environment})
 
 
 def ready(request: Request, deps: ApiDeps) -> Response:
@@ -31,64 +31,71 @@ def ready(request: Request, deps: ApiDeps) -> Response:
     except Exception as exc:  # noqa: BLE001 - report, don't raise
         checks["warehouse"] = f"failed: {type(exc).__name__}"
     try:
-        deps.kms_client.encrypt(
-            request={"name": deps.settings.kms_key_name, "plaintext": b"ready"}, timeout=5
-        )
+        deps.kms_client.encrypt(request={"name": deps.settings.kms_key_name, "plaintext": b"ready"}, timeout=5)
         checks["kms"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["kms"] = f"failed: {type(exc).__name__}"
     healthy = all(value == "ok" for value in checks.values())
-    return json_response(
-        {"status": "ready" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503
-    )
+    return json_response({"status": "ready" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503)
+
+
+def openapi(request: Request, deps: ApiDeps) -> Response:
+    """The OpenAPI document of this function."""
+    from shared.api.openapi import load_openapi
+
+    return json_response(load_openapi())
 
 
 def _caller(request: Request, deps: ApiDeps) -> auth.OrgCaller:
     return auth.authenticate_org(deps.warehouse, deps.settings, request.headers.get("X-API-Key"))
 
 
+def _body(request: Request) -> bytes:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise ApiError("PAYLOAD_TOO_LARGE", f"The body may be at most {MAX_BODY_BYTES} bytes.")
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError("PAYLOAD_TOO_LARGE", f"The body may be at most {MAX_BODY_BYTES} bytes.")
+    return raw
+
+
 def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, pipeline: str) -> Response:
-    """Start a pipeline run for the org: checks, PENDING run row, publish; 202 with the run id."""
+    """Start a pipeline run: checks, one atomic reservation that creates the run PENDING, publish; 202."""
     if not is_org_slug(org) or not all(is_path_segment(p) for p in (provider, domain, pipeline)):
         raise ApiError("INVALID_PATH", "The org slug or a pipeline path segment is malformed.")
+    raw = _body(request)
     caller = _caller(request, deps)
     auth.authorize_org(caller, org)
     config = load_pipelines(deps.settings.config_dir).get(f"{provider}/{domain}/{pipeline}")
     if config is None:
         raise ApiError("PIPELINE_NOT_FOUND", f"No pipeline {provider}/{domain}/{pipeline}.")
-    body = parse_run_body(request.get_data(), config.max_range_days)
-    if not credentials.has_active_credential(deps.warehouse, deps.settings, org, provider):
+    body = parse_run_body(raw, config.max_range_days)
+    if provider not in caller.providers:
         raise ApiError("INTEGRATION_NOT_CONFIGURED", f"The org has no active {provider} credential.")
     start, end = body.date_range()
     run_log = RunLog(deps.warehouse, deps.settings)
     run_request = run_log.new_request(
-        org,
-        config.pipeline_id,
-        provider,
-        start,
-        end,
-        force_refresh=body.force_refresh,
-        trigger_by=body.trigger_by,
+        org, config.pipeline_id, provider, start, end, force_refresh=body.force_refresh, trigger_by=body.trigger_by
     )
-    run_log.create(run_request)
+    limits = load_plans(deps.settings.config_dir).get(caller.plan or "")
+    if limits is None:
+        raise ApiError("SUBSCRIPTION_INACTIVE", f"The subscription's plan {caller.plan!r} is not offered.")
+    reservation = reserve_run(deps.warehouse, deps.settings, run_request, limits)
+    answer = {"org_slug": org, "pipeline_id": config.pipeline_id, "start_date": start.isoformat(),
+              "end_date": end.isoformat()}
+    if reservation.decision == DUPLICATE:
+        return json_response({"pipeline_logging_id": reservation.existing_id,
+                              "status": reservation.existing_status or PENDING, **answer, "duplicate": True}, 200)
+    if reservation.decision != ACCEPTED:
+        raise refusal(reservation.decision, limits)
     try:
         bus.publish_run(deps.publisher, deps.settings, run_request)
-    except ApiError:
-        run_log.fail(
-            run_request.pipeline_logging_id, org, PENDING, "PUBLISH_FAILED", "The run could not be queued."
-        )
+    except ApiError:  # never queued: give back the slot and the counts, and say so
+        run_log.fail(run_request.pipeline_logging_id, org, PENDING, "PUBLISH_FAILED", "The run could not be queued.",
+                     refund=True)
         raise
-    return json_response(
-        {
-            "pipeline_logging_id": run_request.pipeline_logging_id,
-            "status": PENDING,
-            "org_slug": org,
-            "pipeline_id": config.pipeline_id,
-            "start_date": start.isoformat(),
-            "end_date": end.isoformat(),
-        },
-        202,
-    )
+    return json_response({"pipeline_logging_id": run_request.pipeline_logging_id, "status": PENDING, **answer,
+                          "duplicate": False}, 202)
 
 
 def get_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
@@ -104,20 +111,22 @@ def get_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
 
 
 def list_runs(request: Request, deps: ApiDeps) -> Response:
-    """The caller's org's runs, newest first."""
+    """The caller's org's runs, newest first, filtered, one page at a time."""
     caller = _caller(request, deps)
-    try:
-        limit = int(request.args.get("limit", 20))
-    except ValueError:
-        raise ApiError("INVALID_REQUEST", "limit: must be an integer") from None
-    if not 1 <= limit <= LIST_LIMIT_MAX:
-        raise ApiError("INVALID_REQUEST", f"limit: must be between 1 and {LIST_LIMIT_MAX}")
-    rows = RunLog(deps.warehouse, deps.settings).list_for_org(caller.org_slug, limit)
-    return json_response({"runs": rows, "count": len(rows)})
+    query = parse_list_query(request.args)
+    after = decode_page_token(query.page_token) if query.page_token else None
+    rows = RunLog(deps.warehouse, deps.settings).list_for_org(
+        caller.org_slug, query.limit + 1, status=query.status, pipeline_id=query.pipeline,
+        start=query.start_date, end=query.end_date, after=after,
+    )
+    page, more = rows[: query.limit], len(rows) > query.limit
+    token = encode_page_token(page[-1]["created_at"], page[-1]["pipeline_logging_id"]) if more else None
+    return json_response({"runs": page, "next_page_token": token})
 
 
 def cancel_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
-    """Cancel a PENDING or RUNNING run of the caller's org; the worker stops at the next step boundary."""
+    """Cancel a PENDING or RUNNING run of the caller's org; its slot is released now, the worker stops at the
+    next step boundary."""
     caller = _caller(request, deps)
     if not is_run_id(run_id):
         raise ApiError("RUN_NOT_FOUND", "No such run.")
@@ -128,9 +137,15 @@ def cancel_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
     row = run_log.get(caller.org_slug, run_id)
     if row is None:
         raise ApiError("RUN_NOT_FOUND", "No such run.")
-    raise ApiError(
-        "RUN_NOT_CANCELLABLE", f"The run is {row['status']}; only PENDING or RUNNING runs can be cancelled."
-    )
+    raise ApiError("RUN_NOT_CANCELLABLE", f"The run is {row['status']}; only PENDING or RUNNING runs can be cancelled.")
+
+
+def reap(request: Request, deps: ApiDeps) -> Response:
+    """Admin: settle runs stuck past their timeout and recount concurrency slots (safe to run any time)."""
+    from shared.reaper import reap_stuck_runs
+
+    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
+    return json_response(reap_stuck_runs(deps.warehouse, deps.settings))
 
 
 def scheduler_trigger(request: Request, deps: ApiDeps) -> Response:

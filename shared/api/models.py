@@ -34,6 +34,13 @@ class RunBody(BaseModel):
         return self.start_date, self.end_date
 
 
+def _invalid(exc: ValidationError, whole: str) -> ApiError:
+    """A 422 naming the first field pydantic refused."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or whole
+    return ApiError("INVALID_REQUEST", f"{where}: {first['msg']}")
+
+
 def parse_run_body(raw: bytes, max_range_days: int) -> RunBody:
     """Validate a run request body; 422 naming the field at fault."""
     if not raw.strip():
@@ -41,9 +48,7 @@ def parse_run_body(raw: bytes, max_range_days: int) -> RunBody:
     try:
         body = RunBody.model_validate_json(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise ApiError("INVALID_REQUEST", f"{where}: {first['msg']}") from None
+        raise _invalid(exc, "body") from None
     start, end = body.date_range()
     field = "date" if body.date else "end_date"
     if end < start:
@@ -58,3 +63,35 @@ def parse_run_body(raw: bytes, max_range_days: int) -> RunBody:
             "INVALID_REQUEST", "start_date: more than three years ago; providers keep no such data"
         )
     return body
+
+
+RUN_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
+
+
+class ListRunsQuery(BaseModel):
+    """GET /pipelines/runs query parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = Field(None, pattern="^(" + "|".join(RUN_STATUSES) + ")$")
+    pipeline: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}$")
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    limit: int = Field(20, ge=1, le=100)
+    page_token: str | None = Field(None, max_length=500)
+
+
+def parse_list_query(args) -> ListRunsQuery:
+    """Validate listing filters; 422 naming the parameter at fault."""
+    raw = {}
+    for name in args:
+        values = args.getlist(name)
+        if len(values) != 1:
+            raise ApiError("INVALID_REQUEST", f"{name}: give it once")
+        raw[name] = values[0]
+    try:
+        query = ListRunsQuery.model_validate(raw)
+    except ValidationError as exc:
+        raise _invalid(exc, "query") from None
+    if query.start_date and query.end_date and query.end_date < query.start_date:
+        raise ApiError("INVALID_REQUEST", "end_date: must not be before start_date")
+    return query

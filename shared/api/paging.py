@@ -1,0 +1,28 @@
+"""Opaque cursor tokens for run listings: the (created_at, id) of the last row a page showed."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from shared.errors import ApiError
+from shared.identifiers import is_run_id
+
+
+def encode_page_token(created_at: datetime, run_id: str) -> str:
+    """The token that resumes a listing after this row."""
+    raw = json.dumps({"c": created_at.isoformat(), "i": run_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> tuple[datetime, str]:
+    """The row a token points after; 422 if it is not one this API issued."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        created_at, run_id = datetime.fromisoformat(raw["c"]), raw["i"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApiError("INVALID_REQUEST", "page_token: not a token this API issued") from exc
+    if created_at.tzinfo is None or not isinstance(run_id, str) or not is_run_id(run_id):
+        raise ApiError("INVALID_REQUEST", "page_token: not a token this API issued")
+    return created_at, run_id

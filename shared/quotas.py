@@ -1,0 +1,148 @@
+"""Plan limits and the atomic run reservation: one transaction that counts, checks and creates the run."""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from shared.errors import ApiError
+from shared.runs import RunRequest, fingerprint, run_row_params
+from shared.settings import Settings, central_table
+from shared.warehouse import Warehouse
+
+ACCEPTED, DUPLICATE = "ACCEPTED", "DUPLICATE"
+UNLIMITED = -1  # how a null limit is passed to SQL (a typed NULL would need a parameter per type)
+CONCURRENCY_RETRY_AFTER_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """Limits of one plan; None means unlimited."""
+
+    daily_runs: int | None
+    monthly_runs: int | None
+    concurrent_runs: int | None
+    requests_per_minute: int | None
+
+
+@functools.cache
+def load_plans(config_dir: Path) -> dict[str, PlanLimits]:
+    """configs/plans.yml, keyed by plan name."""
+    raw = yaml.safe_load((Path(config_dir) / "plans.yml").read_text())
+    return {name: PlanLimits(**limits) for name, limits in raw.items()}
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What the reservation decided: ACCEPTED, DUPLICATE (of `existing_id`) or the limit that refused it."""
+
+    decision: str
+    existing_id: str | None = None
+    existing_status: str | None = None
+
+
+def _limit(value: int | None) -> int:
+    return UNLIMITED if value is None else value
+
+
+def _reservation_script(settings: Settings) -> str:
+    quotas = central_table(settings, "org_usage_quotas")
+    runs = central_table(settings, "org_meta_pipeline_runs")
+    transitions = central_table(settings, "org_meta_state_transitions")
+    return f"""
+    DECLARE decision STRING;
+    DECLARE existing_id STRING;
+    BEGIN TRANSACTION;
+    SET existing_id = (SELECT MAX(pipeline_logging_id) FROM `{runs}`
+                       WHERE org_slug = @org AND request_fingerprint = @fp AND status IN ('PENDING', 'RUNNING'));
+    SET decision = (SELECT CASE
+        WHEN @rate_limit >= 0 AND IF(rate_window = @minute, rate_count, 0) >= @rate_limit THEN 'RATE_LIMITED'
+        WHEN existing_id IS NOT NULL THEN 'DUPLICATE'
+        WHEN @concurrent_limit >= 0 AND running >= @concurrent_limit THEN 'CONCURRENCY_LIMIT_REACHED'
+        WHEN @daily_limit >= 0 AND IF(day = @today, daily_runs, 0) >= @daily_limit THEN 'QUOTA_DAILY_EXCEEDED'
+        WHEN @monthly_limit >= 0 AND IF(month = @month, monthly_runs, 0) >= @monthly_limit
+          THEN 'QUOTA_MONTHLY_EXCEEDED'
+        ELSE 'ACCEPTED' END
+      FROM `{quotas}` WHERE org_slug = @org);
+    UPDATE `{quotas}` SET
+        rate_count = IF(rate_window = @minute, rate_count, 0) + 1,
+        rate_window = @minute,
+        daily_runs = IF(decision = 'ACCEPTED', IF(day = @today, daily_runs, 0) + 1, daily_runs),
+        day = IF(decision = 'ACCEPTED', @today, day),
+        monthly_runs = IF(decision = 'ACCEPTED', IF(month = @month, monthly_runs, 0) + 1, monthly_runs),
+        month = IF(decision = 'ACCEPTED', @month, month),
+        running = IF(decision = 'ACCEPTED', running + 1, running),
+        updated_at = @now
+      WHERE org_slug = @org;
+    INSERT INTO `{runs}` (pipeline_logging_id, org_slug, pipeline_id, provider, status, start_date, end_date,
+        force_refresh, trigger_by, request_fingerprint, quota_day, slot_held, created_at, updated_at)
+      SELECT @id, @org, @pipeline_id, @provider, 'PENDING', @start, @end, @force, @trigger_by, @fp, @today, TRUE,
+        @now, @now
+      FROM UNNEST([1]) WHERE decision = 'ACCEPTED';
+    INSERT INTO `{transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
+      SELECT @id, @org, NULL, 'PENDING', 'requested', @now FROM UNNEST([1]) WHERE decision = 'ACCEPTED';
+    COMMIT TRANSACTION;
+    SELECT decision AS decision, existing_id AS existing_id,
+      (SELECT MAX(status) FROM `{runs}` WHERE pipeline_logging_id = existing_id) AS existing_status;
+    """
+
+
+def reserve_run(warehouse: Warehouse, settings: Settings, request: RunRequest, limits: PlanLimits,
+                now: datetime | None = None) -> Reservation:
+    """Count the request, and create the run PENDING with a concurrency slot only if every limit allows it."""
+    now = now or datetime.now(UTC)
+    params = {
+        **run_row_params(request, now),
+        "fp": fingerprint(request.org_slug, request.pipeline_id, request.start_date, request.end_date),
+        "today": now.date(),
+        "month": now.date().replace(day=1),
+        "minute": now.replace(second=0, microsecond=0),
+        "rate_limit": _limit(limits.requests_per_minute),
+        "concurrent_limit": _limit(limits.concurrent_runs),
+        "daily_limit": _limit(limits.daily_runs),
+        "monthly_limit": _limit(limits.monthly_runs),
+    }
+    row = warehouse.query(_reservation_script(settings), params)[0]
+    if row["decision"] is None:  # the org has no quota row yet (onboarded before quotas existed)
+        ensure_quota_row(warehouse, settings, request.org_slug)
+        row = warehouse.query(_reservation_script(settings), params)[0]
+    return Reservation(row["decision"], row["existing_id"], row["existing_status"])
+
+
+def ensure_quota_row(warehouse: Warehouse, settings: Settings, org_slug: str) -> None:
+    """Create the org's zeroed quota row if it has none (idempotent, race-safe through MERGE)."""
+    warehouse.execute(
+        f"""
+        MERGE `{central_table(settings, 'org_usage_quotas')}` AS q
+        USING (SELECT @org AS org_slug) AS s ON q.org_slug = s.org_slug
+        WHEN NOT MATCHED THEN INSERT (org_slug, day, daily_runs, month, monthly_runs, running, rate_window,
+          rate_count, updated_at) VALUES (@org, NULL, 0, NULL, 0, 0, NULL, 0, @now)
+        """,
+        {"org": org_slug, "now": datetime.now(UTC)},
+    )
+
+
+def refusal(decision: str, limits: PlanLimits, now: datetime | None = None) -> ApiError:
+    """The 429 for a refused reservation, with Retry-After saying when trying again can succeed."""
+    now = now or datetime.now(UTC)
+    if decision == "RATE_LIMITED":
+        wait, what = 60 - now.second, f"{limits.requests_per_minute} run requests per minute"
+    elif decision == "CONCURRENCY_LIMIT_REACHED":
+        wait, what = CONCURRENCY_RETRY_AFTER_SECONDS, f"{limits.concurrent_runs} concurrent runs"
+    elif decision == "QUOTA_DAILY_EXCEEDED":
+        wait, what = _seconds_until(now, now.date() + timedelta(days=1)), f"{limits.daily_runs} runs per UTC day"
+    else:
+        last = calendar.monthrange(now.year, now.month)[1]
+        next_month = now.date().replace(day=last) + timedelta(days=1)
+        wait, what = _seconds_until(now, next_month), f"{limits.monthly_runs} runs per UTC month"
+    return ApiError(decision, f"The plan allows {what}; try again later.", headers={"Retry-After": str(max(1, wait))})
+
+
+def _seconds_until(now: datetime, day: date) -> int:
+    return math.ceil((datetime(day.year, day.month, day.day, tzinfo=UTC) - now).total_seconds())
