@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import random
 import time
 import uuid
@@ -28,7 +29,7 @@ _PARAM_TYPES: tuple[tuple[type, str], ...] = (
 # concurrent update" / "Transaction is aborted due to concurrent update"; the emulator: "Failed to commit").
 # The statement is all-or-nothing, so running it again is safe.
 _CONFLICT_MARKERS = ("concurrent update", "could not serialize", "failed to commit", "transaction is aborted")
-CONFLICT_ATTEMPTS = 12
+CONFLICT_RETRY_SECONDS = 30.0  # how long one statement keeps retrying lost races before it reports contention
 
 
 def is_conflict(exc: Exception) -> bool:
@@ -111,15 +112,16 @@ class Warehouse:
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(query_parameters=[_query_parameter(k, v) for k, v in (params or {}).items()])
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        give_up_at = time.monotonic() + CONFLICT_RETRY_SECONDS
+        for attempt in itertools.count(1):
             try:
                 return self.client.query_and_wait(sql, job_config=config)
             except exceptions.BadRequest as exc:
                 if not is_conflict(exc):
                     raise
-                if attempt == CONFLICT_ATTEMPTS:
+                if time.monotonic() >= give_up_at:
                     raise TransientError("WAREHOUSE_CONTENDED", "Too many concurrent updates; retry.") from exc
-                time.sleep(random.uniform(0, min(0.02 * 2**attempt, 1.0)))
+                time.sleep(random.uniform(0, min(0.02 * 2 ** min(attempt, 6), 1.0)))  # full jitter, capped
             except (exceptions.ServiceUnavailable, exceptions.InternalServerError, exceptions.TooManyRequests) as exc:
                 raise TransientError("WAREHOUSE_UNAVAILABLE", f"BigQuery is unavailable: {exc.code}") from exc
         raise AssertionError("unreachable")

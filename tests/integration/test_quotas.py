@@ -1,0 +1,95 @@
+"""The reservation transaction against the BigQuery emulator, with the clock injected: limits, resets, release."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from shared.quotas import PlanLimits, refusal, reserve_run
+from shared.runs import COMPLETED, PENDING, RUNNING, RunLog
+from shared.settings import central_table
+
+NOON = datetime(2026, 3, 31, 12, 0, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def org(new_org):
+    return new_org()["org_slug"]
+
+
+def _reserve(warehouse, settings, org, limits, now, day=date(2025, 1, 1)):
+    request = RunLog(warehouse, settings).new_request(org, "openai/cost/usage_cost", "openai", day, day)
+    return request, reserve_run(warehouse, settings, request, limits, now=now)
+
+
+def _quota(warehouse, settings, org):
+    return warehouse.query(f"SELECT * FROM `{central_table(settings, 'org_usage_quotas')}` WHERE org_slug = @o",
+                           {"o": org})[0]
+
+
+def _days(n):
+    return [date(2025, 1, 1) + timedelta(days=i) for i in range(n)]
+
+
+def test_daily_limit_refuses_then_resets_at_utc_midnight(warehouse, settings, org):
+    limits = PlanLimits(daily_runs=2, monthly_runs=None, concurrent_runs=None, requests_per_minute=None)
+    decisions = [_reserve(warehouse, settings, org, limits, NOON, d)[1].decision for d in _days(3)]
+    assert decisions == ["ACCEPTED", "ACCEPTED", "QUOTA_DAILY_EXCEEDED"]
+    tomorrow = NOON + timedelta(hours=12)  # 00:00:05 UTC on April 1st
+    assert _reserve(warehouse, settings, org, limits, tomorrow, date(2025, 2, 1))[1].decision == "ACCEPTED"
+    quota = _quota(warehouse, settings, org)
+    assert quota["day"] == date(2026, 4, 1) and quota["daily_runs"] == 1
+    assert quota["month"] == date(2026, 4, 1) and quota["monthly_runs"] == 1  # a new month too
+    error = refusal("QUOTA_DAILY_EXCEEDED", limits, NOON)
+    assert error.status == 429 and error.headers["Retry-After"] == str(12 * 3600 - 5)
+
+
+def test_monthly_limit_counts_across_days(warehouse, settings, org):
+    limits = PlanLimits(daily_runs=None, monthly_runs=2, concurrent_runs=None, requests_per_minute=None)
+    first_of_month = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    assert _reserve(warehouse, settings, org, limits, first_of_month, date(2025, 1, 1))[1].decision == "ACCEPTED"
+    assert _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 2))[1].decision == "ACCEPTED"
+    assert _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 3))[1].decision == "QUOTA_MONTHLY_EXCEEDED"
+    assert refusal("QUOTA_MONTHLY_EXCEEDED", limits, NOON).headers["Retry-After"] == str(12 * 3600 - 5)
+
+
+def test_rate_limit_counts_every_request_per_minute(warehouse, settings, org):
+    limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, requests_per_minute=3)
+    decisions = [_reserve(warehouse, settings, org, limits, NOON, d)[1].decision for d in _days(3)]
+    decisions.append(_reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 1))[1].decision)  # a duplicate
+    decisions.append(_reserve(warehouse, settings, org, limits, NOON, date(2025, 3, 1))[1].decision)
+    assert decisions == ["ACCEPTED", "ACCEPTED", "ACCEPTED", "RATE_LIMITED", "RATE_LIMITED"]
+    next_minute = NOON + timedelta(minutes=1)
+    assert _reserve(warehouse, settings, org, limits, next_minute, date(2025, 3, 1))[1].decision == "ACCEPTED"
+    assert refusal("RATE_LIMITED", limits, NOON).headers["Retry-After"] == "55"
+
+
+def test_release_happens_exactly_once_on_every_ending(warehouse, settings, org):
+    limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=3, requests_per_minute=None)
+    run_log = RunLog(warehouse, settings)
+    runs = [_reserve(warehouse, settings, org, limits, NOON, d)[0] for d in _days(3)]
+    assert _quota(warehouse, settings, org)["running"] == 3
+    done, failed, cancelled = (r.pipeline_logging_id for r in runs)
+    assert run_log.transition(done, org, PENDING, RUNNING)
+    assert run_log.transition(done, org, RUNNING, COMPLETED)
+    assert not run_log.transition(done, org, RUNNING, COMPLETED)  # a second completion moves nothing
+    assert run_log.fail(failed, org, PENDING, "X", "failed")
+    assert run_log.transition(cancelled, org, PENDING, "CANCELLED")
+    assert not run_log.transition(cancelled, org, PENDING, "CANCELLED")
+    quota = _quota(warehouse, settings, org)
+    assert quota["running"] == 0 and quota["daily_runs"] == 3  # slots back; counts stay (runs were accepted)
+    transitions = warehouse.query(
+        f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_meta_state_transitions')}` "
+        "WHERE pipeline_logging_id = @id", {"id": done})
+    assert transitions[0]["n"] == 3  # requested, claimed, completed: one audit row per real move
+
+
+def test_a_refund_goes_to_the_day_the_run_was_counted(warehouse, settings, org):
+    limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, requests_per_minute=None)
+    run_log = RunLog(warehouse, settings)
+    yesterday_run = _reserve(warehouse, settings, org, limits, NOON - timedelta(days=1), date(2025, 1, 1))[0]
+    _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 2))
+    assert run_log.fail(yesterday_run.pipeline_logging_id, org, PENDING, "PUBLISH_FAILED", "x", refund=True)
+    quota = _quota(warehouse, settings, org)
+    assert quota["daily_runs"] == 1  # today's count is untouched by yesterday's refund
+    assert quota["monthly_runs"] == 1  # same month: the refund applies there
+    assert quota["running"] == 1
