@@ -126,6 +126,15 @@ class Warehouse:
                 raise TransientError("WAREHOUSE_UNAVAILABLE", f"BigQuery is unavailable: {exc.code}") from exc
         raise AssertionError("unreachable")
 
+    def ping(self, timeout: float) -> None:
+        """Raise unless BigQuery answers a trivial query within `timeout` seconds (no retries)."""
+        from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+        self.client.query_and_wait(
+            "SELECT 1", api_timeout=timeout, wait_timeout=timeout, retry=DEFAULT_RETRY.with_timeout(timeout),
+            job_retry=None,
+        )
+
     def ensure_dataset(self, dataset: str, location: str | None = None) -> None:
         """Create the dataset if it does not exist."""
         from google.cloud import bigquery
