@@ -64,6 +64,33 @@ def cmd_org_status(args) -> int:
     return 0
 
 
+def cmd_org_revoke_key(args) -> int:
+    from shared import admin
+
+    admin.revoke_api_key(load_cli_settings(), args.slug, args.api_key_id)
+    _emit(
+        args,
+        {"org_slug": args.slug, "api_key_id": args.api_key_id, "is_active": False},
+        f"key {args.api_key_id} of {args.slug} revoked (instances drop cached lookups within 30 s)",
+    )
+    return 0
+
+
+def cmd_reap(args) -> int:
+    from shared.clients import make_bigquery_client
+    from shared.reaper import reap_stuck_runs
+    from shared.warehouse import Warehouse
+
+    settings = load_cli_settings()
+    result = reap_stuck_runs(Warehouse(make_bigquery_client(settings), settings.project), settings)
+    _emit(
+        args,
+        result,
+        f"reaped {result['reaped']} stuck runs; corrected {result['quotas_reconciled']} slot counts",
+    )
+    return 0
+
+
 def cmd_credential_set(args) -> int:
     from shared import admin
 
@@ -111,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     key = org.add_parser("key", help="issue a new API key for an org")
     key.add_argument("slug")
     key.set_defaults(func=cmd_org_key)
+    revoke = org.add_parser("revoke-key", help="deactivate one API key of an org")
+    revoke.add_argument("slug")
+    revoke.add_argument("api_key_id")
+    revoke.set_defaults(func=cmd_org_revoke_key)
+    sub.add_parser(
+        "reap", help="fail runs stuck past their timeout and recount concurrency slots"
+    ).set_defaults(func=cmd_reap)
     status = org.add_parser("status", help="set an org's subscription status")
     status.add_argument("slug")
     status.add_argument("status", choices=["ACTIVE", "TRIAL", "SUSPENDED", "CANCELLED", "PAST_DUE"])

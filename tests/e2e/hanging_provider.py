@@ -14,7 +14,7 @@ class HangingProvider:
         released = self.released
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):
                 released.wait(timeout=120)
                 body = b'{"error": {"message": "key revoked", "type": "invalid_request_error"}}'
                 self.send_response(401)
