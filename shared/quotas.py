@@ -5,6 +5,8 @@ from __future__ import annotations
 import calendar
 import functools
 import math
+import threading
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,13 @@ from shared.warehouse import Warehouse
 ACCEPTED, DUPLICATE = "ACCEPTED", "DUPLICATE"
 UNLIMITED = -1  # how a null limit is passed to SQL (a typed NULL would need a parameter per type)
 CONCURRENCY_RETRY_AFTER_SECONDS = 30
+# Reservations of one org in one instance queue on a lock instead of racing each other in the warehouse: the
+# transaction stays the guarantee (across instances), the lock only spares it from losing races it would retry.
+_ORG_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+def _org_lock(org_slug: str) -> threading.Lock:
+    return _ORG_LOCKS[zlib.crc32(org_slug.encode()) % len(_ORG_LOCKS)]
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,11 @@ def _reservation_script(settings: Settings) -> str:
 
 
 def reserve_run(warehouse: Warehouse, settings: Settings, request: RunRequest, limits: PlanLimits,
-                now: datetime | None = None) -> Reservation:
-    """Count the request, and create the run PENDING with a concurrency slot only if every limit allows it."""
+                now: datetime | None = None, lock=None) -> Reservation:
+    """Count the request, and create the run PENDING with a concurrency slot only if every limit allows it.
+
+    `lock` defaults to the org's in-process lock; instances racing each other are kept honest by the transaction.
+    """
     now = now or datetime.now(UTC)
     params = {
         **run_row_params(request, now),
@@ -108,10 +120,11 @@ def reserve_run(warehouse: Warehouse, settings: Settings, request: RunRequest, l
         "daily_limit": _limit(limits.daily_runs),
         "monthly_limit": _limit(limits.monthly_runs),
     }
-    row = warehouse.query(_reservation_script(settings), params)[0]
-    if row["decision"] is None:  # the org has no quota row yet (onboarded before quotas existed)
-        ensure_quota_row(warehouse, settings, request.org_slug)
+    with lock or _org_lock(request.org_slug):
         row = warehouse.query(_reservation_script(settings), params)[0]
+        if row["decision"] is None:  # the org has no quota row yet (onboarded before quotas existed)
+            ensure_quota_row(warehouse, settings, request.org_slug)
+            row = warehouse.query(_reservation_script(settings), params)[0]
     return Reservation(row["decision"], row["existing_id"], row["existing_status"])
 
 

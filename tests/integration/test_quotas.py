@@ -1,5 +1,7 @@
 """The reservation transaction against the BigQuery emulator, with the clock injected: limits, resets, release."""
 
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -61,6 +63,24 @@ def test_rate_limit_counts_every_request_per_minute(warehouse, settings, org):
     next_minute = NOON + timedelta(minutes=1)
     assert _reserve(warehouse, settings, org, limits, next_minute, date(2025, 3, 1))[1].decision == "ACCEPTED"
     assert refusal("RATE_LIMITED", limits, NOON).headers["Retry-After"] == "55"
+
+
+def test_racing_instances_cannot_overbook_the_transaction_alone_decides(warehouse, settings, org):
+    """No in-process lock here, as between separate instances: 12 racing reservations, limit 2."""
+    limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=2, requests_per_minute=None)
+    run_log = RunLog(warehouse, settings)
+
+    def race(day):
+        request = run_log.new_request(org, "openai/cost/usage_cost", "openai", day, day)
+        return reserve_run(warehouse, settings, request, limits, now=NOON, lock=contextlib.nullcontext()).decision
+
+    with ThreadPoolExecutor(12) as pool:
+        decisions = list(pool.map(race, _days(12)))
+    assert decisions.count("ACCEPTED") == 2 and decisions.count("CONCURRENCY_LIMIT_REACHED") == 10
+    assert _quota(warehouse, settings, org)["running"] == 2
+    held = warehouse.query(f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_meta_pipeline_runs')}` "
+                           "WHERE org_slug = @o AND slot_held", {"o": org})
+    assert held[0]["n"] == 2  # the counter and the run rows agree
 
 
 def test_release_happens_exactly_once_on_every_ending(warehouse, settings, org):
