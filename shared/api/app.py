@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from shared.errors import ApiError, TransientError, classify_unexpected
@@ -81,7 +81,7 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
     except TransientError as error:  # a backend outage or contention: the caller should retry shortly
         log("WARNING", f"{error.code} on {request.method} {request.path}")
         return json_response(ApiError("BACKEND_UNAVAILABLE", f"{error.message}").body(), 503, {"Retry-After": "5"})
-    except NotFound:
+    except (NotFound, RequestRedirect):  # a redirect would only be to a merged "//": no such route either
         return json_response(ApiError("NOT_FOUND", f"No route {request.path}.").body(), 404)
     except MethodNotAllowed:
         return json_response(

@@ -23,7 +23,7 @@ def held_org(new_org):
 
 def _post(stack, org, body):
     return httpx.post(stack.api_url + URL.format(org=org["org_slug"]), json=body,
-                      headers={"X-API-Key": org["api_key"]}, timeout=60)
+                      headers={"X-API-Key": org["api_key"]}, timeout=180)
 
 
 def _quota(warehouse, settings, org_slug):
