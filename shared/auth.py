@@ -67,9 +67,9 @@ def _lookup(warehouse: Warehouse, settings: Settings, key_hash: str) -> OrgCalle
         f"""
         SELECT k.org_slug, k.key_hash, k.is_active, k.expires_at, s.plan, s.status,
                ARRAY_AGG(DISTINCT c.provider IGNORE NULLS) AS providers
-        FROM `{central_table(settings, 'org_api_keys')}` AS k
-        LEFT JOIN `{central_table(settings, 'org_subscriptions')}` AS s ON s.org_slug = k.org_slug
-        LEFT JOIN `{central_table(settings, 'org_integration_credentials')}` AS c
+        FROM `{central_table(settings, "org_api_keys")}` AS k
+        LEFT JOIN `{central_table(settings, "org_subscriptions")}` AS s ON s.org_slug = k.org_slug
+        LEFT JOIN `{central_table(settings, "org_integration_credentials")}` AS c
           ON c.org_slug = k.org_slug AND c.is_active
         WHERE k.key_hash = @key_hash
         GROUP BY k.org_slug, k.key_hash, k.is_active, k.expires_at, s.plan, s.status
@@ -79,11 +79,14 @@ def _lookup(warehouse: Warehouse, settings: Settings, key_hash: str) -> OrgCalle
     row = rows[0] if rows else None
     if row is None or not hmac.compare_digest(row["key_hash"], key_hash) or not row["is_active"]:
         return None
-    return OrgCaller(row["org_slug"], row["plan"], row["status"], frozenset(row["providers"] or ()), row["expires_at"])
+    return OrgCaller(
+        row["org_slug"], row["plan"], row["status"], frozenset(row["providers"] or ()), row["expires_at"]
+    )
 
 
-def authenticate_org(warehouse: Warehouse, settings: Settings, api_key: str | None,
-                     cache: KeyCache | None = KEY_CACHE) -> OrgCaller:
+def authenticate_org(
+    warehouse: Warehouse, settings: Settings, api_key: str | None, cache: KeyCache | None = KEY_CACHE
+) -> OrgCaller:
     """The org that owns `api_key`; 401 when the key is missing, unknown, inactive or expired."""
     if not api_key:
         raise ApiError("UNAUTHENTICATED", "Missing X-API-Key header.")

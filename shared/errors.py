@@ -36,7 +36,9 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "RATE_LIMITED": ErrorSpec(429, "Slow down; retry after the Retry-After seconds."),
     "CONCURRENCY_LIMIT_REACHED": ErrorSpec(429, "Wait for a running run to finish, or cancel one."),
     "QUOTA_DAILY_EXCEEDED": ErrorSpec(429, "The daily run quota resets at 00:00 UTC."),
-    "QUOTA_MONTHLY_EXCEEDED": ErrorSpec(429, "The monthly run quota resets on the 1st (UTC); or upgrade the plan."),
+    "QUOTA_MONTHLY_EXCEEDED": ErrorSpec(
+        429, "The monthly run quota resets on the 1st (UTC); or upgrade the plan."
+    ),
     "BACKEND_UNAVAILABLE": ErrorSpec(503, "Retry later."),
     "INTERNAL": ErrorSpec(500, "Retry later; report the request id if it persists."),
 }

@@ -102,8 +102,14 @@ def _reservation_script(settings: Settings) -> str:
     """
 
 
-def reserve_run(warehouse: Warehouse, settings: Settings, request: RunRequest, limits: PlanLimits,
-                now: datetime | None = None, lock=None) -> Reservation:
+def reserve_run(
+    warehouse: Warehouse,
+    settings: Settings,
+    request: RunRequest,
+    limits: PlanLimits,
+    now: datetime | None = None,
+    lock=None,
+) -> Reservation:
     """Count the request, and create the run PENDING with a concurrency slot only if every limit allows it.
 
     `lock` defaults to the org's in-process lock; instances racing each other are kept honest by the transaction.
@@ -132,7 +138,7 @@ def ensure_quota_row(warehouse: Warehouse, settings: Settings, org_slug: str) ->
     """Create the org's zeroed quota row if it has none (idempotent, race-safe through MERGE)."""
     warehouse.execute(
         f"""
-        MERGE `{central_table(settings, 'org_usage_quotas')}` AS q
+        MERGE `{central_table(settings, "org_usage_quotas")}` AS q
         USING (SELECT @org AS org_slug) AS s ON q.org_slug = s.org_slug
         WHEN NOT MATCHED THEN INSERT (org_slug, day, daily_runs, month, monthly_runs, running, rate_window,
           rate_count, updated_at) VALUES (@org, NULL, 0, NULL, 0, 0, NULL, 0, @now)
@@ -149,12 +155,17 @@ def refusal(decision: str, limits: PlanLimits, now: datetime | None = None) -> A
     elif decision == "CONCURRENCY_LIMIT_REACHED":
         wait, what = CONCURRENCY_RETRY_AFTER_SECONDS, f"{limits.concurrent_runs} concurrent runs"
     elif decision == "QUOTA_DAILY_EXCEEDED":
-        wait, what = _seconds_until(now, now.date() + timedelta(days=1)), f"{limits.daily_runs} runs per UTC day"
+        wait, what = (
+            _seconds_until(now, now.date() + timedelta(days=1)),
+            f"{limits.daily_runs} runs per UTC day",
+        )
     else:
         last = calendar.monthrange(now.year, now.month)[1]
         next_month = now.date().replace(day=last) + timedelta(days=1)
         wait, what = _seconds_until(now, next_month), f"{limits.monthly_runs} runs per UTC month"
-    return ApiError(decision, f"The plan allows {what}; try again later.", headers={"Retry-After": str(max(1, wait))})
+    return ApiError(
+        decision, f"The plan allows {what}; try again later.", headers={"Retry-After": str(max(1, wait))}
+    )
 
 
 def _seconds_until(now: datetime, day: date) -> int:

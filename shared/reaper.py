@@ -39,9 +39,18 @@ def reap_stuck_runs(warehouse: Warehouse, settings: Settings, now: datetime | No
         message = f"The run did not finish within its time limit (stuck {run['status']}); start it again."
         if run_log.fail(run["pipeline_logging_id"], run["org_slug"], run["status"], "RUN_TIMEOUT", message):
             reaped.append(run["pipeline_logging_id"])
-            log("WARNING", "reaped a stuck run", org_slug=run["org_slug"],
-                pipeline_logging_id=run["pipeline_logging_id"], error_code="RUN_TIMEOUT")
-    return {"reaped": len(reaped), "pipeline_logging_ids": reaped, "quotas_reconciled": recount_slots(run_log)}
+            log(
+                "WARNING",
+                "reaped a stuck run",
+                org_slug=run["org_slug"],
+                pipeline_logging_id=run["pipeline_logging_id"],
+                error_code="RUN_TIMEOUT",
+            )
+    return {
+        "reaped": len(reaped),
+        "pipeline_logging_ids": reaped,
+        "quotas_reconciled": recount_slots(run_log),
+    }
 
 
 def recount_slots(run_log: RunLog) -> int:

@@ -14,7 +14,9 @@ PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "PENDING", "RUNNING", "COMPLETE
 TERMINAL = (COMPLETED, FAILED, CANCELLED)
 _ERROR_MESSAGE_LIMIT = 1000
 # What an org may see of its run rows (internal bookkeeping columns stay inside).
-_PUBLIC_COLUMNS = "* EXCEPT (request_fingerprint, message_id, attempts, quota_day, slot_held, last_transition_id)"
+_PUBLIC_COLUMNS = (
+    "* EXCEPT (request_fingerprint, message_id, attempts, quota_day, slot_held, last_transition_id)"
+)
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,10 @@ class RunLog:
     def create(self, request: RunRequest) -> None:
         """Write a run row as PENDING without a quota reservation (admin and test paths; the API reserves)."""
         now = datetime.now(UTC)
-        params = {**run_row_params(request, now), "fp": fingerprint(
-            request.org_slug, request.pipeline_id, request.start_date, request.end_date)}
+        params = {
+            **run_row_params(request, now),
+            "fp": fingerprint(request.org_slug, request.pipeline_id, request.start_date, request.end_date),
+        }
         self.warehouse.execute(
             f"""
             BEGIN TRANSACTION;
@@ -112,8 +116,15 @@ class RunLog:
         )
 
     def transition(
-        self, run_id: str, org_slug: str, from_status: str, to_status: str, *, reason: str | None = None,
-        refund: bool = False, **fields
+        self,
+        run_id: str,
+        org_slug: str,
+        from_status: str,
+        to_status: str,
+        *,
+        reason: str | None = None,
+        refund: bool = False,
+        **fields,
     ) -> bool:
         """Move a run from one status to another only if it is still in `from_status`; True if this call moved it.
 
@@ -122,9 +133,16 @@ class RunLog:
         daily and monthly counts, against the day the run was counted (for runs that never got queued).
         """
         token = str(uuid.uuid4())
-        params: dict = {"id": run_id, "org": org_slug, "from_status": from_status, "to_status": to_status,
-                        "now": datetime.now(UTC), "token": token, "reason": Typed(reason, "STRING"),
-                        "refund": refund}
+        params: dict = {
+            "id": run_id,
+            "org": org_slug,
+            "from_status": from_status,
+            "to_status": to_status,
+            "now": datetime.now(UTC),
+            "token": token,
+            "reason": Typed(reason, "STRING"),
+            "refund": refund,
+        }
         assignments = ["status = @to_status", "updated_at = @now", "last_transition_id = @token"]
         if to_status == RUNNING:
             assignments += ["started_at = @now", "attempts = COALESCE(attempts, 0) + 1"]
@@ -165,12 +183,19 @@ class RunLog:
             WHERE q.org_slug = @org;
         """
 
-    def fail(self, run_id: str, org_slug: str, from_status: str, code: str, message: str, *,
-             refund: bool = False) -> bool:
+    def fail(
+        self, run_id: str, org_slug: str, from_status: str, code: str, message: str, *, refund: bool = False
+    ) -> bool:
         """Mark a run FAILED with a stable code and a message for the org."""
         return self.transition(
-            run_id, org_slug, from_status, FAILED, reason=code, refund=refund,
-            error_code=Typed(code, "STRING"), error_message=Typed(message[:_ERROR_MESSAGE_LIMIT], "STRING"),
+            run_id,
+            org_slug,
+            from_status,
+            FAILED,
+            reason=code,
+            refund=refund,
+            error_code=Typed(code, "STRING"),
+            error_message=Typed(message[:_ERROR_MESSAGE_LIMIT], "STRING"),
         )
 
     def get(self, org_slug: str, run_id: str) -> dict | None:
@@ -181,9 +206,17 @@ class RunLog:
         )
         return rows[0] if rows else None
 
-    def list_for_org(self, org_slug: str, limit: int, *, status: str | None = None, pipeline_id: str | None = None,
-                     start: date | None = None, end: date | None = None,
-                     after: tuple[datetime, str] | None = None) -> list[dict]:
+    def list_for_org(
+        self,
+        org_slug: str,
+        limit: int,
+        *,
+        status: str | None = None,
+        pipeline_id: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[dict]:
         """The org's runs, newest first, filtered; `after` is the (created_at, id) of the last row already seen."""
         where, params = ["org_slug = @org"], {"org": org_slug, "limit": limit}
         if status:
@@ -199,7 +232,9 @@ class RunLog:
             where.append("start_date <= @end")
             params["end"] = end
         if after:
-            where.append("(created_at < @after_at OR (created_at = @after_at AND pipeline_logging_id < @after_id))")
+            where.append(
+                "(created_at < @after_at OR (created_at = @after_at AND pipeline_logging_id < @after_id))"
+            )
             params["after_at"], params["after_id"] = after
         return self.warehouse.query(
             f"SELECT {_PUBLIC_COLUMNS} FROM `{self.runs}` WHERE {' AND '.join(where)} "

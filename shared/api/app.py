@@ -80,7 +80,9 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
         return json_response(error.body(), error.status, error.headers)
     except TransientError as error:  # a backend outage or contention: the caller should retry shortly
         log("WARNING", f"{error.code} on {request.method} {request.path}")
-        return json_response(ApiError("BACKEND_UNAVAILABLE", f"{error.message}").body(), 503, {"Retry-After": "5"})
+        return json_response(
+            ApiError("BACKEND_UNAVAILABLE", f"{error.message}").body(), 503, {"Retry-After": "5"}
+        )
     except (NotFound, RequestRedirect):  # a redirect would only be to a merged "//": no such route either
         return json_response(ApiError("NOT_FOUND", f"No route {request.path}.").body(), 404)
     except MethodNotAllowed:

@@ -20,7 +20,9 @@ READY_TIMEOUT_SECONDS = 5  # a readiness probe must answer quickly, so no client
 
 def health(request: Request, deps: ApiDeps) -> Response:
     """Liveness: the process answers."""
-    return json_response({"status": "ok", "service": "data-pipeline-service", "environment": deps.settings.environment})
+    return json_response(
+        {"status": "ok", "service": "data-pipeline-service", "environment": deps.settings.environment}
+    )
 
 
 def ready(request: Request, deps: ApiDeps) -> Response:
@@ -32,13 +34,18 @@ def ready(request: Request, deps: ApiDeps) -> Response:
     except Exception as exc:  # noqa: BLE001 - report, don't raise
         checks["warehouse"] = f"failed: {type(exc).__name__}"
     try:
-        deps.kms_client.encrypt(request={"name": deps.settings.kms_key_name, "plaintext": b"ready"},
-                                retry=None, timeout=READY_TIMEOUT_SECONDS)
+        deps.kms_client.encrypt(
+            request={"name": deps.settings.kms_key_name, "plaintext": b"ready"},
+            retry=None,
+            timeout=READY_TIMEOUT_SECONDS,
+        )
         checks["kms"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["kms"] = f"failed: {type(exc).__name__}"
     healthy = all(value == "ok" for value in checks.values())
-    return json_response({"status": "ready" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503)
+    return json_response(
+        {"status": "ready" if healthy else "unavailable", "checks": checks}, 200 if healthy else 503
+    )
 
 
 def openapi(request: Request, deps: ApiDeps) -> Response:
@@ -77,27 +84,57 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
     start, end = body.date_range()
     run_log = RunLog(deps.warehouse, deps.settings)
     run_request = run_log.new_request(
-        org, config.pipeline_id, provider, start, end, force_refresh=body.force_refresh, trigger_by=body.trigger_by
+        org,
+        config.pipeline_id,
+        provider,
+        start,
+        end,
+        force_refresh=body.force_refresh,
+        trigger_by=body.trigger_by,
     )
     limits = load_plans(deps.settings.config_dir).get(caller.plan or "")
     if limits is None:
         raise ApiError("SUBSCRIPTION_INACTIVE", f"The subscription's plan {caller.plan!r} is not offered.")
     reservation = reserve_run(deps.warehouse, deps.settings, run_request, limits)
-    answer = {"org_slug": org, "pipeline_id": config.pipeline_id, "start_date": start.isoformat(),
-              "end_date": end.isoformat()}
+    answer = {
+        "org_slug": org,
+        "pipeline_id": config.pipeline_id,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+    }
     if reservation.decision == DUPLICATE:
-        return json_response({"pipeline_logging_id": reservation.existing_id,
-                              "status": reservation.existing_status or PENDING, **answer, "duplicate": True}, 200)
+        return json_response(
+            {
+                "pipeline_logging_id": reservation.existing_id,
+                "status": reservation.existing_status or PENDING,
+                **answer,
+                "duplicate": True,
+            },
+            200,
+        )
     if reservation.decision != ACCEPTED:
         raise refusal(reservation.decision, limits)
     try:
         bus.publish_run(deps.publisher, deps.settings, run_request)
     except ApiError:  # never queued: give back the slot and the counts, and say so
-        run_log.fail(run_request.pipeline_logging_id, org, PENDING, "PUBLISH_FAILED", "The run could not be queued.",
-                     refund=True)
+        run_log.fail(
+            run_request.pipeline_logging_id,
+            org,
+            PENDING,
+            "PUBLISH_FAILED",
+            "The run could not be queued.",
+            refund=True,
+        )
         raise
-    return json_response({"pipeline_logging_id": run_request.pipeline_logging_id, "status": PENDING, **answer,
-                          "duplicate": False}, 202)
+    return json_response(
+        {
+            "pipeline_logging_id": run_request.pipeline_logging_id,
+            "status": PENDING,
+            **answer,
+            "duplicate": False,
+        },
+        202,
+    )
 
 
 def get_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
@@ -118,8 +155,13 @@ def list_runs(request: Request, deps: ApiDeps) -> Response:
     query = parse_list_query(request.args)
     after = decode_page_token(query.page_token) if query.page_token else None
     rows = RunLog(deps.warehouse, deps.settings).list_for_org(
-        caller.org_slug, query.limit + 1, status=query.status, pipeline_id=query.pipeline,
-        start=query.start_date, end=query.end_date, after=after,
+        caller.org_slug,
+        query.limit + 1,
+        status=query.status,
+        pipeline_id=query.pipeline,
+        start=query.start_date,
+        end=query.end_date,
+        after=after,
     )
     page, more = rows[: query.limit], len(rows) > query.limit
     token = encode_page_token(page[-1]["created_at"], page[-1]["pipeline_logging_id"]) if more else None
@@ -139,7 +181,9 @@ def cancel_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
     row = run_log.get(caller.org_slug, run_id)
     if row is None:
         raise ApiError("RUN_NOT_FOUND", "No such run.")
-    raise ApiError("RUN_NOT_CANCELLABLE", f"The run is {row['status']}; only PENDING or RUNNING runs can be cancelled.")
+    raise ApiError(
+        "RUN_NOT_CANCELLABLE", f"The run is {row['status']}; only PENDING or RUNNING runs can be cancelled."
+    )
 
 
 def reap(request: Request, deps: ApiDeps) -> Response:

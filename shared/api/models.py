@@ -73,7 +73,9 @@ class ListRunsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     status: str | None = Field(None, pattern="^(" + "|".join(RUN_STATUSES) + ")$")
-    pipeline: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}$")
+    pipeline: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}$"
+    )
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     limit: int = Field(20, ge=1, le=100)

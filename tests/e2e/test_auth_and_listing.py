@@ -20,7 +20,9 @@ def _get(stack, path, key):
 
 def test_expired_and_revoked_keys_are_refused(stack, settings, new_org):
     org = new_org()
-    expired = admin.issue_api_key(settings, org["org_slug"], expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    expired = admin.issue_api_key(
+        settings, org["org_slug"], expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
     response = _get(stack, "/api/v1/pipelines/runs", expired["api_key"])
     assert response.status_code == 401 and response.json()["error"]["code"] == "API_KEY_EXPIRED"
     spare = admin.issue_api_key(settings, org["org_slug"])
@@ -44,9 +46,15 @@ def test_a_revoked_key_stops_working_within_the_cache_bound(settings, warehouse,
 
 def test_past_due_subscription_is_403_with_its_own_code(stack, settings, new_org):
     org = new_org(status="ACTIVE")
-    admin.set_subscription_status(settings, org["org_slug"], "PAST_DUE")  # before the key is ever used: not cached
-    response = httpx.post(f"{stack.api_url}/api/v1/pipelines/run/{org['org_slug']}/openai/cost/usage_cost",
-                          json={"date": "2025-01-01"}, headers={"X-API-Key": org["api_key"]}, timeout=30)
+    admin.set_subscription_status(
+        settings, org["org_slug"], "PAST_DUE"
+    )  # before the key is ever used: not cached
+    response = httpx.post(
+        f"{stack.api_url}/api/v1/pipelines/run/{org['org_slug']}/openai/cost/usage_cost",
+        json={"date": "2025-01-01"},
+        headers={"X-API-Key": org["api_key"]},
+        timeout=30,
+    )
     assert response.status_code == 403 and response.json()["error"]["code"] == "SUBSCRIPTION_PAST_DUE"
 
 
@@ -64,14 +72,21 @@ def test_readiness_says_which_dependency_failed(stack, settings, warehouse, kms)
     client = Client(lambda environ, start: handle(Request(environ), deps)(environ, start))
     response = client.get("/health/ready")
     assert response.status_code == 503
-    assert response.json["checks"]["warehouse"] == "ok" and response.json["checks"]["kms"].startswith("failed")
+    assert response.json["checks"]["warehouse"] == "ok" and response.json["checks"]["kms"].startswith(
+        "failed"
+    )
 
 
 @pytest.mark.parametrize("environment", ["stage", "prod"])
 def test_the_api_function_refuses_to_start_without_a_strong_root_key(stack, environment):
     env = {**stack.env(), "ENVIRONMENT": environment, "CA_ROOT_API_KEY": "short", "API_KEY_PEPPER": "p" * 40}
-    started = subprocess.run([sys.executable, "-c", "import runpy; runpy.run_path('functions/api/main.py')"],
-                             env=env, capture_output=True, text=True, check=False)
+    started = subprocess.run(
+        [sys.executable, "-c", "import runpy; runpy.run_path('functions/api/main.py')"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert started.returncode != 0 and "CA_ROOT_API_KEY must be at least 32 characters" in started.stderr
 
 
@@ -80,14 +95,22 @@ def test_listing_pages_through_the_orgs_runs_newest_first_with_filters(stack, se
     run_log = RunLog(warehouse, settings)
     made = []
     for i in range(5):
-        request = run_log.new_request(org["org_slug"], "openai/cost/usage_cost", "openai",
-                                      date(2025, 1, 1 + 3 * i), date(2025, 1, 2 + 3 * i))
+        request = run_log.new_request(
+            org["org_slug"],
+            "openai/cost/usage_cost",
+            "openai",
+            date(2025, 1, 1 + 3 * i),
+            date(2025, 1, 2 + 3 * i),
+        )
         run_log.create(request)
         made.append(request.pipeline_logging_id)
     run_log.transition(made[0], org["org_slug"], PENDING, RUNNING)
     run_log.transition(made[0], org["org_slug"], RUNNING, COMPLETED)
-    run_log.create(run_log.new_request(stranger["org_slug"], "openai/cost/usage_cost", "openai",
-                                       date(2025, 1, 1), date(2025, 1, 1)))
+    run_log.create(
+        run_log.new_request(
+            stranger["org_slug"], "openai/cost/usage_cost", "openai", date(2025, 1, 1), date(2025, 1, 1)
+        )
+    )
     seen, token = [], None
     while True:
         query = "/api/v1/pipelines/runs?limit=2" + (f"&page_token={token}" if token else "")
@@ -99,7 +122,9 @@ def test_listing_pages_through_the_orgs_runs_newest_first_with_filters(stack, se
     assert seen == list(reversed(made))  # every run once, newest first, none of the stranger's
     completed = _get(stack, "/api/v1/pipelines/runs?status=COMPLETED", org["api_key"]).json()["runs"]
     assert [run["pipeline_logging_id"] for run in completed] == [made[0]]
-    overlapping = _get(stack, "/api/v1/pipelines/runs?start_date=2025-01-05&end_date=2025-01-07", org["api_key"])
+    overlapping = _get(
+        stack, "/api/v1/pipelines/runs?start_date=2025-01-05&end_date=2025-01-07", org["api_key"]
+    )
     assert {run["pipeline_logging_id"] for run in overlapping.json()["runs"]} == {made[1], made[2]}
     other_pipeline = _get(stack, "/api/v1/pipelines/runs?pipeline=gcp/cost/billing", org["api_key"]).json()
     assert other_pipeline == {"runs": [], "next_page_token": None}

@@ -22,21 +22,29 @@ def held_org(new_org):
 
 
 def _post(stack, org, body):
-    return httpx.post(stack.api_url + URL.format(org=org["org_slug"]), json=body,
-                      headers={"X-API-Key": org["api_key"]}, timeout=180)
+    return httpx.post(
+        stack.api_url + URL.format(org=org["org_slug"]),
+        json=body,
+        headers={"X-API-Key": org["api_key"]},
+        timeout=180,
+    )
 
 
 def _quota(warehouse, settings, org_slug):
-    return warehouse.query(f"SELECT * FROM `{central_table(settings, 'org_usage_quotas')}` WHERE org_slug = @o",
-                           {"o": org_slug})[0]
+    return warehouse.query(
+        f"SELECT * FROM `{central_table(settings, 'org_usage_quotas')}` WHERE org_slug = @o", {"o": org_slug}
+    )[0]
 
 
 def _cancel(stack, org, run_id):
-    return httpx.delete(f"{stack.api_url}/api/v1/pipelines/runs/{run_id}", headers={"X-API-Key": org["api_key"]},
-                        timeout=30)
+    return httpx.delete(
+        f"{stack.api_url}/api/v1/pipelines/runs/{run_id}", headers={"X-API-Key": org["api_key"]}, timeout=30
+    )
 
 
-def test_fifty_simultaneous_requests_accept_exactly_the_concurrency_limit(stack, settings, warehouse, held_org):
+def test_fifty_simultaneous_requests_accept_exactly_the_concurrency_limit(
+    stack, settings, warehouse, held_org
+):
     days = [(date(2025, 6, 1) + timedelta(days=i)).isoformat() for i in range(50)]  # 50 distinct runs
     with ThreadPoolExecutor(50) as pool:
         responses = list(pool.map(lambda day: _post(stack, held_org, {"date": day}), days))
@@ -85,17 +93,25 @@ def test_the_reaper_settles_a_crashed_run_and_recounts_slots(stack, settings, wa
     run_id = _post(stack, held_org, {"date": "2025-09-01"}).json()["pipeline_logging_id"]
     runs = central_table(settings, "org_meta_pipeline_runs")
     # Simulate a worker that died long ago: the run is still in flight, last touched two hours back.
-    warehouse.execute(f"UPDATE `{runs}` SET status = 'RUNNING', started_at = TIMESTAMP_SUB(CURRENT_TIMESTAMP(), "
-                      "INTERVAL 2 HOUR), updated_at = TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 2 HOUR) "
-                      "WHERE pipeline_logging_id = @id", {"id": run_id})
-    warehouse.execute(f"UPDATE `{central_table(settings, 'org_usage_quotas')}` SET running = 7 WHERE org_slug = @o",
-                      {"o": held_org["org_slug"]})  # and a counter that drifted
+    warehouse.execute(
+        f"UPDATE `{runs}` SET status = 'RUNNING', started_at = TIMESTAMP_SUB(CURRENT_TIMESTAMP(), "
+        "INTERVAL 2 HOUR), updated_at = TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 2 HOUR) "
+        "WHERE pipeline_logging_id = @id",
+        {"id": run_id},
+    )
+    warehouse.execute(
+        f"UPDATE `{central_table(settings, 'org_usage_quotas')}` SET running = 7 WHERE org_slug = @o",
+        {"o": held_org["org_slug"]},
+    )  # and a counter that drifted
     root = {"X-CA-Root-Key": stack.env()["CA_ROOT_API_KEY"]}
     assert httpx.post(f"{stack.api_url}/api/v1/admin/reap", timeout=30).status_code == 401
     result = httpx.post(f"{stack.api_url}/api/v1/admin/reap", headers=root, timeout=60).json()
     assert run_id in result["pipeline_logging_ids"] and result["quotas_reconciled"] >= 1
-    run = httpx.get(f"{stack.api_url}/api/v1/pipelines/runs/{run_id}", headers={"X-API-Key": held_org["api_key"]},
-                    timeout=30).json()
+    run = httpx.get(
+        f"{stack.api_url}/api/v1/pipelines/runs/{run_id}",
+        headers={"X-API-Key": held_org["api_key"]},
+        timeout=30,
+    ).json()
     assert run["status"] == "FAILED" and run["error_code"] == "RUN_TIMEOUT"
     assert _quota(warehouse, settings, held_org["org_slug"])["running"] == 0
     again = httpx.post(f"{stack.api_url}/api/v1/admin/reap", headers=root, timeout=60).json()

@@ -24,8 +24,9 @@ def _reserve(warehouse, settings, org, limits, now, day=date(2025, 1, 1)):
 
 
 def _quota(warehouse, settings, org):
-    return warehouse.query(f"SELECT * FROM `{central_table(settings, 'org_usage_quotas')}` WHERE org_slug = @o",
-                           {"o": org})[0]
+    return warehouse.query(
+        f"SELECT * FROM `{central_table(settings, 'org_usage_quotas')}` WHERE org_slug = @o", {"o": org}
+    )[0]
 
 
 def _days(n):
@@ -48,16 +49,23 @@ def test_daily_limit_refuses_then_resets_at_utc_midnight(warehouse, settings, or
 def test_monthly_limit_counts_across_days(warehouse, settings, org):
     limits = PlanLimits(daily_runs=None, monthly_runs=2, concurrent_runs=None, requests_per_minute=None)
     first_of_month = datetime(2026, 3, 1, 9, tzinfo=UTC)
-    assert _reserve(warehouse, settings, org, limits, first_of_month, date(2025, 1, 1))[1].decision == "ACCEPTED"
+    assert (
+        _reserve(warehouse, settings, org, limits, first_of_month, date(2025, 1, 1))[1].decision == "ACCEPTED"
+    )
     assert _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 2))[1].decision == "ACCEPTED"
-    assert _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 3))[1].decision == "QUOTA_MONTHLY_EXCEEDED"
+    assert (
+        _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 3))[1].decision
+        == "QUOTA_MONTHLY_EXCEEDED"
+    )
     assert refusal("QUOTA_MONTHLY_EXCEEDED", limits, NOON).headers["Retry-After"] == str(12 * 3600 - 5)
 
 
 def test_rate_limit_counts_every_request_per_minute(warehouse, settings, org):
     limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, requests_per_minute=3)
     decisions = [_reserve(warehouse, settings, org, limits, NOON, d)[1].decision for d in _days(3)]
-    decisions.append(_reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 1))[1].decision)  # a duplicate
+    decisions.append(
+        _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 1))[1].decision
+    )  # a duplicate
     decisions.append(_reserve(warehouse, settings, org, limits, NOON, date(2025, 3, 1))[1].decision)
     assert decisions == ["ACCEPTED", "ACCEPTED", "ACCEPTED", "RATE_LIMITED", "RATE_LIMITED"]
     next_minute = NOON + timedelta(minutes=1)
@@ -72,14 +80,19 @@ def test_racing_instances_cannot_overbook_the_transaction_alone_decides(warehous
 
     def race(day):
         request = run_log.new_request(org, "openai/cost/usage_cost", "openai", day, day)
-        return reserve_run(warehouse, settings, request, limits, now=NOON, lock=contextlib.nullcontext()).decision
+        return reserve_run(
+            warehouse, settings, request, limits, now=NOON, lock=contextlib.nullcontext()
+        ).decision
 
     with ThreadPoolExecutor(8) as pool:
         decisions = list(pool.map(race, _days(8)))
     assert decisions.count("ACCEPTED") == 2 and decisions.count("CONCURRENCY_LIMIT_REACHED") == 6
     assert _quota(warehouse, settings, org)["running"] == 2
-    held = warehouse.query(f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_meta_pipeline_runs')}` "
-                           "WHERE org_slug = @o AND slot_held", {"o": org})
+    held = warehouse.query(
+        f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_meta_pipeline_runs')}` "
+        "WHERE org_slug = @o AND slot_held",
+        {"o": org},
+    )
     assert held[0]["n"] == 2  # the counter and the run rows agree
 
 
@@ -99,7 +112,9 @@ def test_release_happens_exactly_once_on_every_ending(warehouse, settings, org):
     assert quota["running"] == 0 and quota["daily_runs"] == 3  # slots back; counts stay (runs were accepted)
     transitions = warehouse.query(
         f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_meta_state_transitions')}` "
-        "WHERE pipeline_logging_id = @id", {"id": done})
+        "WHERE pipeline_logging_id = @id",
+        {"id": done},
+    )
     assert transitions[0]["n"] == 3  # requested, claimed, completed: one audit row per real move
 
 
