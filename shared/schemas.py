@@ -11,12 +11,22 @@ import yaml
 
 @dataclass(frozen=True)
 class Column:
-    """One column of a table."""
+    """One column of a table; a RECORD column has sub-columns in `fields`."""
 
     name: str
     type: str
     mode: str = "NULLABLE"
     description: str | None = None
+    fields: tuple[Column, ...] = ()
+
+    def bigquery_field(self):
+        """The column as a google.cloud.bigquery SchemaField (nested for RECORD)."""
+        from google.cloud import bigquery
+
+        sub = tuple(field.bigquery_field() for field in self.fields)
+        return bigquery.SchemaField(
+            self.name, self.type, mode=self.mode, description=self.description, fields=sub
+        )
 
 
 @dataclass(frozen=True)
@@ -37,16 +47,23 @@ class TableSpec:
 
     def bigquery_schema(self):
         """The schema as google.cloud.bigquery SchemaFields."""
-        from google.cloud import bigquery
+        return [column.bigquery_field() for column in self.columns]
 
-        return [
-            bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description) for c in self.columns
-        ]
+    def column(self, name: str) -> Column:
+        """The column called `name`; KeyError if the table has none."""
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name}")
+
+
+def _column(raw: dict) -> Column:
+    return Column(**{**raw, "fields": tuple(_column(sub) for sub in raw.get("fields", ()))})
 
 
 def _parse(path: Path) -> TableSpec:
     raw = yaml.safe_load(path.read_text())
-    columns = tuple(Column(**field) for field in raw["fields"])
+    columns = tuple(_column(field) for field in raw["fields"])
     return TableSpec(
         name=path.stem,
         columns=columns,

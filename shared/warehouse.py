@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import random
 import time
 import uuid
@@ -58,6 +59,11 @@ def _query_parameter(name: str, value: Any):
     raise TypeError(f"query parameter {name!r}: unsupported type {type(value).__name__}; wrap it in Typed")
 
 
+def query_parameters(params: dict[str, Any] | None) -> list:
+    """BigQuery query parameters for a mapping of Python values (types as in `Warehouse.query`)."""
+    return [_query_parameter(name, value) for name, value in (params or {}).items()]
+
+
 def _arrow_type(column_type: str):
     import pyarrow as pa
 
@@ -71,8 +77,29 @@ def _arrow_type(column_type: str):
         "DATE": pa.date32(),
         "TIMESTAMP": pa.timestamp("us", tz="UTC"),
         "FLOAT64": pa.float64(),
+        "FLOAT": pa.float64(),
         "BYTES": pa.binary(),
+        "JSON": pa.string(),
     }[column_type]
+
+
+def _arrow_field(column):
+    import pyarrow as pa
+
+    if column.type == "RECORD":
+        type_ = pa.struct([_arrow_field(sub) for sub in column.fields])
+    else:
+        type_ = _arrow_type(column.type)
+    if column.mode == "REPEATED":
+        return pa.field(column.name, pa.list_(type_), nullable=False)
+    return pa.field(column.name, type_, column.mode != "REQUIRED")
+
+
+def arrow_schema(spec: TableSpec):
+    """The table's schema as an Arrow schema (NUMERIC is decimal128(38, 9), RECORD a struct, REPEATED a list)."""
+    import pyarrow as pa
+
+    return pa.schema([_arrow_field(column) for column in spec.columns])
 
 
 def rows_to_parquet(rows: list[dict], spec: TableSpec) -> io.BytesIO:
@@ -80,12 +107,37 @@ def rows_to_parquet(rows: list[dict], spec: TableSpec) -> io.BytesIO:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([pa.field(c.name, _arrow_type(c.type), c.mode != "REQUIRED") for c in spec.columns])
     columns = {c.name: [row.get(c.name) for row in rows] for c in spec.columns}
     buffer = io.BytesIO()
-    pq.write_table(pa.table(columns, schema=schema), buffer)
+    pq.write_table(pa.table(columns, schema=arrow_schema(spec)), buffer)
     buffer.seek(0)
     return buffer
+
+
+def slice_condition(spec: TableSpec, match: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause naming a load's slice: the slice field within [@slice_start, @slice_end], plus `match`.
+
+    A TIMESTAMP slice field is compared as a half-open range of whole UTC days, so partitions are pruned.
+    `match` adds equality filters (e.g. {"ProviderName": "Google Cloud"}) as parameters, never as SQL text.
+    """
+    column = spec.column(spec.slice_field)
+    if column.type == "TIMESTAMP":
+        where = (
+            f"`{column.name}` >= TIMESTAMP(@slice_start) "
+            f"AND `{column.name}` < TIMESTAMP(DATE_ADD(@slice_end, INTERVAL 1 DAY))"
+        )
+    else:
+        where = f"`{column.name}` BETWEEN @slice_start AND @slice_end"
+    params = {}
+    for index, (name, value) in enumerate(sorted((match or {}).items())):
+        spec.column(name)  # KeyError for a column the table does not have: never interpolate an unknown name
+        where += f" AND `{name}` = @match_{index}"
+        params[f"match_{index}"] = value
+    return where, params
+
+
+class SchemaDriftError(RuntimeError):
+    """An existing table cannot be brought to its spec by adding NULLABLE columns."""
 
 
 class Warehouse:
@@ -111,7 +163,7 @@ class Warehouse:
         from google.api_core import exceptions
         from google.cloud import bigquery
 
-        config = bigquery.QueryJobConfig(query_parameters=[_query_parameter(k, v) for k, v in (params or {}).items()])
+        config = bigquery.QueryJobConfig(query_parameters=query_parameters(params))
         give_up_at = time.monotonic() + CONFLICT_RETRY_SECONDS
         for attempt in itertools.count(1):
             try:
@@ -120,9 +172,15 @@ class Warehouse:
                 if not is_conflict(exc):
                     raise
                 if time.monotonic() >= give_up_at:
-                    raise TransientError("WAREHOUSE_CONTENDED", "Too many concurrent updates; retry.") from exc
+                    raise TransientError(
+                        "WAREHOUSE_CONTENDED", "Too many concurrent updates; retry."
+                    ) from exc
                 time.sleep(random.uniform(0, min(0.02 * 2 ** min(attempt, 6), 1.0)))  # full jitter, capped
-            except (exceptions.ServiceUnavailable, exceptions.InternalServerError, exceptions.TooManyRequests) as exc:
+            except (
+                exceptions.ServiceUnavailable,
+                exceptions.InternalServerError,
+                exceptions.TooManyRequests,
+            ) as exc:
                 raise TransientError("WAREHOUSE_UNAVAILABLE", f"BigQuery is unavailable: {exc.code}") from exc
         raise AssertionError("unreachable")
 
@@ -131,7 +189,10 @@ class Warehouse:
         from google.cloud.bigquery.retry import DEFAULT_RETRY
 
         self.client.query_and_wait(
-            "SELECT 1", api_timeout=timeout, wait_timeout=timeout, retry=DEFAULT_RETRY.with_timeout(timeout),
+            "SELECT 1",
+            api_timeout=timeout,
+            wait_timeout=timeout,
+            retry=DEFAULT_RETRY.with_timeout(timeout),
             job_retry=None,
         )
 
@@ -145,7 +206,7 @@ class Warehouse:
         self.client.create_dataset(ds, exists_ok=True)
 
     def ensure_table(self, dataset: str, spec: TableSpec) -> None:
-        """Create the table from its spec if it does not exist."""
+        """Create the table from its spec, or add the NULLABLE columns the spec gained since it was created."""
         from google.cloud import bigquery
 
         table = bigquery.Table(self.table_id(dataset, spec.name), schema=spec.bigquery_schema())
@@ -156,33 +217,141 @@ class Warehouse:
             )
         if spec.clustering:
             table.clustering_fields = list(spec.clustering)
-        self.client.create_table(table, exists_ok=True)
+        existing = self.client.create_table(table, exists_ok=True)
+        self._add_missing_columns(existing, spec)
 
-    def replace_slice(self, dataset: str, spec: TableSpec, rows: list[dict], start: date, end: date) -> int:
-        """Replace every row of `spec` whose slice field is within [start, end] by `rows`, atomically."""
-        target = self.table_id(dataset, spec.name)
+    def _add_missing_columns(self, table, spec: TableSpec) -> None:
+        """Additive schema evolution, the only kind BigQuery allows in place: new columns are appended NULLABLE
+        (old rows read NULL). A spec that drops, renames or retypes a column needs a migration, not this."""
+        present = {field.name for field in table.schema}
+        missing = [column for column in spec.columns if column.name not in present]
+        if not missing:
+            return
+        required = [column.name for column in missing if column.mode == "REQUIRED"]
+        if required:
+            raise SchemaDriftError(
+                f"table {table.dataset_id}.{table.table_id} predates its spec: new REQUIRED columns {required} "
+                "cannot be added in place; migrate the table (locally: delete .local/ to start from empty data)"
+            )
+        table.schema = [*table.schema, *(column.bigquery_field() for column in missing)]
+        self.client.update_table(table, ["schema"])
+
+    def replace_slice(
+        self,
+        dataset: str,
+        spec: TableSpec,
+        rows: list[dict],
+        start: date,
+        end: date,
+        match: dict[str, Any] | None = None,
+    ) -> int:
+        """Replace every row of `spec` whose slice field is within [start, end] (and `match`) by `rows`, atomically."""
         stage = self.table_id(dataset, f"_stage_{spec.name}_{uuid.uuid4().hex[:12]}")
         self._load_stage(stage, spec, rows)
         columns = ", ".join(f"`{name}`" for name in spec.column_names)
-        # One transaction: readers see the old slice or the new one, never a half-loaded day.
-        script = f"""
-        BEGIN TRANSACTION;
-        DELETE FROM `{target}` WHERE `{spec.slice_field}` BETWEEN @slice_start AND @slice_end;
-        INSERT INTO `{target}` ({columns}) SELECT {columns} FROM `{stage}`;
-        COMMIT TRANSACTION;
-        """
         try:
-            self.execute(script, {"slice_start": start, "slice_end": end})
+            self.replace_slice_with_query(
+                dataset, spec, f"SELECT {columns} FROM `{stage}`", {}, start, end, match
+            )
         finally:
             self.client.delete_table(stage, not_found_ok=True)
         return len(rows)
 
-    def _load_stage(self, stage: str, spec: TableSpec, rows: list[dict]) -> None:
+    def replace_slice_with_query(
+        self,
+        dataset: str,
+        spec: TableSpec,
+        select_sql: str,
+        params: dict[str, Any],
+        start: date,
+        end: date,
+        match: dict[str, Any] | None = None,
+    ) -> int:
+        """Replace the slice (as in replace_slice) by what `select_sql` returns, in one transaction; returns the
+        rows the slice holds then. `select_sql` yields the columns in order and may use `params` and @slice_*."""
+        target = self.table_id(dataset, spec.name)
+        where, match_params = slice_condition(spec, match)
+        columns = ", ".join(f"`{name}`" for name in spec.column_names)
+        # One transaction: readers see the old slice or the new one, never a half-loaded day.
+        script = f"""
+        BEGIN TRANSACTION;
+        DELETE FROM `{target}` WHERE {where};
+        INSERT INTO `{target}` ({columns}) {select_sql};
+        COMMIT TRANSACTION;
+        SELECT COUNT(*) AS n FROM `{target}` WHERE {where};
+        """
+        rows = self.query(script, {**params, **match_params, "slice_start": start, "slice_end": end})
+        return rows[0]["n"]
+
+    def load_parquet_stage(self, stage: str, spec: TableSpec, parquet_file, append: bool = False) -> None:
+        """Load a Parquet file (path or binary file object) into `stage`, typed by `spec`: replacing, or appending."""
         from google.cloud import bigquery
 
+        options = bigquery.ParquetOptions()
+        options.enable_list_inference = True  # a Parquet LIST is a REPEATED column, not a RECORD of "list"
+        disposition = (
+            bigquery.WriteDisposition.WRITE_APPEND if append else bigquery.WriteDisposition.WRITE_TRUNCATE
+        )
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
             schema=spec.bigquery_schema(),
-            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            write_disposition=disposition,
+            parquet_options=options,
         )
-        self.client.load_table_from_file(rows_to_parquet(rows, spec), stage, job_config=config).result()
+        if isinstance(parquet_file, (str, os.PathLike)):
+            with open(parquet_file, "rb") as handle:
+                self.client.load_table_from_file(handle, stage, job_config=config).result()
+        else:
+            self.client.load_table_from_file(parquet_file, stage, job_config=config).result()
+
+    def _load_stage(self, stage: str, spec: TableSpec, rows: list[dict]) -> None:
+        self.load_parquet_stage(stage, spec, rows_to_parquet(rows, spec))
+
+
+class StageWriter:
+    """Arrow data → a staging table, through Parquet files of at most ~`chunk_rows` rows on local disk.
+
+    Rows never become Python objects, and memory stays bounded by one chunk whatever the total: each full chunk is
+    loaded by one load job (the first replaces the stage, the others append). `finish()` loads the rest.
+    """
+
+    def __init__(self, warehouse: Warehouse, stage: str, spec: TableSpec, chunk_rows: int = 1_000_000):
+        import tempfile
+
+        self.warehouse, self.stage, self.spec, self.chunk_rows = warehouse, stage, spec, chunk_rows
+        self.schema = arrow_schema(spec)
+        self._folder = tempfile.TemporaryDirectory(prefix="dps-stage-")
+        self._path = os.path.join(self._folder.name, "chunk.parquet")
+        self._writer, self._in_chunk, self._loads, self.rows = None, 0, 0, 0
+
+    def write(self, data) -> None:
+        """Add a RecordBatch or Table (cast to the stage's schema: names, nesting and decimal types must fit)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._path, self.schema)
+        self._writer.write_table(table.cast(self.schema))
+        self._in_chunk, self.rows = self._in_chunk + table.num_rows, self.rows + table.num_rows
+        if self._in_chunk >= self.chunk_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._writer.close()
+        self.warehouse.load_parquet_stage(self.stage, self.spec, self._path, append=self._loads > 0)
+        self._writer, self._in_chunk, self._loads = None, 0, self._loads + 1
+
+    def finish(self) -> int:
+        """Load what is left (an empty stage if nothing was written: the caller's SQL reads it); returns rows."""
+        import pyarrow.parquet as pq
+
+        try:
+            if self._writer is not None:
+                self._flush()
+            if self._loads == 0:
+                pq.write_table(self.schema.empty_table(), self._path)
+                self.warehouse.load_parquet_stage(self.stage, self.spec, self._path)
+        finally:
+            self._folder.cleanup()
+        return self.rows

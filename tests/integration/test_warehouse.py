@@ -1,9 +1,13 @@
 """Slice replacement against the BigQuery emulator: exact NUMERIC, one copy per re-run, other days untouched."""
 
+import dataclasses
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from shared.schemas import load_table_specs
+import pytest
+
+from shared.schemas import Column, load_table_specs
+from shared.warehouse import SchemaDriftError
 
 
 def _cost_row(day, amount, run="r1"):
@@ -50,3 +54,30 @@ def test_replace_slice_is_idempotent_exact_and_bounded(settings, warehouse):
     assert total == Decimal("12345678901234567895.623456790")
     # No staging table is left behind.
     assert not [t.table_id for t in warehouse.client.list_tables(dataset) if t.table_id.startswith("_stage")]
+
+
+def test_ensure_table_adds_the_columns_a_spec_gained_and_keeps_the_rows(settings, warehouse):
+    dataset = "schema_evolution_local"
+    warehouse.ensure_dataset(dataset)
+    spec = load_table_specs(settings.config_dir, "org")["openai_costs_daily"]
+    old = dataclasses.replace(spec, columns=tuple(c for c in spec.columns if c.name != "line_item"))
+    warehouse.ensure_table(dataset, old)
+    row = {k: v for k, v in _cost_row(date(2025, 11, 1), "1.5").items() if k != "line_item"}
+    warehouse.replace_slice(dataset, old, [row], date(2025, 11, 1), date(2025, 11, 1))
+
+    warehouse.ensure_table(dataset, spec)  # what onboarding / a deploy does with the newer spec
+
+    table = warehouse.client.get_table(f"{settings.project}.{dataset}.openai_costs_daily")
+    assert [field.name for field in table.schema][-1] == "line_item"
+    got = warehouse.query(f"SELECT amount, line_item FROM `{table.project}.{dataset}.{table.table_id}`")
+    assert [(r["amount"], r["line_item"]) for r in got] == [(Decimal("1.5"), None)]
+
+
+def test_ensure_table_refuses_a_new_required_column(settings, warehouse):
+    dataset = "schema_required_local"
+    warehouse.ensure_dataset(dataset)
+    spec = load_table_specs(settings.config_dir, "org")["openai_costs_daily"]
+    warehouse.ensure_table(dataset, spec)
+    extra = Column(name="must_have", type="STRING", mode="REQUIRED")
+    with pytest.raises(SchemaDriftError, match="must_have"):
+        warehouse.ensure_table(dataset, dataclasses.replace(spec, columns=(*spec.columns, extra)))
