@@ -83,7 +83,13 @@ class Executor:
             settings=self.settings,
             deadline=deadline,
             http_transport=self.http_transport,
+            force_refresh=request.force_refresh,
+            destination_table=step.destination_table,
         )
+        if processor.run is not None:
+            # The processor loads atomically itself and must not commit past ctx.deadline (it checks before
+            # its final transaction); a result it returns is already loaded, so there is nothing to discard.
+            return processor.run(ctx, self.warehouse)
         rows = processor.transform(processor.extract(ctx), ctx)
         if self.clock() > deadline:  # never load the result of a step that overran: it may be partial
             raise TransientError(

@@ -1,4 +1,4 @@
-"""What a provider plugs into the executor: processors (extract + transform) named by ps_type."""
+"""What a provider plugs into the executor: processors (extract + transform, or run) named by ps_type."""
 
 from __future__ import annotations
 
@@ -32,14 +32,35 @@ class StepContext:
     settings: Settings
     deadline: float  # time.monotonic() value after which the step must stop
     http_transport: Any = None  # an httpx transport to inject (tests); None means the real network
+    force_refresh: bool = False  # reload everything in range, even what the provider says did not change
+    destination_table: str | None = None  # the step's destination (what a `run` processor writes)
 
     def seconds_left(self) -> float:
         return self.deadline - time.monotonic()
 
+    def ensure_time_left(self, seconds: float, what: str) -> None:
+        """Raise STEP_TIMEOUT (transient: the step is retried) unless `seconds` remain: a step never starts a
+        commit its deadline could cut short."""
+        from shared.errors import TransientError
+
+        if self.seconds_left() < seconds:
+            raise TransientError("STEP_TIMEOUT", f"Not enough of the step's time left to commit {what}.")
+
 
 @dataclass(frozen=True)
 class Processor:
-    """One ps_type: `extract` pulls raw provider records, `transform` turns them into rows of the destination."""
+    """One ps_type, in one of two forms.
 
-    extract: Callable[[StepContext], Iterator[dict]]
-    transform: Callable[[Iterable[dict], StepContext], list[dict]]
+    Rows: `extract` pulls raw provider records and `transform` turns them into rows; the executor then replaces the
+    step's slice of its destination with them. Run: `run(ctx, warehouse)` does the whole step itself (SQL inside the
+    warehouse, or Arrow batches: data too big for Python rows), loads atomically, and returns the rows written.
+    """
+
+    extract: Callable[[StepContext], Iterator[dict]] | None = None
+    transform: Callable[[Iterable[dict], StepContext], list[dict]] | None = None
+    run: Callable[[StepContext, Any], int] | None = None
+
+    def __post_init__(self):
+        rows_form = (self.extract is not None, self.transform is not None)
+        if rows_form != ((True, True) if self.run is None else (False, False)):
+            raise ValueError("a Processor has either extract and transform, or run")

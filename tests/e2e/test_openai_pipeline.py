@@ -11,6 +11,7 @@ import httpx
 
 from shared.runs import RunLog
 from shared.worker import WorkerDeps, handle_run_event
+from tests.focus_conformance import violations
 
 URL = "/api/v1/pipelines/run/{org}/openai/cost/usage_cost"
 START, END = "2025-11-03", "2025-11-05"
@@ -74,14 +75,37 @@ def _table_facts(warehouse, settings, org_slug):
     return usage["n"], usage["t"], costs["n"], costs["s"]
 
 
+def _focus_rows(warehouse, settings, org_slug):
+    table = f"{settings.project}.{settings.org_dataset(org_slug)}.cost_focus"
+    return warehouse.query(f"SELECT * FROM `{table}` WHERE ProviderName = 'OpenAI'")
+
+
+def _assert_tokens_match_the_usage_table(warehouse, settings, org_slug, focus):
+    """Each FOCUS row's token count is the usage table's count for its day, project, model and token type."""
+    dataset = f"{settings.project}.{settings.org_dataset(org_slug)}"
+    usage = warehouse.query(f"""SELECT usage_date, project_id, model, SUM(input_uncached_tokens) AS input,
+        SUM(input_cached_tokens) AS cached, SUM(output_tokens) AS output
+        FROM `{dataset}.openai_usage_daily` GROUP BY 1, 2, 3""")
+    expected = {}
+    for u in usage:
+        for kind, count in (("input", u["input"]), ("cached input", u["cached"]), ("output", u["output"])):
+            expected[(u["usage_date"], u["project_id"], u["model"], kind)] = count
+    assert all(
+        r["PricingQuantity"]
+        == expected[(r["ChargePeriodStart"].date(), r["SubAccountId"], r["x_model"], r["x_token_type"])]
+        for r in focus
+    )
+
+
 def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, new_org):
     org = new_org()
     run = _wait(stack, org, _start_run(stack, org, {"start_date": START, "end_date": END}))
     assert run["status"] == "COMPLETED", run
-    assert [s["step_id"] for s in run["steps"]] == ["usage", "costs"]
+    assert [s["step_id"] for s in run["steps"]] == ["usage", "costs", "focus"]
     assert all(s["status"] == "COMPLETED" for s in run["steps"])
     first = _table_facts(warehouse, settings, org["org_slug"])
-    assert first[0] > 0 and first[2] > 0 and run["rows_written"] == first[0] + first[2]
+    # One FOCUS row per costs row.
+    assert first[0] > 0 and first[2] > 0 and run["rows_written"] == first[0] + 2 * first[2]
     assert first[3] == _sandbox_cost_total(stack, START, END)  # exact to the last decimal, never float
     days = warehouse.query(
         f"SELECT DISTINCT cost_date FROM `{settings.project}.{settings.org_dataset(org['org_slug'])}.openai_costs_daily`"
@@ -89,9 +113,18 @@ def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, n
     )
     assert [d["cost_date"] for d in days] == [date(2025, 11, 3), date(2025, 11, 4), date(2025, 11, 5)]
 
+    focus = _focus_rows(warehouse, settings, org["org_slug"])
+    assert len(focus) == first[2] and sum(r["BilledCost"] for r in focus) == first[3]
+    assert violations(focus) == {}
+    assert {r["ServiceCategory"] for r in focus} == {"AI and Machine Learning"}
+    # Every costs row found its tokens: one per day, project, model and token type in the usage table.
+    assert all(r["ConsumedQuantity"] > 0 and r["ConsumedUnit"] == "Tokens" for r in focus)
+    _assert_tokens_match_the_usage_table(warehouse, settings, org["org_slug"], focus)
+
     again = _wait(stack, org, _start_run(stack, org, {"start_date": START, "end_date": END}))
     assert again["status"] == "COMPLETED"
     assert _table_facts(warehouse, settings, org["org_slug"]) == first
+    assert len(_focus_rows(warehouse, settings, org["org_slug"])) == len(focus)  # replaced, not added
 
 
 def test_another_orgs_run_is_not_found(stack, new_org):
@@ -124,7 +157,7 @@ def test_the_same_message_delivered_twice_runs_once(stack, settings, warehouse, 
     assert handle_run_event(event, "openai", deps) == "duplicate"  # and a late third one
     facts = _table_facts(warehouse, settings, org["org_slug"])
     steps = run_log.step_logs(org["org_slug"], request.pipeline_logging_id)
-    assert [(s["step_id"], s["attempt"]) for s in steps] == [("usage", 1), ("costs", 1)]
+    assert [(s["step_id"], s["attempt"]) for s in steps] == [("usage", 1), ("costs", 1), ("focus", 1)]
     assert facts[3] == _sandbox_cost_total(stack, "2025-11-03", "2025-11-04")
 
 
@@ -148,7 +181,7 @@ def test_pubsub_redelivery_of_a_published_run_does_not_double(stack, settings, w
     assert run["status"] == "COMPLETED"
     time.sleep(1.0)  # let the other deliveries land
     steps = run_log.step_logs(org["org_slug"], request.pipeline_logging_id)
-    assert len(steps) == 2
+    assert len(steps) == 3
     assert _table_facts(warehouse, settings, org["org_slug"])[3] == _sandbox_cost_total(
         stack, "2025-11-03", "2025-11-03"
     )

@@ -23,7 +23,7 @@ def _config(**overrides):
 
 def test_shipped_openai_pipeline_loads_with_every_field():
     config = load_pipelines(DEFAULT_CONFIG_DIR)["openai/cost/usage_cost"]
-    assert [s.step_id for s in ordered_steps(config.steps)] == ["usage", "costs"]
+    assert [s.step_id for s in ordered_steps(config.steps)] == ["usage", "costs", "focus"]
     assert config.max_range_days == 90 and config.timeout_seconds == 900
     assert config.steps[0].retry.max_attempts == 3 and config.steps[0].timeout_seconds == 300
 
