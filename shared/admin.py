@@ -38,8 +38,11 @@ def ensure_org_dataset(settings: Settings, warehouse: Warehouse, slug: str) -> s
     """Create the org's dataset and its per-provider tables (idempotent); returns the dataset id."""
     dataset = settings.org_dataset(slug)
     warehouse.ensure_dataset(dataset, settings.bigquery_location)
+    # One listing instead of a create attempt per table: every run calls this, and most tables exist.
+    existing = {table.table_id for table in warehouse.client.list_tables(f"{settings.project}.{dataset}")}
     for spec in load_table_specs(settings.config_dir, "org").values():
-        warehouse.ensure_table(dataset, spec)
+        if spec.name not in existing:
+            warehouse.ensure_table(dataset, spec)
     return dataset
 
 
@@ -132,8 +135,9 @@ def set_subscription_status(settings: Settings, slug: str, status: str) -> None:
         raise AdminError(f"org {slug!r} has no subscription; create the org first")
 
 
-def _check_metadata(settings: Settings, metadata: dict) -> None:
-    """Refuse at onboarding what a run would refuse later: a base_url outside the allow-list."""
+def _check_metadata(settings: Settings, provider: str, secret: str, metadata: dict) -> None:
+    """Refuse at onboarding what a run would refuse later: a base_url outside the allow-list; for gcp, a secret
+    that is not a service-account key or a billing_export_table that is not exactly an export table id."""
     from shared.egress import resolve_base_url
     from shared.errors import TerminalError
 
@@ -142,6 +146,14 @@ def _check_metadata(settings: Settings, metadata: dict) -> None:
             resolve_base_url(metadata["base_url"], settings.openai_base_url, settings)
         except TerminalError as error:
             raise AdminError(f"metadata.base_url: {error.message}") from None
+    if provider == "gcp":
+        from shared.providers.gcp.source import parse_export_table, service_account_info
+
+        try:
+            parse_export_table(metadata.get("billing_export_table"))
+            service_account_info(secret)
+        except TerminalError as error:
+            raise AdminError(error.message) from None
 
 
 def set_credential(
@@ -152,7 +164,7 @@ def set_credential(
         raise AdminError(f"provider {provider!r} is not one of {', '.join(PROVIDERS)}")
     if not secret.strip():
         raise AdminError("the secret is empty")
-    _check_metadata(settings, metadata or {})
+    _check_metadata(settings, provider, secret.strip(), metadata or {})
     if not org_exists(settings, slug):
         raise AdminError(f"org {slug!r} does not exist; create it first with `dps org create`")
     ciphertext = keys.encrypt_secret(make_kms_client(settings), settings.kms_key_name, secret.strip())

@@ -106,6 +106,38 @@ def cmd_credential_set(args) -> int:
     return 0
 
 
+def cmd_gcp_export(args) -> int:
+    from datetime import date
+
+    from shared.admin import AdminError
+    from shared.clients import make_bigquery_client
+    from shared.errors import TerminalError
+    from shared.local.gcp_export import ExportSpec, generate_export, write_export
+    from shared.providers.gcp.source import parse_export_table
+
+    settings = load_cli_settings()
+    if not settings.bigquery_api_endpoint:
+        raise SettingsError(
+            "dps gcp-export writes synthetic data into the local BigQuery only (run `make up`)"
+        )
+    try:
+        table = parse_export_table(args.table)
+    except TerminalError as error:
+        raise AdminError(error.message) from None
+    client = make_bigquery_client(settings)
+    client.create_dataset(f"{table.project}.{table.dataset}", exists_ok=True)
+    spec = ExportSpec(
+        start=date.fromisoformat(args.start),
+        days=args.days,
+        rows_per_day=args.rows_per_day,
+        seed=args.seed,
+        detailed=table.detailed,
+    )
+    rows = write_export(client, table.id, generate_export(spec), replace=args.replace)
+    _emit(args, {"table": table.id, "rows": rows}, f"{rows:,} synthetic export rows written to {table.id}")
+    return 0
+
+
 def cmd_up(args) -> int:
     from shared.local.run import run_up
 
@@ -124,10 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start the local stack in the foreground").set_defaults(func=cmd_up)
-    demo = sub.add_parser("demo", help="start the stack, run the OpenAI pipeline for a week, print costs")
+    demo = sub.add_parser(
+        "demo", help="start the stack, run the OpenAI and GCP pipelines for a week, print costs"
+    )
     demo.add_argument("--days", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
     sub.add_parser("bootstrap", help="create the central dataset and tables").set_defaults(func=cmd_bootstrap)
+    export = sub.add_parser("gcp-export", help="write a synthetic GCP billing export into the local BigQuery")
+    export.add_argument("table", help="project.dataset.gcp_billing_export_[resource_]v1_XXXXXX_XXXXXX_XXXXXX")
+    export.add_argument("--start", required=True, help="first usage day, YYYY-MM-DD")
+    export.add_argument("--days", type=int, default=7)
+    export.add_argument("--rows-per-day", type=int, default=400)
+    export.add_argument("--seed", type=int, default=7)
+    export.add_argument(
+        "--replace", action="store_true", help="replace the table's rows instead of appending"
+    )
+    export.set_defaults(func=cmd_gcp_export)
     org = sub.add_parser("org", help="organisations").add_subparsers(dest="org_command", required=True)
     create = org.add_parser("create", help="onboard an org and print its API key once")
     create.add_argument("slug")
@@ -167,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `dps`."""
     from shared.admin import AdminError
     from shared.local.processes import StartupError
+    from shared.warehouse import SchemaDriftError
 
     parser = build_parser()
     for i, arg in enumerate(argv := list(sys.argv[1:] if argv is None else argv)):
@@ -177,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (AdminError, SettingsError, FileNotFoundError, StartupError) as exc:
+    except (AdminError, SettingsError, FileNotFoundError, StartupError, SchemaDriftError) as exc:
         if args.json:
             print(json.dumps({"error": {"code": "INVALID_REQUEST", "message": str(exc)}}))
         else:

@@ -34,6 +34,8 @@ class Settings:
     central_dataset: str = "organizations"
     bigquery_location: str = "US"
     bigquery_api_endpoint: str | None = None
+    # The Storage Read API (gRPC host:port) beside a local BigQuery; unset means Google's, or REST if absent.
+    bigquery_storage_api_endpoint: str | None = None
     kms_api_endpoint: str | None = None
     pubsub_emulator_host: str | None = None
     topic_prefix: str = "pipeline-runs"
@@ -83,6 +85,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         central_dataset=env.get("CENTRAL_DATASET", "organizations"),
         bigquery_location=env.get("BIGQUERY_LOCATION", "US"),
         bigquery_api_endpoint=env.get("BIGQUERY_API_ENDPOINT") or None,
+        bigquery_storage_api_endpoint=env.get("BIGQUERY_STORAGE_API_ENDPOINT") or None,
         kms_api_endpoint=env.get("KMS_API_ENDPOINT") or None,
         pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
         topic_prefix=env.get("PIPELINE_TOPIC_PREFIX", "pipeline-runs"),

@@ -1,4 +1,4 @@
-"""`dps demo`: start the local stack, run the OpenAI pipeline for a week over HTTP, print costs, stop."""
+"""`dps demo`: start the local stack, run the OpenAI and GCP pipelines for a week over HTTP, print costs, stop."""
 
 from __future__ import annotations
 
@@ -11,14 +11,21 @@ import httpx
 RUN_WAIT_SECONDS = 180
 
 
-def run_pipeline_over_http(api_url: str, org: str, api_key: str, start: str, end: str) -> dict:
-    """POST a run exactly like the README's curl, then poll until it is terminal; returns the final run."""
-    url = f"{api_url}/api/v1/pipelines/run/{org}/openai/cost/usage_cost"
+def start_run_over_http(
+    api_url: str, org: str, api_key: str, start: str, end: str, pipeline: str = "openai/cost/usage_cost"
+) -> str:
+    """POST a run exactly like the README's curl; returns its pipeline_logging_id."""
+    url = f"{api_url}/api/v1/pipelines/run/{org}/{pipeline}"
     headers = {"X-API-Key": api_key, "Content-Type": "application/json"}
     response = httpx.post(url, headers=headers, json={"start_date": start, "end_date": end}, timeout=60)
     print(f"POST {url} -> {response.status_code} {response.text}")
     response.raise_for_status()
-    run_id = response.json()["pipeline_logging_id"]
+    return response.json()["pipeline_logging_id"]
+
+
+def wait_for_run(api_url: str, api_key: str, run_id: str) -> dict:
+    """Poll a run until it is terminal; returns the final run."""
+    headers = {"X-API-Key": api_key}
     deadline = time.monotonic() + RUN_WAIT_SECONDS
     while time.monotonic() < deadline:
         run = httpx.get(f"{api_url}/api/v1/pipelines/runs/{run_id}", headers=headers, timeout=30).json()
@@ -26,6 +33,13 @@ def run_pipeline_over_http(api_url: str, org: str, api_key: str, start: str, end
             return run
         time.sleep(0.5)
     raise TimeoutError(f"run {run_id} did not finish within {RUN_WAIT_SECONDS} s")
+
+
+def run_pipeline_over_http(
+    api_url: str, org: str, api_key: str, start: str, end: str, pipeline: str = "openai/cost/usage_cost"
+) -> dict:
+    """POST a run exactly like the README's curl, then poll until it is terminal; returns the final run."""
+    return wait_for_run(api_url, api_key, start_run_over_http(api_url, org, api_key, start, end, pipeline))
 
 
 def cost_table(settings, org: str, start: str, end: str) -> list[dict]:
@@ -65,8 +79,25 @@ def print_cost_table(rows: list[dict]) -> None:
     print("-" * len(header) + f"\n{'total':<76}{total:>14.6f}")
 
 
+def _report_run(run: dict) -> bool:
+    print(
+        f"run {run['pipeline_logging_id']} ({run.get('pipeline_id')}): {run['status']}, "
+        f"rows written {run.get('rows_written')}"
+    )
+    for step in run.get("steps", []):
+        print(
+            f"  step {step['step_id']} attempt {step['attempt']}: {step['status']} rows={step['rows_written']}"
+        )
+    if run["status"] == "COMPLETED" and run.get("rows_written") == 0:
+        print("  nothing to load: no export partition changed since the last run (incremental)")
+    if run["status"] != "COMPLETED":
+        print(f"demo FAILED: {run.get('error_code')}: {run.get('error_message')}")
+    return run["status"] == "COMPLETED"
+
+
 def run_demo(local_dir: Path, days: int = 7) -> int:
-    """The whole demo; exit code 0 only if the run COMPLETED and rows were loaded."""
+    """The whole demo; exit code 0 only if both runs COMPLETED and rows were loaded."""
+    from shared.local.focus_report import focus_table, print_focus_table
     from shared.local.run import publish_stack_file
     from shared.local.stack import LocalStack
 
@@ -77,18 +108,19 @@ def run_demo(local_dir: Path, days: int = 7) -> int:
         info = publish_stack_file(stack, local_dir / "stack.json")
         end = datetime.now(UTC).date() - timedelta(days=1)
         start = end - timedelta(days=days - 1)
-        org, api_key = info["demo_org"]["slug"], info["demo_org"]["api_key"]
-        run = run_pipeline_over_http(info["api_url"], org, api_key, start.isoformat(), end.isoformat())
-        print(f"run {run['pipeline_logging_id']}: {run['status']}, rows written {run.get('rows_written')}")
-        for step in run.get("steps", []):
-            print(
-                f"  step {step['step_id']} attempt {step['attempt']}: {step['status']} rows={step['rows_written']}"
-            )
-        if run["status"] != "COMPLETED":
-            print(f"demo FAILED: {run.get('error_code')}: {run.get('error_message')}")
+        org, api_key, api = info["demo_org"]["slug"], info["demo_org"]["api_key"], info["api_url"]
+        # Both runs are queued at once (the demo org's plan runs two at a time), then awaited.
+        run_ids = [
+            start_run_over_http(api, org, api_key, start.isoformat(), end.isoformat(), pipeline)
+            for pipeline in ("openai/cost/usage_cost", "gcp/cost/billing")
+        ]
+        runs = [wait_for_run(api, api_key, run_id) for run_id in run_ids]
+        reported = [_report_run(run) for run in runs]  # every run is shown, failed or not
+        if not all(reported):
             return 1
-        rows = cost_table(stack.settings(), org, start.isoformat(), end.isoformat())
-        print_cost_table(rows)
-        return 0 if rows else 1
+        print_cost_table(cost_table(stack.settings(), org, start.isoformat(), end.isoformat()))
+        rows = focus_table(stack.settings(), org, start, end)
+        print_focus_table(rows)
+        return 0 if {row["ProviderName"] for row in rows} == {"Google Cloud", "OpenAI"} else 1
     finally:
         stack.stop()

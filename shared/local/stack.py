@@ -86,16 +86,17 @@ class LocalStack:
         if self._secrets is None:
             path = self.data_dir / "secrets.json"
             loaded = json.loads(path.read_text()) if path.exists() else {}
-            names = ("root_key", "api_key_pepper", "sandbox_openai_key")
+            names = ("root_key", "api_key_pepper", "sandbox_openai_key", "sandbox_gcp_key_id")
             generated = {name: secrets.token_urlsafe(32) for name in names if not loaded.get(name)}
             if "sandbox_openai_key" in generated:  # shaped like an OpenAI admin key, as the sandbox expects
                 generated["sandbox_openai_key"] = "sk-admin-sandbox-" + generated["sandbox_openai_key"]
             self._secrets = {"demo_api_keys": {}, "demo_credentials": {}, **loaded, **generated}
             if generated:
-                self._save_secrets()
+                self.save_secrets()
         return self._secrets
 
-    def _save_secrets(self) -> None:
+    def save_secrets(self) -> None:
+        """Write secrets.json (owner-only)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _write_private(self.data_dir / "secrets.json", self.secrets)
 
@@ -139,6 +140,8 @@ class LocalStack:
             "KMS_KEY_NAME": self.kms_key_name,
             "KMS_API_ENDPOINT": f"{LOOPBACK}:{self.ports['kms']}",
             "BIGQUERY_API_ENDPOINT": self.bigquery_url,
+            # The emulator's Storage Read API (Arrow over gRPC): the GCP pipeline reads export rows through it.
+            "BIGQUERY_STORAGE_API_ENDPOINT": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "PUBSUB_EMULATOR_HOST": f"{LOOPBACK}:{self.ports['pubsub']}",
             "OPENAI_API_BASE_URL": self.sandbox_url,
             "CONFIG_DIR": str(DEFAULT_CONFIG_DIR),
@@ -290,8 +293,10 @@ class LocalStack:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def onboard_demo_org(self, slug: str = "acmecorp") -> dict:
-        """Create the demo org with an OpenAI (sandbox) credential once; returns {"slug", "api_key"}."""
+    def onboard_demo_org(self, slug: str = "acmecorp", export_days: tuple | None = None) -> dict:
+        """Create the demo org with an OpenAI (sandbox) credential and a GCP credential pointing at a synthetic
+        billing export (rewritten for `export_days` = (first, last) usage day, default the last 12 days) once;
+        returns {"slug", "api_key"}."""
         from shared import admin
 
         settings, keys = self.settings(), self.secrets["demo_api_keys"]
@@ -299,14 +304,17 @@ class LocalStack:
         if not admin.org_exists(settings, slug):
             keys[slug] = admin.create_org(settings, slug, "professional", "ACTIVE")["api_key"]
             credentials.pop(slug, None)
-            self._save_secrets()  # keep the key even if storing the credential below fails
+            self.save_secrets()  # keep the key even if storing the credential below fails
         elif slug not in keys:
             keys[slug] = admin.issue_api_key(settings, slug)["api_key"]
-            self._save_secrets()
+            self.save_secrets()
         if credentials.get(slug) != self.secrets["sandbox_openai_key"]:
             admin.set_credential(settings, slug, "openai", self.secrets["sandbox_openai_key"], {})
             credentials[slug] = self.secrets["sandbox_openai_key"]
-            self._save_secrets()
+            self.save_secrets()
+        from shared.local.gcp_export import onboard_demo_gcp
+
+        onboard_demo_gcp(self, settings, slug, export_days)
         self.demo_org = {"slug": slug, "api_key": keys[slug]}
         return self.demo_org
 
@@ -315,6 +323,7 @@ class LocalStack:
         return {
             "api_url": self.api_url,
             "openai_function_url": self.openai_function_url,
+            "gcp_function_url": self.url("gcp"),
             "bigquery_url": self.bigquery_url,
             "bigquery_grpc": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "pubsub_emulator_host": f"{LOOPBACK}:{self.ports['pubsub']}",

@@ -21,7 +21,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
     "openai": ProviderSpec(
         name="openai",
         module="shared.providers.openai",
-        tables=("openai_usage_daily", "openai_costs_daily"),
+        tables=("openai_usage_daily", "openai_costs_daily", "cost_focus"),
+    ),
+    "gcp": ProviderSpec(
+        name="gcp",
+        module="shared.providers.gcp",
+        tables=("gcp_billing_daily", "gcp_billing_load_state", "cost_focus"),
     ),
 }
 

@@ -1,0 +1,10 @@
+"""GCP provider: the org's Cloud Billing export → gcp_billing_daily and cost_focus, incrementally."""
+
+from __future__ import annotations
+
+from shared.providers.base import Processor
+from shared.providers.gcp.load import load_billing_export
+
+PROCESSORS: dict[str, Processor] = {
+    "gcp.billing_export": Processor(run=load_billing_export),
+}

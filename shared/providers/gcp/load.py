@@ -1,0 +1,146 @@
+"""Step `gcp.billing_export`: reload the export partitions that changed, into gcp_billing_daily and cost_focus."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, date, datetime
+
+from shared.logs import log
+from shared.providers.base import StepContext
+from shared.providers.focus import FOCUS_TABLE
+from shared.providers.gcp import settings as gcp
+from shared.providers.gcp.focus import focus_rows
+from shared.providers.gcp.incremental import changed_partitions, load_window, partition_groups
+from shared.providers.gcp.source import open_source, partition_stats, read_rows
+from shared.providers.gcp.state import STATE_TABLE, advance_state_sql, read_state
+from shared.providers.gcp.transform import raw_rows, source_schema
+from shared.schemas import Column, TableSpec, load_table_specs
+from shared.warehouse import StageWriter, Warehouse, slice_condition
+
+RAW_TABLE = "gcp_billing_daily"
+
+
+def load_billing_export(ctx: StepContext, warehouse: Warehouse) -> int:
+    """Reload exactly the export partitions whose max(export_time) or row count changed since the last load, with
+    their FOCUS rows and the new state, in one transaction. Returns the rows written (raw + FOCUS)."""
+    source = open_source(ctx)
+    dataset = ctx.settings.org_dataset(ctx.org_slug)
+    first, last = load_window(ctx.start_date, ctx.end_date)
+    stats = partition_stats(source, first, last)
+    state = read_state(warehouse, dataset, first, last)
+    loaded = {partition: row[:3] for partition, row in state.items()}
+    changed = changed_partitions(stats, loaded, source.table.id, ctx.force_refresh)
+    message = f"gcp billing: {len(changed)} of {len(stats)} export partitions in {first}..{last} to (re)load"
+    log(
+        "INFO",
+        message,
+        org_slug=ctx.org_slug,
+        pipeline_logging_id=ctx.run_id,
+        partitions=[str(p) for p in changed],
+    )
+    if not changed:
+        return 0
+    specs = load_table_specs(ctx.settings.config_dir, "org")
+    raw_spec, focus_spec = specs[ctx.destination_table or RAW_TABLE], specs[FOCUS_TABLE]
+    audit = {
+        "x_source_table": source.table.id,
+        "x_pipeline_logging_id": ctx.run_id,
+        "x_ingested_at": datetime.now(UTC),
+    }
+    stages = _stage_tables(warehouse, dataset, (raw_spec, focus_spec))
+    try:
+        groups = partition_groups(changed, stats, gcp.READ_CHUNK_ROWS)
+        rows = _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages)
+        ctx.ensure_time_left(gcp.COMMIT_RESERVE_SECONDS, f"{rows} rows")
+        _commit(
+            warehouse,
+            dataset,
+            (raw_spec, focus_spec),
+            stages,
+            changed,
+            _old_usage_days(state, changed),
+            audit,
+        )
+    finally:
+        for stage in stages.values():
+            warehouse.client.delete_table(stage, not_found_ok=True)
+    return rows
+
+
+def _stage_tables(warehouse: Warehouse, dataset: str, specs: tuple[TableSpec, ...]) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:12]  # one load's stages share a name suffix, unique to the load
+    return {spec.name: warehouse.table_id(dataset, f"_stage_{spec.name}_{suffix}") for spec in specs}
+
+
+def _text_json(spec: TableSpec) -> TableSpec:
+    """The spec with JSON columns as STRING: a stage holds JSON as text, parsed once by the INSERT."""
+    columns = tuple(dataclasses.replace(c, type="STRING") if c.type == "JSON" else c for c in spec.columns)
+    return dataclasses.replace(spec, columns=columns)
+
+
+def _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages) -> int:
+    """Read the changed partitions (a query per group) as Arrow, transform (raw, then FOCUS), stage both."""
+    import pyarrow as pa
+
+    schema = source_schema(ctx.settings.config_dir)
+    raw_stage = StageWriter(warehouse, stages[raw_spec.name], raw_spec, gcp.STAGE_CHUNK_ROWS)
+    focus_stage = StageWriter(
+        warehouse, stages[focus_spec.name], _text_json(focus_spec), gcp.STAGE_CHUNK_ROWS
+    )
+    for group in groups:
+        # One table per group: the transform's fixed costs are paid per group, not per (small) batch.
+        batches = [batch for batch in read_rows(source, group) if batch.num_rows]
+        if not batches:
+            continue
+        raw = raw_rows(pa.Table.from_batches(batches).cast(schema), audit)
+        raw_stage.write(raw)
+        focus_stage.write(focus_rows(raw, ctx.settings.config_dir, ctx.run_id, audit["x_ingested_at"]))
+    return raw_stage.finish() + focus_stage.finish()
+
+
+def _old_usage_days(state: dict, changed: list[date]) -> tuple[date, date] | None:
+    """The usage days the changed partitions' rows covered (state is written with them), to prune the deletes."""
+    days = [day for p in changed if p in state for day in state[p][3:5] if day is not None]
+    return (min(days), max(days)) if days else None
+
+
+def _select(columns: tuple[Column, ...]) -> str:
+    return ", ".join(f"PARSE_JSON(`{c.name}`)" if c.type == "JSON" else f"`{c.name}`" for c in columns)
+
+
+def _commit(
+    warehouse: Warehouse,
+    dataset: str,
+    specs: tuple[TableSpec, TableSpec],
+    stages: dict,
+    changed: list[date],
+    old_days: tuple[date, date] | None,
+    audit: dict,
+) -> None:
+    """One transaction: state advanced; the changed partitions' old raw and FOCUS rows deleted; the new inserted."""
+    raw_spec, focus_spec = specs
+    raw, focus = warehouse.table_id(dataset, raw_spec.name), warehouse.table_id(dataset, focus_spec.name)
+    params = {"partitions": changed, **audit}
+    deletes = ""
+    if old_days:  # without state for them, these partitions never had rows: nothing to delete
+        # GCP's slice of cost_focus: its rows (ProviderName) from these partitions, bounded by day for pruning.
+        focus_where, match = slice_condition(focus_spec, {"ProviderName": gcp.PROVIDER_NAME})
+        deletes = f"""
+        DELETE FROM `{raw}` WHERE partition_date IN UNNEST(@partitions) AND usage_date BETWEEN @slice_start AND @slice_end;
+        DELETE FROM `{focus}` WHERE {focus_where} AND x_source_partition IN UNNEST(@partitions);
+        """
+        params.update(match, slice_start=old_days[0], slice_end=old_days[1])
+    names = {spec.name: ", ".join(f"`{name}`" for name in spec.column_names) for spec in specs}
+    warehouse.execute(
+        f"""
+    BEGIN TRANSACTION;
+    {advance_state_sql(warehouse.table_id(dataset, STATE_TABLE), stages[raw_spec.name])}
+    {deletes}
+    INSERT INTO `{raw}` ({names[raw_spec.name]}) SELECT {_select(raw_spec.columns)} FROM `{stages[raw_spec.name]}`;
+    INSERT INTO `{focus}` ({names[focus_spec.name]})
+      SELECT {_select(focus_spec.columns)} FROM `{stages[focus_spec.name]}`;
+    COMMIT TRANSACTION;
+    """,
+        params,
+    )

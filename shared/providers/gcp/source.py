@@ -1,0 +1,189 @@
+"""The customer's billing export, read with the org's service account: table id, clients, pruned queries."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from shared.errors import PipelineError, TerminalError, TransientError
+from shared.providers.base import StepContext
+from shared.providers.gcp import settings as gcp
+from shared.providers.gcp.sql import partition_filter, source_select_list
+
+
+@dataclass(frozen=True)
+class ExportTable:
+    """A validated, fully qualified billing export table id."""
+
+    project: str
+    dataset: str
+    table: str
+    detailed: bool
+
+    @property
+    def id(self) -> str:
+        """project.dataset.table"""
+        return f"{self.project}.{self.dataset}.{self.table}"
+
+
+def parse_export_table(value: object) -> ExportTable:
+    """The export table named by credential metadata; TerminalError unless it is exactly a billing export id."""
+    match = gcp.EXPORT_TABLE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise TerminalError(
+            "INVALID_BILLING_EXPORT_TABLE",
+            f"metadata.{gcp.METADATA_KEY} must be project.dataset.gcp_billing_export_v1_XXXXXX_XXXXXX_XXXXXX "
+            "(or gcp_billing_export_resource_v1_...): letters, digits, '-', '_' and two dots, nothing else.",
+        )
+    return ExportTable(match["project"], match["dataset"], match["table"], bool(match["kind"]))
+
+
+def service_account_info(secret: str) -> dict:
+    """The service-account key the credential holds; TerminalError (never echoing it) if it is not one."""
+    try:
+        info = json.loads(secret)
+    except (TypeError, ValueError):
+        info = None
+    needed = ("client_email", "private_key", "project_id")
+    if (
+        not isinstance(info, dict)
+        or info.get("type") != "service_account"
+        or not all(isinstance(info.get(key), str) and info[key] for key in needed)
+    ):
+        raise TerminalError(
+            "PROVIDER_AUTH_FAILED",
+            "The stored GCP credential is not a service-account key (JSON, type service_account).",
+        )
+    return info
+
+
+@dataclass
+class Source:
+    """Clients acting as the org's service account, and the export table they read."""
+
+    client: Any  # google.cloud.bigquery.Client: jobs run (and bill) in the service account's project
+    read_client: Any  # BigQueryReadClient (Storage Read API: Arrow over gRPC) or None to page over REST
+    table: ExportTable
+
+
+def open_source(ctx: StepContext) -> Source:
+    """Clients for the org's export: the emulator locally, the service account's identity in GCP."""
+    from google.cloud import bigquery
+
+    table = parse_export_table(ctx.credential.metadata.get(gcp.METADATA_KEY))
+    info = service_account_info(ctx.credential.secret)
+    if ctx.settings.bigquery_api_endpoint:
+        from shared.clients import make_bigquery_client
+
+        return Source(
+            make_bigquery_client(ctx.settings),
+            _local_read_client(ctx.settings.bigquery_storage_api_endpoint),
+            table,
+        )
+    from google.oauth2 import service_account
+
+    credentials = service_account.Credentials.from_service_account_info(info, scopes=list(gcp.SOURCE_SCOPES))
+    client = bigquery.Client(project=info["project_id"], credentials=credentials)
+    try:
+        from google.cloud import bigquery_storage_v1
+
+        read_client = bigquery_storage_v1.BigQueryReadClient(credentials=credentials)
+    except ImportError:  # without google-cloud-bigquery-storage the rows come over REST (slower, same result)
+        read_client = None
+    return Source(client, read_client, table)
+
+
+def _local_read_client(endpoint: str | None):
+    """A Storage Read client for the emulator's gRPC port (the local stack sets it), or None to page over REST."""
+    if not endpoint:
+        return None
+    import grpc
+    from google.cloud import bigquery_storage_v1
+    from google.cloud.bigquery_storage_v1.services.big_query_read.transports import BigQueryReadGrpcTransport
+
+    # The emulator answers a whole result in one message; gRPC's default 4 MiB receive limit would refuse it.
+    channel = grpc.insecure_channel(endpoint, options=[("grpc.max_receive_message_length", -1)])
+    return bigquery_storage_v1.BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
+
+
+@contextlib.contextmanager
+def source_errors() -> Iterator[None]:
+    """Translate the source's errors into what the run must do: retry (transient) or fail (terminal)."""
+    from google.api_core import exceptions
+    from google.auth import exceptions as auth_exceptions
+
+    try:
+        yield
+    except PipelineError:
+        raise
+    except auth_exceptions.RefreshError as exc:
+        raise TerminalError("PROVIDER_AUTH_FAILED", "Google refused the service-account key.") from exc
+    except (
+        exceptions.TooManyRequests,
+        exceptions.ServiceUnavailable,
+        exceptions.InternalServerError,
+        exceptions.GatewayTimeout,
+        exceptions.BadGateway,
+    ) as exc:
+        raise TransientError(
+            "PROVIDER_UNAVAILABLE", f"BigQuery answered {exc.code} reading the export."
+        ) from exc
+    except exceptions.Forbidden as exc:
+        if "rateLimitExceeded" in str(exc) or "quotaExceeded" in str(exc):
+            raise TransientError("PROVIDER_RATE_LIMITED", "BigQuery rate-limited the export read.") from exc
+        raise TerminalError(
+            "PROVIDER_PERMISSION_DENIED",
+            "The service account may not read the billing export (or run query jobs).",
+        ) from exc
+    except exceptions.Unauthorized as exc:
+        raise TerminalError("PROVIDER_AUTH_FAILED", "Google refused the service-account key.") from exc
+    except exceptions.NotFound as exc:
+        raise TerminalError("BILLING_EXPORT_NOT_FOUND", "The billing export table does not exist.") from exc
+    except exceptions.BadRequest as exc:
+        if "bytesBilledLimitExceeded" in str(exc) or "bytes billed" in str(exc).lower():
+            raise TerminalError(
+                "BYTES_BILLED_LIMIT", "The export query would bill more than the limit."
+            ) from exc
+        raise TerminalError(
+            "BILLING_EXPORT_QUERY_FAILED", f"The export query was refused: {exc.message}"
+        ) from exc
+
+
+def _job_config(params: dict):
+    from google.cloud import bigquery
+
+    from shared.warehouse import query_parameters
+
+    return bigquery.QueryJobConfig(
+        query_parameters=query_parameters(params),
+        maximum_bytes_billed=gcp.MAX_BYTES_BILLED,
+        use_query_cache=False,  # the export changes under us; a cached answer would hide late rows
+    )
+
+
+def partition_stats(source: Source, first: date, last: date) -> dict[date, tuple[datetime | None, int]]:
+    """Per export partition in [first, last]: (max(export_time), rows). Prunes partitions; reads export_time only."""
+    sql = f"""
+    SELECT DATE(_PARTITIONTIME) AS partition_date, MAX(export_time) AS max_export_time, COUNT(*) AS row_count
+    FROM `{source.table.id}`
+    WHERE _PARTITIONTIME >= TIMESTAMP(@first) AND _PARTITIONTIME < TIMESTAMP(DATE_ADD(@last, INTERVAL 1 DAY))
+    GROUP BY partition_date
+    """
+    with source_errors():
+        rows = source.client.query_and_wait(sql, job_config=_job_config({"first": first, "last": last}))
+        return {row["partition_date"]: (row["max_export_time"], row["row_count"]) for row in rows}
+
+
+def read_rows(source: Source, partitions: list[date]) -> Iterator:
+    """Arrow record batches of the export's rows in exactly `partitions` (Storage Read API when available)."""
+    with source_errors():
+        present = {field.name for field in source.client.get_table(source.table.id).schema}
+        where, params = partition_filter(partitions)
+        sql = f"SELECT {source_select_list(present)} FROM `{source.table.id}` WHERE {where}"
+        job = source.client.query(sql, job_config=_job_config(params))
+        result = job.result()
+        yield from result.to_arrow_iterable(bqstorage_client=source.read_client)

@@ -1,0 +1,132 @@
+"""HTTP run request in, rows out: the GCP billing pipeline end to end, and cost_focus checked against FOCUS 1.2."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, date, datetime
+
+import httpx
+import pytest
+
+from shared import admin, keys
+from shared.clients import make_kms_client
+from shared.local.gcp_export import ExportSpec, demo_service_account_key, generate_export, write_export
+from shared.schemas import load_table_specs
+from shared.settings import central_table
+from tests.focus_conformance import column_violations, violations
+
+START, END = "2025-11-03", "2025-11-05"
+TABLE_NAME = "gcp_billing_export_v1_0C1D2E_3F4A5B_6C7D8E"  # a standard (not detailed) export
+
+
+def _start(stack, org, pipeline, body):
+    response = httpx.post(
+        f"{stack.api_url}/api/v1/pipelines/run/{org['org_slug']}/{pipeline}",
+        json=body,
+        headers={"X-API-Key": org["api_key"]},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["pipeline_logging_id"]
+
+
+def _wait(stack, org, run_id, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = httpx.get(
+            f"{stack.api_url}/api/v1/pipelines/runs/{run_id}",
+            headers={"X-API-Key": org["api_key"]},
+            timeout=30,
+        ).json()
+        if run["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s")
+
+
+@pytest.fixture
+def gcp_org(settings, warehouse, new_org):
+    """An org with OpenAI and GCP credentials; its standard export holds usage days Nov 1-6, 2025."""
+    org = new_org()
+    warehouse.ensure_dataset(f"src_{org['org_slug']}")
+    table_id = f"{settings.project}.src_{org['org_slug']}.{TABLE_NAME}"
+    export = generate_export(ExportSpec(start=date(2025, 11, 1), days=6, rows_per_day=120, detailed=False))
+    write_export(warehouse.client, table_id, export)
+    admin.set_credential(
+        settings,
+        org["org_slug"],
+        "gcp",
+        demo_service_account_key(settings.project, "e2e"),
+        {"billing_export_table": table_id},
+    )
+    return org
+
+
+def _focus_rows(warehouse, settings, slug):
+    table = f"{settings.project}.{settings.org_dataset(slug)}.cost_focus"
+    return warehouse.query(f"SELECT * FROM `{table}`")
+
+
+def test_gcp_run_over_http_loads_focus_rows_that_conform_side_by_side_with_openai(
+    stack, settings, warehouse, gcp_org
+):
+    gcp_run = _wait(
+        stack, gcp_org, _start(stack, gcp_org, "gcp/cost/billing", {"start_date": START, "end_date": END})
+    )
+    assert gcp_run["status"] == "COMPLETED", gcp_run
+    assert [s["step_id"] for s in gcp_run["steps"]] == ["billing"] and gcp_run["rows_written"] > 0
+    openai_run = _wait(
+        stack,
+        gcp_org,
+        _start(stack, gcp_org, "openai/cost/usage_cost", {"start_date": START, "end_date": END}),
+    )
+    assert openai_run["status"] == "COMPLETED", openai_run
+    rows = _focus_rows(warehouse, settings, gcp_org["org_slug"])
+    assert {r["ProviderName"] for r in rows} == {"Google Cloud", "OpenAI"}
+    assert violations(rows) == {}  # every row, both providers, against FOCUS 1.2's rules
+    spec = load_table_specs(settings.config_dir, "org")["cost_focus"]
+    assert column_violations(list(spec.column_names)) == []
+
+    again = _wait(
+        stack, gcp_org, _start(stack, gcp_org, "gcp/cost/billing", {"start_date": START, "end_date": END})
+    )
+    assert again["status"] == "COMPLETED" and again["rows_written"] == 0  # incremental: nothing changed
+    assert len(_focus_rows(warehouse, settings, gcp_org["org_slug"])) == len(rows)
+
+
+def test_a_bad_export_table_is_refused_at_onboarding_and_again_by_the_worker(
+    stack, settings, warehouse, new_org
+):
+    org = new_org()
+    key = demo_service_account_key(settings.project, "e2e")
+    for bad in ("p.d.t", f"{settings.project}.billing.{TABLE_NAME}`; DROP TABLE x; --", None):
+        with pytest.raises(admin.AdminError, match="billing_export_table"):
+            admin.set_credential(settings, org["org_slug"], "gcp", key, {"billing_export_table": bad})
+    with pytest.raises(admin.AdminError, match="service-account key"):
+        admin.set_credential(
+            settings,
+            org["org_slug"],
+            "gcp",
+            "sk-not-a-key",
+            {"billing_export_table": f"{settings.project}.billing.{TABLE_NAME}"},
+        )
+    # A credential written around the admin CLI (an older version, a manual fix) must still be refused.
+    now = datetime.now(UTC)
+    warehouse.execute(
+        f"""INSERT INTO `{central_table(settings, "org_integration_credentials")}` (credential_id, org_slug, provider,
+            encrypted_secret, kms_key_name, metadata, is_active, created_at, updated_at)
+            VALUES (@id, @org, 'gcp', @secret, @key_name, PARSE_JSON(@metadata), TRUE, @now, @now)""",
+        {
+            "id": str(uuid.uuid4()),
+            "org": org["org_slug"],
+            "now": now,
+            "key_name": settings.kms_key_name,
+            "secret": keys.encrypt_secret(make_kms_client(settings), settings.kms_key_name, key),
+            "metadata": json.dumps({"billing_export_table": "x.y.z` WHERE 1=1 --"}),
+        },
+    )
+    run = _wait(stack, org, _start(stack, org, "gcp/cost/billing", {"date": START}))
+    assert run["status"] == "FAILED" and run["error_code"] == "INVALID_BILLING_EXPORT_TABLE"
+    assert [s["status"] for s in run["steps"]] == ["FAILED"]  # terminal: not retried

@@ -1,0 +1,140 @@
+"""GCP billing against the local BigQuery: a load, late rows and a restatement, a vanished partition; totals always
+equal the export's own SUM(cost) + SUM(credits) per day, exactly, with no duplicates."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, date, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from shared import admin
+from shared.credentials import load_credential
+from shared.local.gcp_export import ExportSpec, demo_service_account_key, generate_export, write_export
+from shared.providers import get_processor
+from shared.providers.base import StepContext
+
+DAYS = (date(2025, 11, 1), date(2025, 11, 5))
+TABLE_NAME = "gcp_billing_export_resource_v1_0A1B2C_3D4E5F_6A7B8C"
+
+
+@pytest.fixture
+def gcp_org(settings, warehouse):
+    """An org with a GCP credential naming its own stand-in export (usage days 1-5 of November 2025)."""
+    slug = f"t_{uuid.uuid4().hex[:10]}"
+    admin.create_org(settings, slug, "professional", "ACTIVE")
+    warehouse.ensure_dataset(f"src_{slug}")
+    table_id = f"{settings.project}.src_{slug}.{TABLE_NAME}"
+    write_export(
+        warehouse.client, table_id, generate_export(ExportSpec(start=DAYS[0], days=5, rows_per_day=60))
+    )
+    key = demo_service_account_key(settings.project, "test")
+    admin.set_credential(settings, slug, "gcp", key, {"billing_export_table": table_id})
+    return slug, table_id
+
+
+def _run(settings, warehouse, kms, slug, run_id, start=DAYS[0], end=DAYS[1]) -> int:
+    credential = load_credential(warehouse, settings, kms, slug, "gcp")
+    ctx = StepContext(
+        slug,
+        run_id,
+        start,
+        end,
+        credential,
+        settings,
+        time.monotonic() + 300,
+        destination_table="gcp_billing_daily",
+    )
+    return get_processor("gcp.billing_export").run(ctx, warehouse)
+
+
+def _export_totals(warehouse, table_id) -> dict:
+    rows = warehouse.query(f"""
+        SELECT DATE(usage_start_time) AS day, currency,
+               SUM(CAST(cost AS NUMERIC)) + SUM(IFNULL((SELECT SUM(CAST(c.amount AS NUMERIC))
+                                                        FROM UNNEST(credits) AS c), 0)) AS net,
+               COUNT(*) AS n
+        FROM `{table_id}` GROUP BY day, currency""")
+    return {(r["day"], r["currency"]): (r["net"], r["n"]) for r in rows}
+
+
+def _loaded_totals(warehouse, settings, slug) -> tuple[dict, dict]:
+    dataset = f"{settings.project}.{settings.org_dataset(slug)}"
+    focus = warehouse.query(f"""
+        SELECT DATE(ChargePeriodStart) AS day, BillingCurrency AS currency, SUM(BilledCost) AS net, COUNT(*) AS n
+        FROM `{dataset}.cost_focus` WHERE ProviderName = 'Google Cloud' GROUP BY day, currency""")
+    raw = warehouse.query(f"""
+        SELECT usage_date AS day, currency, SUM(net_cost) AS net, COUNT(*) AS n
+        FROM `{dataset}.gcp_billing_daily` GROUP BY day, currency""")
+    as_map = lambda rows: {(r["day"], r["currency"]): (r["net"], r["n"]) for r in rows}
+    return as_map(focus), as_map(raw)
+
+
+def _assert_loaded_equals_export(warehouse, settings, slug, table_id) -> None:
+    focus, raw = _loaded_totals(warehouse, settings, slug)
+    export = _export_totals(warehouse, table_id)
+    assert focus == raw == export  # per usage day and currency: exact sums and row counts (no duplicates)
+    assert {day for day, _ in export} >= {date(2025, 11, d) for d in range(1, 6)}
+
+
+def _state(warehouse, settings, slug) -> dict:
+    table = f"{settings.project}.{settings.org_dataset(slug)}.gcp_billing_load_state"
+    return {r["partition_date"]: r for r in warehouse.query(f"SELECT * FROM `{table}`")}
+
+
+def test_load_then_late_rows_and_a_restatement_reload_only_their_partition(settings, warehouse, kms, gcp_org):
+    slug, table_id = gcp_org
+    assert _run(settings, warehouse, kms, slug, "run-1") > 0
+    _assert_loaded_equals_export(warehouse, settings, slug, table_id)
+    assert _run(settings, warehouse, kms, slug, "run-2") == 0  # nothing changed at the source: nothing loaded
+
+    later = datetime(2025, 11, 9, 3, tzinfo=UTC)
+    late = generate_export(
+        ExportSpec(
+            start=date(2025, 11, 2),
+            days=1,
+            rows_per_day=30,
+            seed=99,
+            exported_at=later,
+            with_fixed_rows=False,
+        )
+    )
+    day2 = date(2025, 11, 2)
+    late = late.filter(
+        pc.equal(pc.cast(late["_PARTITIONTIME"], pa.date32()), day2)
+    )  # rows for day 2's partition
+    write_export(warehouse.client, table_id, late)
+    # Google restates day 2: some of its rows are replaced in place, cheaper, with a newer export_time.
+    warehouse.execute(
+        f"""UPDATE `{table_id}` SET cost = cost * 0.5, export_time = @later
+        WHERE DATE(_PARTITIONTIME) = @day AND sku.id = 'CP-COMPUTEENGINE-N2-RAM'""",
+        {"later": later, "day": day2},
+    )
+    assert _run(settings, warehouse, kms, slug, "run-3") > 0
+    _assert_loaded_equals_export(warehouse, settings, slug, table_id)
+    reloaded = {
+        p for p, row in _state(warehouse, settings, slug).items() if row["x_pipeline_logging_id"] == "run-3"
+    }
+    assert reloaded == {day2}  # exactly the partition that changed
+    assert _run(settings, warehouse, kms, slug, "run-4") == 0
+
+
+def test_a_partition_gone_from_the_export_is_removed_and_unrequested_ones_are_not_read(
+    settings, warehouse, kms, gcp_org
+):
+    slug, table_id = gcp_org
+    _run(settings, warehouse, kms, slug, "run-1")
+    warehouse.execute(
+        f"DELETE FROM `{table_id}` WHERE DATE(_PARTITIONTIME) = @day", {"day": date(2025, 11, 4)}
+    )
+    old = generate_export(ExportSpec(start=date(2025, 9, 10), days=1, rows_per_day=20))
+    write_export(warehouse.client, table_id, old)  # far outside any run's window
+    _run(settings, warehouse, kms, slug, "run-2")
+    state = _state(warehouse, settings, slug)
+    assert state[date(2025, 11, 4)]["row_count"] == 0 and date(2025, 9, 10) not in state
+    focus, raw = _loaded_totals(warehouse, settings, slug)
+    export = {key: value for key, value in _export_totals(warehouse, table_id).items() if key[0].month == 11}
+    assert focus == raw == export
