@@ -1,0 +1,369 @@
+"""Benchmark: 1,000,000 GCP billing export rows through the pipeline's transform and load on the local stack, next
+to (a) the same pipeline with a row-by-row Python transform and (b) a bare DuckDB read-and-write of the same rows,
+and (c) a bare copy of them through the local stack. Prints figures; asserts nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/gcp_billing.py`
+
+from shared import admin
+from shared.local.gcp_export import ExportSpec, demo_service_account_key, generate_export, write_export
+from shared.local.stack import LocalStack
+
+DUCKDB_HOME = Path(tempfile.gettempdir()) / "dps-benchmark-duckdb-home"  # shared with run_api.py
+START = date(2025, 11, 10)
+TABLE = "gcp_billing_export_resource_v1_0B0B0B_C4D5E6_F7A8B9"
+
+
+class Phases:
+    """Wall-clock seconds per phase, collected by wrapping the pipeline's own functions (no code path changes)."""
+
+    def __init__(self):
+        self.seconds: Counter = Counter()
+
+    def wrap(self, owner, name: str, phase: str) -> None:
+        function = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[phase] += time.perf_counter() - began
+
+        setattr(owner, name, timed)
+
+    def wrap_iterator(self, owner, name: str, phase: str) -> None:
+        function = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            iterator, began = function(*args, **kwargs), time.perf_counter()
+            for item in iterator:
+                self.seconds[phase] += time.perf_counter() - began
+                yield item
+                began = time.perf_counter()
+            self.seconds[phase] += time.perf_counter() - began
+
+        setattr(owner, name, timed)
+
+
+def _context(args: dict, run_id: str):
+    from shared.clients import make_bigquery_client, make_kms_client
+    from shared.credentials import load_credential
+    from shared.providers.base import StepContext
+    from shared.settings import get_settings
+    from shared.warehouse import Warehouse
+
+    settings = get_settings()
+    warehouse = Warehouse(make_bigquery_client(settings), settings.project)
+    credential = load_credential(warehouse, settings, make_kms_client(settings), args["org"], "gcp")
+    ctx = StepContext(
+        args["org"],
+        run_id,
+        date.fromisoformat(args["start"]),
+        date.fromisoformat(args["end"]),
+        credential,
+        settings,
+        time.monotonic() + 3600,
+        force_refresh=True,
+        destination_table="gcp_billing_daily",
+    )
+    return ctx, warehouse
+
+
+def _instrumented_load(args: dict, phases: Phases) -> dict:
+    import shared.warehouse as warehouse_module
+    from shared.providers.gcp import load
+
+    ctx, warehouse = _context(args, "bench-run")
+    phases.wrap_iterator(load, "read_rows", "source query + read")
+    phases.wrap(load, "partition_stats", "stats + state")
+    phases.wrap(load, "read_state", "stats + state")
+    phases.wrap(warehouse_module.StageWriter, "write", "parquet write")
+    phases.wrap(warehouse_module.Warehouse, "load_parquet_stage", "load jobs")
+    phases.wrap(warehouse_module.Warehouse, "execute", "commit")
+    began = time.perf_counter()
+    rows = load.load_billing_export(ctx, warehouse)
+    return {"seconds": time.perf_counter() - began, "rows_written": rows, "phases": dict(phases.seconds)}
+
+
+def part_pipeline(args: dict) -> dict:
+    """The shipped step, as the worker runs it (force_refresh: every partition of the range)."""
+    from shared.providers.gcp import load
+
+    phases = Phases()
+    phases.wrap(load, "raw_rows", "transform")
+    phases.wrap(load, "focus_rows", "transform")
+    return _instrumented_load(args, phases)
+
+
+def part_rowwise(args: dict) -> dict:
+    """(a): the same step with a straightforward transform: Python dicts, one row at a time, Decimal money."""
+    import pyarrow as pa
+
+    from shared.providers.focus import service_categories
+    from shared.providers.gcp import load, rowwise
+    from shared.schemas import load_table_specs
+    from shared.settings import get_settings
+    from shared.warehouse import arrow_schema
+
+    settings, phases, pending = get_settings(), Phases(), {}
+    specs = load_table_specs(settings.config_dir, "org")
+    categories, default = service_categories(settings.config_dir, "Google Cloud")
+    focus_schema = arrow_schema(load._text_json(specs["cost_focus"]))
+
+    def raw_rows(table, audit):
+        began = time.perf_counter()
+        rows = table.to_pylist()
+        middle = time.perf_counter()
+        pending["raw"] = [rowwise.raw_row(row, audit) for row in rows]
+        converted = time.perf_counter()
+        out = pa.Table.from_pylist(pending["raw"], schema=arrow_schema(specs["gcp_billing_daily"]))
+        phases.seconds["to/from Python"] += middle - began + time.perf_counter() - converted
+        phases.seconds["row loop"] += converted - middle
+        return out
+
+    def focus_rows(raw, config_dir, run_id, ingested_at):
+        began = time.perf_counter()
+        rows = [rowwise.focus_row(r, categories, default, run_id, ingested_at) for r in pending.pop("raw")]
+        converted = time.perf_counter()
+        out = pa.Table.from_pylist(rows, schema=focus_schema)
+        phases.seconds["row loop"] += converted - began
+        phases.seconds["to/from Python"] += time.perf_counter() - converted
+        return out
+
+    load.raw_rows, load.focus_rows = raw_rows, focus_rows
+    return _instrumented_load(args, phases)
+
+
+def part_stack_copy(args: dict) -> dict:
+    """(c): the same rows read from the export and written into a table of the org's dataset, no transform."""
+    import dataclasses
+    import uuid
+
+    from shared.local.gcp_export_arrow import export_spec
+    from shared.providers.gcp.source import open_source, read_rows
+    from shared.schemas import Column
+    from shared.warehouse import StageWriter
+
+    ctx, warehouse = _context(args, "bench-copy")
+    phases, began = Phases(), time.perf_counter()
+    export = export_spec(detailed=True)
+    columns = (Column("partition_date", "DATE"), *(c for c in export.columns if c.name != "_PARTITIONTIME"))
+    spec = dataclasses.replace(export, name="bench_copy", columns=columns, partition_field=None)
+    dataset = ctx.settings.org_dataset(ctx.org_slug)
+    stage = warehouse.table_id(dataset, f"_stage_copy_{uuid.uuid4().hex[:8]}")
+    days = [ctx.start_date + timedelta(days=i) for i in range((ctx.end_date - ctx.start_date).days + 2)]
+    days.insert(0, ctx.start_date - timedelta(days=1))  # the Pacific partition before the first UTC day
+    writer = StageWriter(warehouse, stage, spec)
+    for batch in read_rows(open_source(ctx), days):
+        writer.write(batch)
+    rows = writer.finish()
+    warehouse.ensure_table(dataset, spec)
+    target = warehouse.table_id(dataset, spec.name)
+    warehouse.execute(
+        f"BEGIN TRANSACTION; INSERT INTO `{target}` SELECT * FROM `{stage}`; COMMIT TRANSACTION;"
+    )
+    warehouse.client.delete_table(stage)
+    return {"seconds": time.perf_counter() - began, "rows_written": rows, "phases": dict(phases.seconds)}
+
+
+def part_duckdb(args: dict) -> dict:
+    """(b): DuckDB reads the same rows (Parquet) and writes them to a table, then to Parquet: no transform."""
+    import duckdb
+
+    connection = duckdb.connect()
+    began = time.perf_counter()
+    connection.execute("CREATE TABLE copy AS SELECT * FROM read_parquet(?)", [args["parquet"]])
+    table_seconds = time.perf_counter() - began
+    out = os.path.join(args["folder"], "duckdb-copy.parquet")
+    began = time.perf_counter()
+    connection.execute(f"COPY (SELECT * FROM read_parquet('{args['parquet']}')) TO '{out}' (FORMAT parquet)")
+    rows = connection.execute("SELECT COUNT(*) FROM copy").fetchone()[0]
+    return {
+        "seconds": table_seconds,
+        "rows_written": rows,
+        "phases": {"parquet → table": table_seconds, "parquet → parquet": time.perf_counter() - began},
+    }
+
+
+PARTS = {
+    "pipeline": part_pipeline,
+    "rowwise": part_rowwise,
+    "stack_copy": part_stack_copy,
+    "duckdb": part_duckdb,
+}
+
+
+def _emulator_peak_mb(port: int) -> float | None:
+    """Peak resident memory (VmHWM) of the BigQuery emulator serving `port`, read from /proc."""
+    for status in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = status.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv and str(port).encode() in argv and any(b"local-bigquery" in a for a in argv):
+            for line in (status.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    return None
+
+
+def _new_org(settings, table_id: str) -> str:
+    slug = f"bench_{int(time.time() * 1000) % 10**9}"
+    admin.create_org(settings, slug, "enterprise", "ACTIVE")
+    admin.set_credential(
+        settings,
+        slug,
+        "gcp",
+        demo_service_account_key(settings.project, "bench"),
+        {"billing_export_table": table_id},
+    )
+    return slug
+
+
+def _run_part(name: str, env: dict, args: dict) -> dict:
+    """One measurement in its own process, so its peak memory is its own; returns its JSON report."""
+    load_before = os.getloadavg()[0]
+    out = subprocess.run(
+        [sys.executable, __file__, "--part", name, "--args", json.dumps(args)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"part {name} failed:\n{out.stderr[-4000:]}")
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    report["load_avg"] = (round(load_before, 2), round(os.getloadavg()[0], 2))
+    return report
+
+
+def _own_peak_mb() -> float:
+    """This process's peak resident memory. Not ru_maxrss: it keeps the parent's peak across fork and exec."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _part_main(name: str, args: dict) -> None:
+    began = time.perf_counter()
+    report = PARTS[name](args)
+    report["seconds"] = report.get("seconds", time.perf_counter() - began)
+    report["peak_rss_mb"] = _own_peak_mb()
+    print(json.dumps(report, default=str))
+
+
+def _prepare(stack: LocalStack, folder: Path, days: int, rows_per_day: int) -> tuple[dict, int]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from shared.clients import make_bigquery_client
+
+    settings = stack.settings()
+    client = make_bigquery_client(settings)
+    client.create_dataset(f"{settings.project}.bench_export", exists_ok=True)
+    table_id = f"{settings.project}.bench_export.{TABLE}"
+    began = time.perf_counter()
+    export = generate_export(ExportSpec(start=START, days=days, rows_per_day=rows_per_day))
+    generated = time.perf_counter() - began
+    write_export(client, table_id, export, replace=True)
+    print(
+        f"export: {export.num_rows:,} rows generated in {generated:.1f} s, written in "
+        f"{time.perf_counter() - began - generated:.1f} s"
+    )
+    parquet = folder / "export.parquet"  # the same rows, for DuckDB
+    source = export.add_column(0, "partition_date", pc.cast(export["_PARTITIONTIME"], "date32"))
+    pq.write_table(source.drop_columns(["_PARTITIONTIME"]), parquet)
+    rows = export.num_rows
+    del export, source  # the parts run in child processes: keep this one small
+    last = START + timedelta(days=days - 1)
+    args = {
+        "table_id": table_id,
+        "start": START.isoformat(),
+        "end": last.isoformat(),
+        "parquet": str(parquet),
+        "folder": str(folder),
+    }
+    return args, rows
+
+
+def _print(reports: dict, rows: int) -> None:
+    rate = lambda seconds: rows / seconds if seconds else float("nan")
+    print(f"\n{'measurement':<58} {'seconds':>8} {'rows/s':>11} {'peak MB':>8}  load avg")
+    for key, label in (
+        ("pipeline", "pipeline: source → vectorised transform → stage → commit"),
+        ("rowwise", "(a) same pipeline, row-by-row Python transform"),
+        ("stack_copy", "(c) local stack bare copy: source → stage → insert"),
+        ("duckdb", "(b) DuckDB bare read-and-write (Parquet → table)"),
+    ):
+        r = reports[key]
+        print(
+            f"{label:<58} {r['seconds']:>8.2f} {rate(r['seconds']):>11,.0f} {r['peak_rss_mb']:>8.0f}  "
+            f"{r['load_avg'][0]}→{r['load_avg'][1]}"
+        )
+    p, a = reports["pipeline"], reports["rowwise"]
+    print(
+        f"\ntransform only: vectorised {rate(p['phases']['transform']):,.0f} rows/s, row-by-row "
+        f"{rate(a['phases']['row loop']):,.0f} rows/s (+ {a['phases']['to/from Python']:.1f} s converting)"
+    )
+    print(
+        f"ratios: pipeline vs (a) end to end {a['seconds'] / p['seconds']:.1f}x; transform vs (a)'s row loop "
+        f"{a['phases']['row loop'] / p['phases']['transform']:.1f}x; pipeline / (b) "
+        f"{p['seconds'] / reports['duckdb']['seconds']:.1f}x; pipeline / (c) "
+        f"{p['seconds'] / reports['stack_copy']['seconds']:.1f}x"
+    )
+    for key in ("pipeline", "rowwise", "stack_copy"):
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in reports[key]["phases"].items())
+        print(f"  {key} phases (s): {phases}")
+
+
+def main() -> int:
+    """Parse arguments; run one part (child) or the whole benchmark (parent)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=10)
+    parser.add_argument("--rows-per-day", type=int, default=100_000)
+    parser.add_argument("--data-dir", type=Path, help="keep the stack's data and logs here")
+    parser.add_argument("--read-chunk-rows", type=int, help="rows per source query (default: the pipeline's)")
+    parser.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
+    parser.add_argument("--args", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.part:
+        _part_main(options.part, json.loads(options.args))
+        return 0
+    folder = options.data_dir or Path(tempfile.mkdtemp(prefix="dps-bench-gcp-"))
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; data in {folder}")
+    with LocalStack(
+        folder, ports=LocalStack.free_ports(), start_functions=False, duckdb_home=DUCKDB_HOME, echo=print
+    ) as stack:
+        args, rows = _prepare(stack, folder, options.days, options.rows_per_day)
+        settings, reports = stack.settings(), {}
+        for part in ("pipeline", "rowwise", "stack_copy", "duckdb"):
+            reports[part] = _run_part(
+                part, stack.env(), {**args, "org": _new_org(settings, args["table_id"])}
+            )
+            print(f"  {part}: {reports[part]['seconds']:.1f} s, peak {reports[part]['peak_rss_mb']:.0f} MB")
+        _print(reports, rows)
+        print(
+            f"BigQuery emulator peak RSS: {_emulator_peak_mb(stack.ports['bigquery']) or 0:.0f} MB; "
+            f"finished {datetime.now(UTC):%H:%M:%S} UTC"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
