@@ -302,6 +302,14 @@ def _prepare(stack: LocalStack, folder: Path, days: int, rows_per_day: int) -> t
     return args, rows
 
 
+PART_ORDER = ("pipeline", "rowwise", "stack_copy", "duckdb")
+
+
+def _median_run(reports: list[dict]) -> dict:
+    """The run with the median wall time (its phases and memory with it), the lower middle for an even count."""
+    return sorted(reports, key=lambda report: report["seconds"])[(len(reports) - 1) // 2]
+
+
 def _print(reports: dict, rows: int) -> None:
     rate = lambda seconds: rows / seconds if seconds else float("nan")
     print(f"\n{'measurement':<58} {'seconds':>8} {'rows/s':>11} {'peak MB':>8}  load avg")
@@ -339,6 +347,7 @@ def main() -> int:
     parser.add_argument("--rows-per-day", type=int, default=100_000)
     parser.add_argument("--data-dir", type=Path, help="keep the stack's data and logs here")
     parser.add_argument("--read-chunk-rows", type=int, help="rows per source query (default: the pipeline's)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each part; figures are the medians")
     parser.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -351,13 +360,24 @@ def main() -> int:
         folder, ports=LocalStack.free_ports(), start_functions=False, duckdb_home=DUCKDB_HOME, echo=print
     ) as stack:
         args, rows = _prepare(stack, folder, options.days, options.rows_per_day)
-        settings, reports = stack.settings(), {}
-        for part in ("pipeline", "rowwise", "stack_copy", "duckdb"):
-            reports[part] = _run_part(
-                part, stack.env(), {**args, "org": _new_org(settings, args["table_id"])}
+        settings, runs = stack.settings(), {part: [] for part in PART_ORDER}
+        # Rounds interleave the parts, so a change of machine load touches every part alike.
+        for round_number in range(1, options.rounds + 1):
+            for part in PART_ORDER:
+                report = _run_part(part, stack.env(), {**args, "org": _new_org(settings, args["table_id"])})
+                runs[part].append(report)
+                print(
+                    f"  round {round_number} {part}: {report['seconds']:.1f} s, "
+                    f"peak {report['peak_rss_mb']:.0f} MB"
+                )
+        _print({part: _median_run(reports) for part, reports in runs.items()}, rows)
+        print(
+            "all runs (s): "
+            + "; ".join(
+                f"{part} " + ", ".join(f"{r['seconds']:.1f}" for r in reports)
+                for part, reports in runs.items()
             )
-            print(f"  {part}: {reports[part]['seconds']:.1f} s, peak {reports[part]['peak_rss_mb']:.0f} MB")
-        _print(reports, rows)
+        )
         print(
             f"BigQuery emulator peak RSS: {_emulator_peak_mb(stack.ports['bigquery']) or 0:.0f} MB; "
             f"finished {datetime.now(UTC):%H:%M:%S} UTC"

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from shared.errors import TransientError
 from shared.quotas import PlanLimits, refusal, reserve_run
 from shared.runs import COMPLETED, PENDING, RUNNING, RunLog
 from shared.settings import central_table
@@ -80,13 +81,23 @@ def test_racing_instances_cannot_overbook_the_transaction_alone_decides(warehous
 
     def race(day):
         request = run_log.new_request(org, "openai/cost/usage_cost", "openai", day, day)
-        return reserve_run(
-            warehouse, settings, request, limits, now=NOON, lock=contextlib.nullcontext()
-        ).decision
+        try:
+            return reserve_run(
+                warehouse, settings, request, limits, now=NOON, lock=contextlib.nullcontext()
+            ).decision
+        except TransientError:  # lost every conflict within the retry budget: the API answers 503, retry later
+            return "GAVE_UP"
 
+    days = _days(10)
     with ThreadPoolExecutor(8) as pool:
-        decisions = list(pool.map(race, _days(8)))
-    assert decisions.count("ACCEPTED") == 2 and decisions.count("CONCURRENCY_LIMIT_REACHED") == 6
+        decisions = list(pool.map(race, days[:8]))
+    accepted = decisions.count("ACCEPTED")
+    # The first commit always wins; a loaded machine may make some racers give up, never overbook.
+    assert 1 <= accepted <= 2, decisions
+    assert set(decisions) <= {"ACCEPTED", "CONCURRENCY_LIMIT_REACHED", "GAVE_UP"}
+    # The late-comers, one at a time, get exactly the slots left.
+    late = [race(day) for day in days[8:]]
+    assert late.count("ACCEPTED") == 2 - accepted, late
     assert _quota(warehouse, settings, org)["running"] == 2
     held = warehouse.query(
         f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_meta_pipeline_runs')}` "
