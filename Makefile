@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help setup up demo test lint fmt clean
 
 help:
-	@echo "make demo   set up, start the local stack, run the OpenAI pipeline for a week, print the result"
+	@echo "make demo   set up, start the local stack, run the OpenAI, Anthropic and GCP pipelines for a week, print"
 	@echo "make test   set up and run the test suite"
 	@echo "make up     start the local stack in the foreground (Ctrl-C stops it)"
 

@@ -106,6 +106,28 @@ def cmd_credential_set(args) -> int:
     return 0
 
 
+def cmd_price_override(args) -> int:
+    from datetime import date
+
+    from shared import admin
+
+    result = admin.add_price_override(
+        load_cli_settings(),
+        args.slug,
+        args.provider,
+        date.fromisoformat(args.effective_from),
+        usd_per_million=args.rate,
+        discount_fraction=args.discount,
+        model=args.model,
+        service_tier=args.tier,
+        rate_type=args.rate_type,
+        effective_to=date.fromisoformat(args.effective_to) if args.effective_to else None,
+        note=args.note,
+    )
+    _emit(args, result, f"price override {result['override_id']} stored for {args.slug} ({args.provider})")
+    return 0
+
+
 def cmd_gcp_export(args) -> int:
     from datetime import date
 
@@ -157,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start the local stack in the foreground").set_defaults(func=cmd_up)
     demo = sub.add_parser(
-        "demo", help="start the stack, run the OpenAI and GCP pipelines for a week, print costs"
+        "demo", help="start the stack, run the OpenAI, Anthropic and GCP pipelines for a week, print costs"
     )
     demo.add_argument("--days", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
@@ -204,6 +226,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cset.add_argument("--metadata", help='JSON object, e.g. {"base_url": "https://gateway.example.com"}')
     cset.set_defaults(func=cmd_credential_set)
+    price = sub.add_parser("price", help="LLM prices").add_subparsers(dest="price_command", required=True)
+    override = price.add_parser(
+        "override", help="store an org's negotiated rate or discount (llm_price_overrides)"
+    )
+    override.add_argument("slug")
+    override.add_argument("provider", choices=["openai", "anthropic"])
+    override.add_argument("--from", dest="effective_from", required=True, help="first day, YYYY-MM-DD")
+    override.add_argument("--to", dest="effective_to", help="day after the last, YYYY-MM-DD (default: open)")
+    override.add_argument("--model", help="default: every model of the provider")
+    override.add_argument("--tier", choices=["standard", "batch", "priority"], help="default: every tier")
+    override.add_argument("--rate-type", help="input, output, cache_read, ... (default: every rate)")
+    group = override.add_mutually_exclusive_group(required=True)
+    group.add_argument("--rate", help="negotiated USD per 1M tokens (exact decimal)")
+    group.add_argument("--discount", help="fraction off the list rate, e.g. 0.15")
+    override.add_argument("--note", help="contract reference")
+    override.set_defaults(func=cmd_price_override)
     return parser
 
 

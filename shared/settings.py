@@ -40,6 +40,7 @@ class Settings:
     pubsub_emulator_host: str | None = None
     topic_prefix: str = "pipeline-runs"
     openai_base_url: str = "https://api.openai.com"
+    anthropic_base_url: str = "https://api.anthropic.com"
     provider_allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -49,6 +50,10 @@ class Settings:
     def org_dataset(self, org_slug: str) -> str:
         """The BigQuery dataset that holds one org's data in this environment."""
         return f"{org_slug}_{self.environment}"
+
+    def provider_base_url(self, provider: str) -> str:
+        """The operator's default API base of an LLM provider (OPENAI_API_BASE_URL, ANTHROPIC_API_BASE_URL)."""
+        return {"openai": self.openai_base_url, "anthropic": self.anthropic_base_url}[provider]
 
     def topic_for(self, provider: str) -> str:
         """The Pub/Sub topic id that carries run requests for one provider."""
@@ -90,6 +95,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
         topic_prefix=env.get("PIPELINE_TOPIC_PREFIX", "pipeline-runs"),
         openai_base_url=env.get("OPENAI_API_BASE_URL", "https://api.openai.com").rstrip("/"),
+        anthropic_base_url=env.get("ANTHROPIC_API_BASE_URL", "https://api.anthropic.com").rstrip("/"),
         provider_allowed_hosts=_split(env.get("PROVIDER_ALLOWED_HOSTS", "")),
     )
 

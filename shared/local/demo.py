@@ -1,4 +1,4 @@
-"""`dps demo`: start the local stack, run the OpenAI and GCP pipelines for a week over HTTP, print costs, stop."""
+"""`dps demo`: start the local stack, run the OpenAI, Anthropic and GCP pipelines for a week over HTTP, print, stop."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 
 RUN_WAIT_SECONDS = 180
+PIPELINES = ("openai/cost/usage_cost", "anthropic/cost/usage_cost", "gcp/cost/billing")
+PROVIDERS_SHOWN = {"Google Cloud", "OpenAI", "Anthropic"}
 
 
 def start_run_over_http(
@@ -96,8 +98,13 @@ def _report_run(run: dict) -> bool:
 
 
 def run_demo(local_dir: Path, days: int = 7) -> int:
-    """The whole demo; exit code 0 only if both runs COMPLETED and rows were loaded."""
-    from shared.local.focus_report import focus_table, print_focus_table
+    """The whole demo; exit code 0 only if every run COMPLETED and cost_focus shows all three providers."""
+    from shared.local.focus_report import (
+        focus_table,
+        print_focus_table,
+        print_reconciliation,
+        reconciliation_table,
+    )
     from shared.local.run import publish_stack_file
     from shared.local.stack import LocalStack
 
@@ -109,18 +116,19 @@ def run_demo(local_dir: Path, days: int = 7) -> int:
         end = datetime.now(UTC).date() - timedelta(days=1)
         start = end - timedelta(days=days - 1)
         org, api_key, api = info["demo_org"]["slug"], info["demo_org"]["api_key"], info["api_url"]
-        # Both runs are queued at once (the demo org's plan runs two at a time), then awaited.
-        run_ids = [
-            start_run_over_http(api, org, api_key, start.isoformat(), end.isoformat(), pipeline)
-            for pipeline in ("openai/cost/usage_cost", "gcp/cost/billing")
-        ]
-        runs = [wait_for_run(api, api_key, run_id) for run_id in run_ids]
+        # The demo org's plan runs two at a time: queue two, and the third once the first has finished.
+        dates = (start.isoformat(), end.isoformat())
+        run_ids = [start_run_over_http(api, org, api_key, *dates, pipeline) for pipeline in PIPELINES[:2]]
+        runs = [wait_for_run(api, api_key, run_ids[0])]
+        run_ids.append(start_run_over_http(api, org, api_key, *dates, PIPELINES[2]))
+        runs += [wait_for_run(api, api_key, run_id) for run_id in run_ids[1:]]
         reported = [_report_run(run) for run in runs]  # every run is shown, failed or not
         if not all(reported):
             return 1
         print_cost_table(cost_table(stack.settings(), org, start.isoformat(), end.isoformat()))
         rows = focus_table(stack.settings(), org, start, end)
         print_focus_table(rows)
-        return 0 if {row["ProviderName"] for row in rows} == {"Google Cloud", "OpenAI"} else 1
+        print_reconciliation(reconciliation_table(stack.settings(), org, start, end))
+        return 0 if {row["ProviderName"] for row in rows} == PROVIDERS_SHOWN else 1
     finally:
         stack.stop()

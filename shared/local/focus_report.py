@@ -1,4 +1,4 @@
-"""The demo's closing table: cost_focus per day, provider and currency, GCP and OpenAI side by side."""
+"""The demo's closing tables: cost_focus per day, provider and currency; then LLM estimated vs billed cost."""
 
 from __future__ import annotations
 
@@ -44,4 +44,28 @@ def print_focus_table(rows: list[dict]) -> None:
     for (provider, currency), (billed, effective, listed, n) in sorted(totals.items()):
         print(
             f"{'total':<11} {provider:<13} {currency:<4} {billed:>14.2f} {effective:>14.2f} {listed:>14.2f} {n:>6}"
+        )
+
+
+def reconciliation_table(settings, org: str, start: date, end: date) -> list[dict]:
+    """The org's llm_cost_reconciliation view over [start, end]."""
+    from shared.clients import make_bigquery_client
+    from shared.warehouse import Warehouse
+
+    view = f"{settings.project}.{settings.org_dataset(org)}.llm_cost_reconciliation"
+    sql = f"SELECT * FROM `{view}` WHERE day BETWEEN @start AND @end ORDER BY provider, day, currency"
+    return Warehouse(make_bigquery_client(settings), settings.project).query(
+        sql, {"start": start, "end": end}
+    )
+
+
+def print_reconciliation(rows: list[dict]) -> None:
+    """Print estimated (price table) against billed (cost_focus) LLM cost per provider and day."""
+    header = f"{'day':<11} {'provider':<10} {'cur':<4} {'billed':>12} {'estimated':>12} {'difference':>12}  unpriced models"
+    print("\nLLM cost reconciliation (llm_cost_reconciliation view):\n" + header + "\n" + "-" * len(header))
+    for r in rows:
+        difference = "n/a" if r["difference"] is None else f"{r['difference']:.6f}"
+        print(
+            f"{r['day']!s:<11} {r['provider']:<10} {r['currency']:<4} {r['billed_cost']:>12.6f} "
+            f"{r['estimated_cost']:>12.6f} {difference:>12}  {r['unpriced_models'] or ''}"
         )

@@ -1,4 +1,8 @@
-"""Local stand-in for the OpenAI organization Usage/Costs APIs: synthetic, deterministic, correctly shaped pages."""
+"""Local stand-in for the OpenAI organization Usage/Costs APIs: synthetic, deterministic, correctly shaped pages.
+
+The same server answers the Anthropic Admin reports (/v1/organizations/..., shared/local/anthropic_sandbox.py), so
+one loopback port stands in for both providers' API bases.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,45 @@ ENDPOINTS = {
     USAGE_PATH: ({"project_id", "user_id", "api_key_id", "model", "batch"}, 31),
     COSTS_PATH: ({"project_id", "line_item"}, 180),
 }
+_KEYED = {"project_id", "user_id", "api_key_id", "model"}
+# The other usage endpoints: path → (group_by accepted, the counters of a result, the models it serves).
+OTHER_ENDPOINTS = {
+    "/v1/organization/usage/embeddings": (
+        _KEYED,
+        ("input_tokens", "num_model_requests"),
+        ("text-embedding-3-small",),
+    ),
+    "/v1/organization/usage/moderations": (
+        _KEYED,
+        ("input_tokens", "num_model_requests"),
+        ("omni-moderation-2024-09-26",),
+    ),
+    "/v1/organization/usage/images": (
+        _KEYED | {"size", "source"},
+        ("images", "num_model_requests"),
+        ("gpt-image-1", "dall-e-3"),
+    ),
+    "/v1/organization/usage/audio_speeches": (_KEYED, ("characters", "num_model_requests"), ("tts-1",)),
+    "/v1/organization/usage/audio_transcriptions": (
+        _KEYED,
+        ("seconds", "num_model_requests"),
+        ("whisper-1",),
+    ),
+    "/v1/organization/usage/vector_stores": ({"project_id"}, ("usage_bytes",), (None,)),
+    "/v1/organization/usage/code_interpreter_sessions": ({"project_id"}, ("num_sessions",), (None,)),
+    "/v1/organization/usage/web_search_calls": (
+        {"project_id", "user_id", "api_key_id"},
+        ("num_requests",),
+        (None,),
+    ),
+    "/v1/organization/usage/file_search_calls": (
+        {"project_id", "user_id", "api_key_id", "vector_store_id"},
+        ("num_requests",),
+        (None,),
+    ),
+}
+ENDPOINTS.update({path: (groups, 31) for path, (groups, _, _) in OTHER_ENDPOINTS.items()})
+OTHER_DIMS = ("project_id", "user_id", "api_key_id", "model", "size", "source", "vector_store_id")
 USAGE_DIMS = ("project_id", "user_id", "api_key_id", "model", "batch")
 USAGE_COUNTS = (
     "input_tokens",
@@ -144,6 +187,41 @@ def cost_results(day_start: int, group_by: list[str]) -> list[dict]:
     ]
 
 
+def other_records(path: str, day_start: int) -> list[dict]:
+    """One day's usage of an endpoint besides completions, per project (and model, image size and source)."""
+    _, counters, models = OTHER_ENDPOINTS[path]
+    rng = random.Random(f"openai-sandbox:{path}:{day_start}")
+    records = []
+    for index, project in enumerate(PROJECTS):
+        for model in models:
+            if rng.random() < 0.4:
+                continue
+            record = dict.fromkeys(OTHER_DIMS)
+            record.update(project_id=project, model=model, api_key_id=f"key_sandbox{index}")
+            if path.endswith("/images"):
+                record.update(
+                    size=rng.choice(("1024x1024", "1024x1536")),
+                    source=rng.choice(("image.generation", "image.edit")),
+                )
+            if path.endswith("/file_search_calls"):
+                record["vector_store_id"] = f"vs_sandbox{index}"
+            for counter in counters:
+                record[counter] = (
+                    rng.randrange(1, 5_000) if counter != "usage_bytes" else rng.randrange(10**6, 10**9)
+                )
+            records.append(record)
+    return records
+
+
+def other_results(path: str, day_start: int, group_by: list[str]) -> list[dict]:
+    """The results of one daily bucket of an endpoint besides completions (dimensions it has not: absent)."""
+    groups, counters, _ = OTHER_ENDPOINTS[path]
+    dims = tuple(d for d in OTHER_DIMS if d in groups)
+    kind = path.rsplit("/", 1)[1]
+    grouped = _group(other_records(path, day_start), group_by, dims, counters)
+    return [{"object": f"organization.usage.{kind}.result", **row} for row in grouped]
+
+
 def _int_param(query: dict, name: str, default: int | None = None) -> int:
     values = query.get(name)
     if not values:
@@ -196,7 +274,10 @@ def build_page(path: str, query: dict[str, list[str]], now: float | None = None)
             raise SandboxError(400, "Invalid page cursor.", "invalid_value", "page")
     starts = range(first, end_time, DAY)
     shown, rest = starts[:limit], starts[limit:]
-    results = usage_results if path == USAGE_PATH else cost_results
+    if path in OTHER_ENDPOINTS:
+        results = lambda s, g: other_results(path, s, g)
+    else:
+        results = usage_results if path == USAGE_PATH else cost_results
     buckets = [
         {"object": "bucket", "start_time": s, "end_time": s + DAY, "results": results(s, group_by)}
         for s in shown
@@ -232,11 +313,19 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real API; needs Content-Length on every answer
 
     def do_GET(self) -> None:
+        from shared.local import anthropic_sandbox
+
         parts = urlsplit(self.path)
         try:
-            check_auth(self.headers.get("Authorization"), self.server.api_key)
-            status, body = 200, build_page(parts.path, parse_qs(parts.query))
-        except SandboxError as error:
+            if parts.path.startswith("/v1/organizations/"):  # Anthropic's Admin API (plural "organizations")
+                anthropic_sandbox.check_auth(
+                    self.headers.get("x-api-key"), self.headers.get("anthropic-version")
+                )
+                status, body = 200, anthropic_sandbox.build_page(parts.path, parse_qs(parts.query))
+            else:
+                check_auth(self.headers.get("Authorization"), self.server.api_key)
+                status, body = 200, build_page(parts.path, parse_qs(parts.query))
+        except (SandboxError, anthropic_sandbox.SandboxError) as error:
             status, body = error.status, error.body()
         payload = json.dumps(body).encode()
         self.send_response(status)

@@ -1,4 +1,4 @@
-"""The local stack supervisor: KMS, BigQuery, Pub/Sub, the OpenAI sandbox and the functions, as one."""
+"""The local stack supervisor: KMS, BigQuery, Pub/Sub, the provider sandbox and the functions, as one."""
 
 from __future__ import annotations
 
@@ -86,10 +86,20 @@ class LocalStack:
         if self._secrets is None:
             path = self.data_dir / "secrets.json"
             loaded = json.loads(path.read_text()) if path.exists() else {}
-            names = ("root_key", "api_key_pepper", "sandbox_openai_key", "sandbox_gcp_key_id")
+            names = (
+                "root_key",
+                "api_key_pepper",
+                "sandbox_openai_key",
+                "sandbox_anthropic_key",
+                "sandbox_gcp_key_id",
+            )
             generated = {name: secrets.token_urlsafe(32) for name in names if not loaded.get(name)}
             if "sandbox_openai_key" in generated:  # shaped like an OpenAI admin key, as the sandbox expects
                 generated["sandbox_openai_key"] = "sk-admin-sandbox-" + generated["sandbox_openai_key"]
+            if "sandbox_anthropic_key" in generated:  # shaped like an Anthropic Admin API key
+                generated["sandbox_anthropic_key"] = (
+                    "sk-ant-admin01-sandbox-" + generated["sandbox_anthropic_key"]
+                )
             self._secrets = {"demo_api_keys": {}, "demo_credentials": {}, **loaded, **generated}
             if generated:
                 self.save_secrets()
@@ -127,7 +137,7 @@ class LocalStack:
 
     @property
     def sandbox_url(self) -> str:
-        """Base URL of the OpenAI sandbox (what OPENAI_API_BASE_URL points at)."""
+        """Base URL of the provider sandbox (what OPENAI_API_BASE_URL and ANTHROPIC_API_BASE_URL point at)."""
         return self.url("sandbox")
 
     def env(self) -> dict[str, str]:
@@ -144,6 +154,7 @@ class LocalStack:
             "BIGQUERY_STORAGE_API_ENDPOINT": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "PUBSUB_EMULATOR_HOST": f"{LOOPBACK}:{self.ports['pubsub']}",
             "OPENAI_API_BASE_URL": self.sandbox_url,
+            "ANTHROPIC_API_BASE_URL": self.sandbox_url,
             "CONFIG_DIR": str(DEFAULT_CONFIG_DIR),
             "PROVIDER_ALLOWED_HOSTS": "127.0.0.1,localhost",
         }
@@ -195,7 +206,8 @@ class LocalStack:
     def _start_sandbox(self) -> None:
         from shared.local.openai_sandbox import start_sandbox
 
-        # Any `sk-...` key is accepted (as orgs onboarded by tests store their own); others get a 401.
+        # Any `sk-...` (OpenAI) or `sk-ant-admin...` (Anthropic) key is accepted, as orgs onboarded by tests store
+        # their own; others get a 401.
         server, _ = start_sandbox(LOOPBACK, self.ports["sandbox"])
         self._stoppers.append(("sandbox", server.shutdown))
 
@@ -294,9 +306,9 @@ class LocalStack:
         self.stop()
 
     def onboard_demo_org(self, slug: str = "acmecorp", export_days: tuple | None = None) -> dict:
-        """Create the demo org with an OpenAI (sandbox) credential and a GCP credential pointing at a synthetic
-        billing export (rewritten for `export_days` = (first, last) usage day, default the last 12 days) once;
-        returns {"slug", "api_key"}."""
+        """Create the demo org with OpenAI and Anthropic (sandbox) credentials and a GCP credential pointing at a
+        synthetic billing export (rewritten for `export_days` = (first, last) usage day, default the last 12 days)
+        once; returns {"slug", "api_key"}."""
         from shared import admin
 
         settings, keys = self.settings(), self.secrets["demo_api_keys"]
@@ -312,6 +324,11 @@ class LocalStack:
             admin.set_credential(settings, slug, "openai", self.secrets["sandbox_openai_key"], {})
             credentials[slug] = self.secrets["sandbox_openai_key"]
             self.save_secrets()
+        anthropic_key = self.secrets["sandbox_anthropic_key"]
+        if credentials.get(f"{slug}/anthropic") != anthropic_key:
+            admin.set_credential(settings, slug, "anthropic", anthropic_key, {})
+            credentials[f"{slug}/anthropic"] = anthropic_key
+            self.save_secrets()
         from shared.local.gcp_export import onboard_demo_gcp
 
         onboard_demo_gcp(self, settings, slug, export_days)
@@ -324,6 +341,7 @@ class LocalStack:
             "api_url": self.api_url,
             "openai_function_url": self.openai_function_url,
             "gcp_function_url": self.url("gcp"),
+            "anthropic_function_url": self.url("anthropic"),
             "bigquery_url": self.bigquery_url,
             "bigquery_grpc": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "pubsub_emulator_host": f"{LOOPBACK}:{self.ports['pubsub']}",

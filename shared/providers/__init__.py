@@ -21,7 +21,25 @@ PROVIDERS: dict[str, ProviderSpec] = {
     "openai": ProviderSpec(
         name="openai",
         module="shared.providers.openai",
-        tables=("openai_usage_daily", "openai_costs_daily", "cost_focus"),
+        tables=(
+            "openai_usage_daily",
+            "openai_usage_other_daily",
+            "openai_costs_daily",
+            "llm_prices",
+            "llm_cost_estimates",
+            "cost_focus",
+        ),
+    ),
+    "anthropic": ProviderSpec(
+        name="anthropic",
+        module="shared.providers.anthropic",
+        tables=(
+            "anthropic_usage_daily",
+            "anthropic_costs_daily",
+            "llm_prices",
+            "llm_cost_estimates",
+            "cost_focus",
+        ),
     ),
     "gcp": ProviderSpec(
         name="gcp",

@@ -101,11 +101,14 @@ def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, n
     org = new_org()
     run = _wait(stack, org, _start_run(stack, org, {"start_date": START, "end_date": END}))
     assert run["status"] == "COMPLETED", run
-    assert [s["step_id"] for s in run["steps"]] == ["usage", "costs", "focus"]
+    steps = {s["step_id"]: s for s in run["steps"]}
+    assert list(steps) == ["usage", "usage_other", "costs", "prices", "estimate", "focus"]
     assert all(s["status"] == "COMPLETED" for s in run["steps"])
     first = _table_facts(warehouse, settings, org["org_slug"])
     # One FOCUS row per costs row.
-    assert first[0] > 0 and first[2] > 0 and run["rows_written"] == first[0] + 2 * first[2]
+    assert first[0] > 0 and first[2] > 0
+    assert (steps["usage"]["rows_written"], steps["costs"]["rows_written"]) == (first[0], first[2])
+    assert steps["focus"]["rows_written"] == first[2] and steps["usage_other"]["rows_written"] > 0
     assert first[3] == _sandbox_cost_total(stack, START, END)  # exact to the last decimal, never float
     days = warehouse.query(
         f"SELECT DISTINCT cost_date FROM `{settings.project}.{settings.org_dataset(org['org_slug'])}.openai_costs_daily`"
@@ -120,6 +123,11 @@ def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, n
     # Every costs row found its tokens: one per day, project, model and token type in the usage table.
     assert all(r["ConsumedQuantity"] > 0 and r["ConsumedUnit"] == "Tokens" for r in focus)
     _assert_tokens_match_the_usage_table(warehouse, settings, org["org_slug"], focus)
+    # The sandbox bills at the price table's rates: the estimate of every line equals its bill.
+    dataset = f"{settings.project}.{settings.org_dataset(org['org_slug'])}"
+    view = warehouse.query(f"SELECT * FROM `{dataset}.llm_cost_reconciliation` WHERE provider = 'openai'")
+    assert len(view) == 3 and all(r["difference"] == 0 and r["unpriced_models"] is None for r in view)
+    assert all(r["ListCost"] == r["BilledCost"] for r in focus)
 
     again = _wait(stack, org, _start_run(stack, org, {"start_date": START, "end_date": END}))
     assert again["status"] == "COMPLETED"
@@ -157,7 +165,9 @@ def test_the_same_message_delivered_twice_runs_once(stack, settings, warehouse, 
     assert handle_run_event(event, "openai", deps) == "duplicate"  # and a late third one
     facts = _table_facts(warehouse, settings, org["org_slug"])
     steps = run_log.step_logs(org["org_slug"], request.pipeline_logging_id)
-    assert [(s["step_id"], s["attempt"]) for s in steps] == [("usage", 1), ("costs", 1), ("focus", 1)]
+    assert [(s["step_id"], s["attempt"]) for s in steps] == [
+        (step, 1) for step in ("usage", "usage_other", "costs", "prices", "estimate", "focus")
+    ]
     assert facts[3] == _sandbox_cost_total(stack, "2025-11-03", "2025-11-04")
 
 
@@ -181,7 +191,7 @@ def test_pubsub_redelivery_of_a_published_run_does_not_double(stack, settings, w
     assert run["status"] == "COMPLETED"
     time.sleep(1.0)  # let the other deliveries land
     steps = run_log.step_logs(org["org_slug"], request.pipeline_logging_id)
-    assert len(steps) == 3
+    assert len(steps) == 6
     assert _table_facts(warehouse, settings, org["org_slug"])[3] == _sandbox_cost_total(
         stack, "2025-11-03", "2025-11-03"
     )

@@ -85,7 +85,9 @@ def test_racing_instances_cannot_overbook_the_transaction_alone_decides(warehous
             return reserve_run(
                 warehouse, settings, request, limits, now=NOON, lock=contextlib.nullcontext()
             ).decision
-        except TransientError:  # lost every conflict within the retry budget: the API answers 503, retry later
+        except (
+            TransientError
+        ):  # lost every conflict within the retry budget: the API answers 503, retry later
             return "GAVE_UP"
 
     days = _days(10)

@@ -23,9 +23,25 @@ def _config(**overrides):
 
 def test_shipped_openai_pipeline_loads_with_every_field():
     config = load_pipelines(DEFAULT_CONFIG_DIR)["openai/cost/usage_cost"]
-    assert [s.step_id for s in ordered_steps(config.steps)] == ["usage", "costs", "focus"]
+    assert [s.step_id for s in ordered_steps(config.steps)] == [
+        "usage",
+        "usage_other",
+        "costs",
+        "prices",
+        "estimate",
+        "focus",
+    ]
     assert config.max_range_days == 90 and config.timeout_seconds == 900
     assert config.steps[0].retry.max_attempts == 3 and config.steps[0].timeout_seconds == 300
+
+
+def test_shipped_anthropic_pipeline_loads_and_its_processors_exist():
+    from shared.providers import get_processor
+
+    config = load_pipelines(DEFAULT_CONFIG_DIR)["anthropic/cost/usage_cost"]
+    steps = ordered_steps(config.steps)
+    assert [s.step_id for s in steps] == ["usage", "costs", "prices", "estimate", "focus"]
+    assert config.max_range_days == 90 and all(get_processor(s.ps_type) for s in steps)
 
 
 def test_steps_are_ordered_by_dependency():

@@ -73,6 +73,14 @@ def extract_usage_completions(ctx: StepContext) -> Iterator[dict]:
     return _paged_buckets(ctx, api.USAGE_COMPLETIONS_PATH, api.USAGE_GROUP_BY, api.USAGE_PAGE_LIMIT)
 
 
+def extract_usage_other(ctx: StepContext) -> Iterator[dict]:
+    """Daily buckets of every other usage endpoint, each tagged with its endpoint name, for the date range."""
+    for endpoint, (group_by, _) in api.OTHER_USAGE.items():
+        path = api.OTHER_USAGE_PREFIX + endpoint
+        for bucket in _paged_buckets(ctx, path, group_by, api.USAGE_PAGE_LIMIT):
+            yield {**bucket, "endpoint": endpoint}
+
+
 def extract_costs(ctx: StepContext) -> Iterator[dict]:
     """Daily cost buckets (grouped by project and line item) for the context's date range."""
     return _paged_buckets(ctx, api.COSTS_PATH, api.COSTS_GROUP_BY, api.COSTS_PAGE_LIMIT)

@@ -38,10 +38,19 @@ def focus_select(dataset: str) -> str:
       SELECT c.*, IF(STRPOS(c.line_item, ', ') > 0, SUBSTR(c.line_item, 1, STRPOS(c.line_item, ', ') - 1), NULL) AS model,
         IF(STRPOS(c.line_item, ', ') > 0, SUBSTR(c.line_item, STRPOS(c.line_item, ', ') + 2), NULL) AS token_type
       FROM `{dataset}.openai_costs_daily` AS c WHERE c.cost_date BETWEEN @slice_start AND @slice_end),
+    estimates AS (
+      SELECT * FROM `{dataset}.llm_cost_estimates`
+      WHERE provider = 'openai' AND usage_date BETWEEN @slice_start AND @slice_end),
     priced AS (
-      SELECT c.*, CAST(IF(u.has_batch, NULL, CASE c.token_type {kinds} END) AS NUMERIC) AS tokens
+      SELECT c.*, CAST(IF(u.has_batch, NULL, CASE c.token_type {kinds} END) AS NUMERIC) AS tokens,
+        -- List and contracted cost from the price table (llm_cost_estimates) where the line is priced in USD.
+        IF(c.currency = 'USD', e.list_cost, NULL) AS list_cost,
+        IF(c.currency = 'USD', e.estimated_cost, NULL) AS contracted_cost
       FROM costs AS c LEFT JOIN usage AS u
-        ON u.usage_date = c.cost_date AND IFNULL(u.project_id, '') = IFNULL(c.project_id, '') AND u.model = c.model)
+        ON u.usage_date = c.cost_date AND IFNULL(u.project_id, '') = IFNULL(c.project_id, '') AND u.model = c.model
+      LEFT JOIN estimates AS e
+        ON e.usage_date = c.cost_date AND IFNULL(e.subaccount_id, '') = IFNULL(c.project_id, '')
+        AND e.model = c.model AND e.token_type = c.token_type AND e.currency = c.currency)
     SELECT
       @billing_account AS BillingAccountId, NULL AS BillingAccountName, project_id AS SubAccountId,
       NULL AS SubAccountName, currency AS BillingCurrency,
@@ -51,8 +60,9 @@ def focus_select(dataset: str) -> str:
       TIMESTAMP(cost_date) AS ChargePeriodStart, TIMESTAMP(DATE_ADD(cost_date, INTERVAL 1 DAY)) AS ChargePeriodEnd,
       'Usage' AS ChargeCategory, NULL AS ChargeClass, IFNULL(line_item, 'OpenAI API usage') AS ChargeDescription,
       'Usage-Based' AS ChargeFrequency,
-      -- Billed amounts only: list and contracted prices need a price table (a later issue adds estimates).
-      amount AS BilledCost, amount AS EffectiveCost, amount AS ListCost, amount AS ContractedCost,
+      -- The billed amount where the line has no estimate (unpriced: flagged in llm_cost_estimates, never 0).
+      amount AS BilledCost, amount AS EffectiveCost, IFNULL(list_cost, amount) AS ListCost,
+      IFNULL(contracted_cost, amount) AS ContractedCost,
       tokens AS PricingQuantity, IF(tokens IS NULL, NULL, 'Tokens') AS PricingUnit,
       tokens AS ConsumedQuantity, IF(tokens IS NULL, NULL, 'Tokens') AS ConsumedUnit,
       @provider AS ProviderName, @provider AS PublisherName, @provider AS InvoiceIssuerName,

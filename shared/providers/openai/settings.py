@@ -17,5 +17,20 @@ COSTS_PAGE_LIMIT = 180
 USAGE_GROUP_BY = ("project_id", "model")
 COSTS_GROUP_BY = ("project_id", "line_item")
 
+# The other usage endpoints an org pays for: name → (group_by, the quantity each result measures). Group only
+# by dimensions each endpoint accepts; images also by size and source (they are priced by both).
+OTHER_USAGE_PREFIX = "/v1/organization/usage/"
+OTHER_USAGE = {
+    "embeddings": (("project_id", "model"), "input_tokens"),
+    "moderations": (("project_id", "model"), "input_tokens"),
+    "images": (("project_id", "model", "size", "source"), "images"),
+    "audio_speeches": (("project_id", "model"), "characters"),
+    "audio_transcriptions": (("project_id", "model"), "seconds"),
+    "vector_stores": (("project_id",), "usage_bytes"),
+    "code_interpreter_sessions": (("project_id",), "num_sessions"),
+    "web_search_calls": (("project_id",), "num_requests"),
+    "file_search_calls": (("project_id",), "num_requests"),
+}
+
 # Attempts per request inside one step; beyond that the step fails transiently and Pub/Sub redelivers.
 MAX_ATTEMPTS_PER_REQUEST = 4

@@ -176,3 +176,8 @@ def transform_costs(
         for dims, total in totals.items()
     )
     return _finish(rows, COSTS_KEY, COSTS_COLUMNS, ctx, ingested_at)
+
+
+# Shared with the other LLM providers' transforms (one rounding context, one way to stamp and order rows).
+MONEY = _MONEY
+finish_rows = _finish

@@ -1,0 +1,23 @@
+"""CloudEvent function `anthropic`: consumes Anthropic run requests from Pub/Sub. Thin: all logic lives in shared/."""
+
+import functools
+
+import functions_framework
+
+from shared.worker import WorkerDeps, handle_run_event
+
+PROVIDER = "anthropic"
+
+
+@functools.cache
+def _deps() -> WorkerDeps:
+    from shared import clients
+    from shared.settings import get_settings
+
+    return WorkerDeps(get_settings(), clients.warehouse(), clients.kms_client())
+
+
+@functions_framework.cloud_event
+def anthropic(cloud_event):
+    """Entry point: process one delivery of a run request (raising makes Pub/Sub redeliver)."""
+    handle_run_event(cloud_event.data, PROVIDER, _deps())

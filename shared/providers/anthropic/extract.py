@@ -1,0 +1,78 @@
+"""Extract: page through the Anthropic Admin usage (messages) and cost reports, yielding raw daily buckets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+
+import httpx
+
+from shared.egress import resolve_base_url
+from shared.errors import TerminalError
+from shared.http_paging import get_json, iterate_pages
+from shared.providers.anthropic import settings as api
+from shared.providers.base import StepContext
+
+
+def time_window(ctx: StepContext) -> tuple[str, str]:
+    """[starting_at, ending_at) as RFC 3339 UTC timestamps covering ctx.start_date..ctx.end_date (inclusive)."""
+    if ctx.end_date < ctx.start_date:
+        raise TerminalError(
+            "INVALID_DATE_RANGE", f"end_date {ctx.end_date} is before start_date {ctx.start_date}"
+        )
+    start = datetime.combine(ctx.start_date, time.min, tzinfo=UTC)
+    # ending_at is exclusive: midnight after the last requested day.
+    end = datetime.combine(ctx.end_date + timedelta(days=1), time.min, tzinfo=UTC)
+    return start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _auth_headers(ctx: StepContext) -> dict[str, str]:
+    secret = ctx.credential.secret
+    if not secret or not secret.strip():
+        raise TerminalError("PROVIDER_AUTH_FAILED", "the stored Anthropic credential has no Admin API key")
+    return {"x-api-key": secret.strip(), "anthropic-version": api.API_VERSION, "Accept": "application/json"}
+
+
+def _paged_buckets(ctx: StepContext, path: str, group_by: tuple[str, ...], limit: int) -> Iterator[dict]:
+    """Every bucket of every page of one report for the context's date range."""
+    base_url = resolve_base_url(
+        ctx.credential.metadata.get("base_url"), ctx.settings.anthropic_base_url, ctx.settings
+    )
+    headers = _auth_headers(ctx)
+    starting_at, ending_at = time_window(ctx)
+    params = [
+        ("starting_at", starting_at),
+        ("ending_at", ending_at),
+        ("bucket_width", api.BUCKET_WIDTH),
+        *(("group_by[]", dimension) for dimension in group_by),
+        ("limit", str(limit)),
+    ]
+    # follow_redirects=False: the allow-list vetted this host, a redirect could point anywhere.
+    with httpx.Client(transport=ctx.http_transport, follow_redirects=False) as client:
+
+        def fetch_page(cursor: str | None) -> dict:
+            page_params = params + [("page", cursor)] if cursor else params
+            return get_json(
+                client,
+                base_url + path,
+                page_params,
+                headers,
+                deadline=ctx.deadline,
+                max_attempts=api.MAX_ATTEMPTS_PER_REQUEST,
+            )
+
+        for page in iterate_pages(fetch_page):
+            buckets = page.get("data")
+            if not isinstance(buckets, list):
+                raise TerminalError("PROVIDER_BAD_DATA", f"{path} answered a page without a 'data' list")
+            yield from buckets
+
+
+def extract_usage_messages(ctx: StepContext) -> Iterator[dict]:
+    """Daily Messages usage buckets (by model, workspace, API key, tier, context window) for the date range."""
+    return _paged_buckets(ctx, api.USAGE_MESSAGES_PATH, api.USAGE_GROUP_BY, api.USAGE_PAGE_LIMIT)
+
+
+def extract_cost_report(ctx: StepContext) -> Iterator[dict]:
+    """Daily cost buckets (by workspace and description) for the context's date range."""
+    return _paged_buckets(ctx, api.COST_REPORT_PATH, api.COSTS_GROUP_BY, api.COSTS_PAGE_LIMIT)

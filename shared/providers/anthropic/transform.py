@@ -1,0 +1,165 @@
+"""Transform: Anthropic usage/cost report buckets → rows of anthropic_usage_daily and anthropic_costs_daily (pure)."""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from shared.errors import TerminalError
+from shared.providers.anthropic import settings as api
+from shared.providers.base import StepContext
+from shared.providers.openai.transform import MONEY, NUMERIC_LIMIT, NUMERIC_SCALE, finish_rows
+
+USAGE_DIMS = ("model", "service_tier", "context_window")
+USAGE_KEY = ("usage_date", "workspace_label", "api_key_label", *USAGE_DIMS)
+# (column, path in the result): nested counters are flattened; an absent or null object means none happened.
+USAGE_COUNTS = (
+    ("uncached_input_tokens", ("uncached_input_tokens",)),
+    ("cache_read_input_tokens", ("cache_read_input_tokens",)),
+    ("cache_creation_5m_input_tokens", ("cache_creation", "ephemeral_5m_input_tokens")),
+    ("cache_creation_1h_input_tokens", ("cache_creation", "ephemeral_1h_input_tokens")),
+    ("output_tokens", ("output_tokens",)),
+    ("web_search_requests", ("server_tool_use", "web_search_requests")),
+)
+# Top-level counters every result must carry; nested ones are optional (older responses lack them).
+_REQUIRED_COUNTS = frozenset({"uncached_input_tokens", "cache_read_input_tokens", "output_tokens"})
+_AUDIT = ("x_pipeline_logging_id", "x_ingested_at")
+USAGE_COLUMNS = (
+    "usage_date",
+    "workspace_id",
+    "workspace_label",
+    "api_key_id",
+    "api_key_label",
+    *USAGE_DIMS,
+    *(column for column, _ in USAGE_COUNTS),
+    *_AUDIT,
+)
+COST_DIMS = ("description", "cost_type", "model", "token_type", "service_tier", "context_window")
+COSTS_KEY = ("cost_date", "workspace_label", *COST_DIMS, "currency")
+COSTS_COLUMNS = ("cost_date", "workspace_id", "workspace_label", *COST_DIMS, "amount", "currency", *_AUDIT)
+CENTS_PER_UNIT = Decimal(100)
+
+
+def _bad(message: str) -> TerminalError:
+    return TerminalError("PROVIDER_BAD_DATA", message)
+
+
+def bucket_date(bucket: dict) -> date:
+    """The UTC day a daily bucket covers (its starting_at, which must be a UTC midnight)."""
+    start = bucket.get("starting_at")
+    try:
+        when = datetime.fromisoformat(start)
+    except (TypeError, ValueError):
+        raise _bad(f"bucket starting_at {start!r} is not an RFC 3339 timestamp") from None
+    if when.tzinfo is None:
+        raise _bad(f"bucket starting_at {start!r} has no time zone")
+    when = when.astimezone(UTC)
+    if when.time() != datetime.min.time():
+        raise _bad(f"bucket starting_at {start!r} is not a UTC day (bucket_width must be 1d)")
+    return when.date()
+
+
+def _buckets_in_range(buckets: Iterable[dict], ctx: StepContext) -> Iterator[tuple[date, list[dict]]]:
+    for bucket in buckets:
+        day = bucket_date(bucket)
+        # The load replaces exactly the requested slice: a row outside it would never be replaced (doubled later).
+        if ctx.start_date <= day <= ctx.end_date:
+            results = bucket.get("results") or []
+            if not isinstance(results, list):
+                raise _bad(f"bucket of {day} has results that are not a list")
+            yield day, results
+
+
+def _optional_str(result: dict, field: str) -> str | None:
+    value = result.get(field)
+    if value is not None and not isinstance(value, str):
+        raise _bad(f"{field} {value!r} is not a string")
+    return value
+
+
+def _count(result: dict, column: str, path: tuple[str, ...]) -> int:
+    value: object = result
+    for step in path:
+        value = value.get(step) if isinstance(value, dict) else None
+    if value is None and column not in _REQUIRED_COUNTS:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _bad(f"{'.'.join(path)} {value!r} is not a non-negative integer")
+    return value
+
+
+def workspace_label(workspace_id: str | None) -> str:
+    """The workspace as the tables name it: its id, or 'default' for the default workspace (null id)."""
+    return workspace_id if workspace_id is not None else api.DEFAULT_WORKSPACE
+
+
+def transform_usage(
+    buckets: Iterable[dict], ctx: StepContext, ingested_at: datetime | None = None
+) -> list[dict]:
+    """Usage buckets → anthropic_usage_daily rows, one per (day, workspace, API key, model, tier, window)."""
+    rows: dict[tuple, dict] = {}
+    for day, results in _buckets_in_range(buckets, ctx):
+        for result in results:
+            workspace_id, api_key_id = (
+                _optional_str(result, "workspace_id"),
+                _optional_str(result, "api_key_id"),
+            )
+            dims = tuple(_optional_str(result, field) for field in USAGE_DIMS)
+            key = (day, workspace_label(workspace_id), api_key_id or api.CONSOLE_API_KEY, *dims)
+            # Results sharing our key differ in a dimension the table does not keep: both are real usage, add them.
+            row = rows.setdefault(
+                key,
+                {
+                    **dict(zip(USAGE_KEY, key)),
+                    "workspace_id": workspace_id,
+                    "api_key_id": api_key_id,
+                    **{column: 0 for column, _ in USAGE_COUNTS},
+                },
+            )
+            for column, path in USAGE_COUNTS:
+                row[column] += _count(result, column, path)
+    return finish_rows(rows.values(), USAGE_KEY, USAGE_COLUMNS, ctx, ingested_at)
+
+
+def cents_to_units(value: object) -> Decimal:
+    """The cost report's amount (a decimal string in cents, the lowest currency unit) in currency units, exact."""
+    if isinstance(value, bool) or not isinstance(value, (str, Decimal, int)):
+        # A float means JSON was parsed without parse_float=Decimal: refuse rather than round silently.
+        raise _bad(f"amount {value!r} is not an exact decimal")
+    try:
+        cents = Decimal(value)
+    except decimal.InvalidOperation:
+        raise _bad(f"amount {value!r} is not a number") from None
+    if not cents.is_finite() or abs(cents) >= NUMERIC_LIMIT:
+        raise _bad(f"amount {value!r} does not fit BigQuery NUMERIC")
+    return MONEY.divide(cents, CENTS_PER_UNIT)  # exact: a finite decimal divided by 100
+
+
+def transform_costs(
+    buckets: Iterable[dict], ctx: StepContext, ingested_at: datetime | None = None
+) -> list[dict]:
+    """Cost buckets → anthropic_costs_daily rows, one per (day, workspace, cost line, currency), NUMERIC amounts."""
+    totals: dict[tuple, Decimal] = {}
+    workspace_ids: dict[str, str | None] = {}
+    for day, results in _buckets_in_range(buckets, ctx):
+        for result in results:
+            currency = result.get("currency")
+            if not isinstance(currency, str) or not currency.strip():
+                raise _bad(f"cost result of {day} has no currency")
+            workspace_id = _optional_str(result, "workspace_id")
+            label = workspace_label(workspace_id)
+            workspace_ids[label] = workspace_id
+            dims = (day, label, *(_optional_str(result, f) for f in COST_DIMS), currency.strip().upper())
+            # Currency is in the key: amounts in different currencies are never added.
+            totals[dims] = MONEY.add(totals.get(dims, Decimal(0)), cents_to_units(result.get("amount")))
+    rows = (
+        {
+            **dict(zip(COSTS_KEY, dims)),
+            "workspace_id": workspace_ids[dims[1]],
+            "amount": MONEY.quantize(total, NUMERIC_SCALE),
+        }
+        for dims, total in totals.items()
+    )
+    return finish_rows(rows, COSTS_KEY, COSTS_COLUMNS, ctx, ingested_at)

@@ -1,0 +1,209 @@
+"""Golden tests: recorded-shape Anthropic Admin API pages → extract (via httpx.MockTransport) → transform → rows."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from shared.errors import TerminalError
+from shared.local import anthropic_sandbox
+from shared.providers import get_processor
+from shared.providers.base import Credential, StepContext
+from shared.settings import settings_from_env
+from tests.golden.test_openai_golden import _jsonable
+
+GOLDEN = Path(__file__).parent / "anthropic"
+START, END = date(2025, 11, 3), date(2025, 11, 4)
+SECRET = "sk-ant-admin01-golden-0123456789abcdef"
+RUN_ID = "run_golden_0001"
+INGESTED_AT = datetime(2025, 11, 5, 6, 0, tzinfo=UTC)
+USAGE_PATH, COSTS_PATH = "/v1/organizations/usage_report/messages", "/v1/organizations/cost_report"
+USAGE_PAGES, COSTS_PAGES = (
+    ["usage_page_1.json", "usage_page_2.json"],
+    ["costs_page_1.json", "costs_page_2.json"],
+)
+ENV = {"GCP_PROJECT_ID": "golden-project", "KMS_KEY_NAME": "projects/p/locations/l/keyRings/r/cryptoKeys/k"}
+
+
+class RecordedApi:
+    """Serves recorded pages by their cursor, byte for byte; `failures` answers come first (e.g. a 429)."""
+
+    def __init__(self, path: str, page_files: list[str], failures: list[httpx.Response] | None = None):
+        self.path = path
+        self.bodies = [(GOLDEN / name).read_bytes() for name in page_files]
+        self.cursors = [None] + [json.loads(body)["next_page"] for body in self.bodies[:-1]]
+        self.failures = list(failures or [])
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        assert request.url.path.endswith(self.path)
+        if self.failures:
+            return self.failures.pop(0)
+        body = self.bodies[self.cursors.index(request.url.params.get("page"))]
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+
+
+def _context(handler, start=START, end=END, seconds=30) -> StepContext:
+    return StepContext(
+        org_slug="acmecorp",
+        run_id=RUN_ID,
+        start_date=start,
+        end_date=end,
+        credential=Credential("anthropic", SECRET, {}),
+        settings=settings_from_env(ENV),
+        deadline=time.monotonic() + seconds,
+        http_transport=httpx.MockTransport(handler),
+    )
+
+
+def _run(ps_type: str, api, **kwargs) -> list[dict]:
+    processor = get_processor(ps_type)
+    ctx = _context(api, **kwargs)
+    return processor.transform(processor.extract(ctx), ctx, ingested_at=INGESTED_AT)
+
+
+def _expected(name: str) -> list[dict]:
+    return json.loads((GOLDEN / name).read_text())
+
+
+def _assert_queries(api: RecordedApi, group_by: list[str]) -> None:
+    assert len(api.requests) == len(api.cursors)  # one request per page: nothing fetched twice
+    for request, cursor in zip(api.requests, api.cursors, strict=True):
+        params = request.url.params
+        assert (
+            params["starting_at"] == "2025-11-03T00:00:00Z" and params["ending_at"] == "2025-11-05T00:00:00Z"
+        )
+        assert params["bucket_width"] == "1d" and params["limit"] == "31"
+        assert params.get_list("group_by[]") == group_by
+        assert params.get("page") == cursor
+        assert request.headers["x-api-key"] == SECRET and request.headers["anthropic-version"] == "2023-06-01"
+        assert "authorization" not in request.headers
+        assert request.url.host == "api.anthropic.com" and request.url.scheme == "https"
+
+
+def test_usage_pages_become_expected_rows():
+    api = RecordedApi(USAGE_PATH, USAGE_PAGES)
+    rows = _run("anthropic.usage_messages", api)
+    _assert_queries(api, ["model", "workspace_id", "api_key_id", "service_tier", "context_window"])
+    assert _jsonable(rows) == _expected("expected_usage_rows.json")
+
+
+def test_nulls_are_kept_and_labelled_and_both_cache_ttls_are_separate():
+    rows = _run("anthropic.usage_messages", RecordedApi(USAGE_PATH, USAGE_PAGES))
+    default = [r for r in rows if r["workspace_id"] is None]
+    assert default and {r["workspace_label"] for r in default} == {"default"}
+    console = [r for r in rows if r["api_key_id"] is None]
+    assert console and {r["api_key_label"] for r in console} == {"console"}
+    first = next(r for r in rows if r["workspace_label"] == "default" and r["api_key_label"] == "console")
+    assert (first["cache_creation_5m_input_tokens"], first["cache_creation_1h_input_tokens"]) == (
+        40000,
+        10000,
+    )
+    # A null cache_creation / server_tool_use object means none happened (older responses omit them).
+    haiku = next(r for r in rows if r["model"] == "claude-haiku-4-5-20251001")
+    assert haiku["cache_creation_5m_input_tokens"] == haiku["web_search_requests"] == 0
+
+
+def test_cost_pages_become_expected_rows_in_dollars_to_the_cent():
+    api = RecordedApi(COSTS_PATH, COSTS_PAGES)
+    rows = _run("anthropic.cost_report", api)
+    _assert_queries(api, ["workspace_id", "description"])
+    assert _jsonable(rows) == _expected("expected_costs_rows.json")
+    amounts = {(r["cost_date"], r["description"]): r["amount"] for r in rows}
+    # The API's amount is cents as a decimal string: "123.45" is $1.2345, never through float.
+    assert amounts[(START, "Claude Haiku 4.5 Usage - Input Tokens (Batch)")] == Decimal("0.500000500")
+    assert amounts[(END, "Claude Sonnet 4.5 Usage - Input Tokens")] == Decimal("0.000021000")
+    assert amounts[(START, "Web Search")] == Decimal("0.120000000")
+    assert sum(amounts.values()) == Decimal("3.891164000")
+    assert all(type(a) is Decimal and a.as_tuple().exponent == -9 for a in amounts.values())
+
+
+def test_429_with_retry_after_then_success_gives_the_same_rows():
+    throttled = httpx.Response(
+        429,
+        headers={"Retry-After": "1"},
+        json={
+            "type": "error",
+            "error": {
+                "type": "rate_limit_error",
+                "message": "Number of requests has exceeded your rate limit",
+            },
+        },
+    )
+    unavailable = httpx.Response(
+        529, json={"type": "error", "error": {"type": "overloaded_error", "message": "x"}}
+    )
+    api = RecordedApi(COSTS_PATH, COSTS_PAGES, failures=[throttled, unavailable])
+    began = time.monotonic()
+    rows = _run("anthropic.cost_report", api)
+    assert time.monotonic() - began >= 1.0  # the Retry-After was honoured
+    assert len(api.requests) == len(COSTS_PAGES) + 2
+    assert _jsonable(rows) == _expected("expected_costs_rows.json")
+
+
+def test_a_repeated_page_token_is_an_error_not_a_loop():
+    page = json.loads((GOLDEN / "usage_page_1.json").read_text())  # has_more with the same cursor, forever
+
+    def handler(request):
+        return httpx.Response(200, json={**page, "next_page": "page_same"})
+
+    with pytest.raises(TerminalError) as caught:
+        _run("anthropic.usage_messages", handler)
+    assert caught.value.code == "PROVIDER_PAGING_LOOP"
+
+
+def test_a_90_day_range_costs_three_pages_per_report():
+    requests = []
+
+    def sandbox(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        query = parse_qs(request.url.query.decode())
+        body = anthropic_sandbox.build_page(
+            request.url.path, query, now=datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+        )
+        return httpx.Response(200, json=body)
+
+    start, end = date(2025, 9, 1), date(2025, 11, 29)  # 90 days
+    for ps_type in ("anthropic.usage_messages", "anthropic.cost_report"):
+        requests.clear()
+        rows = _run(ps_type, sandbox, start=start, end=end)
+        assert len(requests) == 3 and rows
+        key = "usage_date" if ps_type.endswith("messages") else "cost_date"
+        assert min(r[key] for r in rows) == start and max(r[key] for r in rows) == end
+
+
+@pytest.mark.parametrize(
+    ("ps_type", "result"),
+    [
+        ("anthropic.cost_report", {"currency": "USD", "amount": 1.5}),  # a float: precision already lost
+        ("anthropic.cost_report", {"currency": "USD", "amount": "NaN"}),
+        ("anthropic.cost_report", {"amount": "1"}),
+        (
+            "anthropic.usage_messages",
+            {"uncached_input_tokens": -1, "cache_read_input_tokens": 0, "output_tokens": 0},
+        ),
+        ("anthropic.usage_messages", {"cache_read_input_tokens": 0, "output_tokens": 0}),
+    ],
+)
+def test_malformed_results_fail_terminally(ps_type, result):
+    bucket = {"starting_at": "2025-11-03T00:00:00Z", "ending_at": "2025-11-04T00:00:00Z", "results": [result]}
+    ctx = _context(RecordedApi(COSTS_PATH, COSTS_PAGES))
+    with pytest.raises(TerminalError) as caught:
+        get_processor(ps_type).transform([bucket], ctx, ingested_at=INGESTED_AT)
+    assert caught.value.code == "PROVIDER_BAD_DATA"
+
+
+def test_a_bucket_that_is_not_a_utc_day_is_refused():
+    bucket = {"starting_at": "2025-11-03T05:00:00Z", "results": []}
+    with pytest.raises(TerminalError):
+        get_processor("anthropic.usage_messages").transform(
+            [bucket], _context(RecordedApi(USAGE_PATH, USAGE_PAGES))
+        )

@@ -1,0 +1,79 @@
+"""The LLM price table: read exactly, validated strictly, and in agreement with the provider sandbox's prices."""
+
+from decimal import Decimal
+
+import pytest
+
+from shared.errors import TerminalError
+from shared.local import anthropic_sandbox, openai_sandbox
+from shared.pricing.price_table import load_price_table, parse_price_table
+from shared.settings import DEFAULT_CONFIG_DIR
+
+ENTRY = """
+version: "t1"
+currency: USD
+models:
+  - provider: anthropic
+    model: m
+    effective_from: 2025-01-01
+    effective_to: {end}
+    standard: {{input: 0.1, output: 3}}
+"""
+
+
+def _rates(provider, model, tier, window=None):
+    return {
+        row["rate_type"]: row["usd_per_million"]
+        for row in load_price_table(DEFAULT_CONFIG_DIR)
+        if (row["provider"], row["model"], row["service_tier"], row["context_window"])
+        == (provider, model, tier, window)
+    }
+
+
+def test_numbers_are_exact_decimals_never_float():
+    rows = parse_price_table(ENTRY.format(end="null"))
+    assert [(r["rate_type"], r["usd_per_million"]) for r in rows] == [
+        ("input", Decimal("0.1")),
+        ("output", 3),
+    ]
+    assert all(isinstance(r["usd_per_million"], (Decimal, int)) for r in rows)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ENTRY.format(end="2024-12-31"),  # ends before it starts
+        ENTRY.format(end="null").replace("input: 0.1", "input: -1"),
+        ENTRY.format(end="null").replace("input: 0.1", "inptu: 0.1"),
+        ENTRY.format(end="null").replace("currency: USD", "currency: EUR"),
+        ENTRY.format(end="null") + ENTRY.format(end="null").split("models:\n")[1],  # two prices on one day
+    ],
+)
+def test_bad_tables_are_refused_with_a_reason(text):
+    with pytest.raises(TerminalError) as caught:
+        parse_price_table(text)
+    assert caught.value.code == "PRICE_TABLE_INVALID"
+
+
+def test_a_price_change_is_a_new_period_not_an_edit():
+    periods = sorted(
+        (r["effective_from"], r["effective_to"], r["usd_per_million"])
+        for r in load_price_table(DEFAULT_CONFIG_DIR)
+        if r["model"] == "o3-2025-04-16" and r["service_tier"] == "standard" and r["rate_type"] == "input"
+    )
+    assert [p[2] for p in periods] == [Decimal(10), Decimal(2)] and periods[0][1] == periods[1][0]
+
+
+def test_the_anthropic_sandbox_bills_at_the_price_table():
+    names = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
+    for (model, window), prices in anthropic_sandbox.PRICES.items():
+        table_window = None if window == "0-200k" else window
+        assert _rates("anthropic", model, "standard", table_window) == dict(zip(names, map(Decimal, prices)))
+        batch = _rates("anthropic", model, "batch", table_window)
+        assert batch == {name: Decimal(price) / 2 for name, price in zip(names, prices)}
+
+
+def test_the_openai_sandbox_bills_at_the_price_table():
+    for model, (uncached, cached, output) in openai_sandbox.MODELS.items():
+        rates = _rates("openai", model, "standard")
+        assert (rates["input"], rates["cache_read"], rates["output"]) == (uncached, cached, output)
