@@ -10,12 +10,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup up demo test lint fmt clean
+.PHONY: help setup up demo test lint fmt package clean
 
 help:
-	@echo "make demo   set up, start the local stack, run the OpenAI, Anthropic and GCP pipelines for a week, print"
+	@echo "make demo   set up, start the local stack, run the pipelines for a week and a scheduled day, print the result"
 	@echo "make test   set up and run the test suite"
 	@echo "make up     start the local stack in the foreground (Ctrl-C stops it)"
+	@echo "make package  build each function's deploy package into build/functions"
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: Python 3.13 not found (install it, e.g. 'pyenv install 3.13', or pass PYTHON=/path/to/python3.13)"; exit 1; }
@@ -37,6 +38,10 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check shared functions tests
+	terraform fmt -check -recursive terraform
+
+package: setup
+	$(BIN)/python -m shared.packaging build/functions
 
 fmt: setup
 	$(BIN)/ruff format shared functions tests

@@ -110,9 +110,16 @@ def authorize_org(caller: OrgCaller, path_org: str) -> None:
     if not hmac.compare_digest(caller.org_slug.encode(), path_org.encode()):
         raise ApiError("ORG_MISMATCH", "This API key belongs to another organization.")
     status = caller.subscription_status
-    if status not in RUNNABLE_STATUSES:
-        code = _SUBSCRIPTION_CODES.get(status or "", "SUBSCRIPTION_INACTIVE")
+    code = subscription_refusal(status)
+    if code:
         raise ApiError(code, f"The subscription is {status or 'missing'}; runs need ACTIVE or TRIAL.")
+
+
+def subscription_refusal(status: str | None) -> str | None:
+    """The error code refusing runs for a subscription in `status`, or None when it may run (ACTIVE, TRIAL)."""
+    if status in RUNNABLE_STATUSES:
+        return None
+    return _SUBSCRIPTION_CODES.get(status or "", "SUBSCRIPTION_INACTIVE")
 
 
 def verify_root_key(settings: Settings, presented: str | None) -> None:
@@ -120,3 +127,43 @@ def verify_root_key(settings: Settings, presented: str | None) -> None:
     expected = settings.root_key
     if not expected or not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
         raise ApiError("INVALID_ROOT_KEY", "Missing or invalid X-CA-Root-Key header.")
+
+
+def verify_scheduler_caller(settings: Settings, headers, verify_token=None) -> str:
+    """Who may trigger schedules: the root key, or Cloud Scheduler's OIDC identity (the service account named by
+    SCHEDULER_SERVICE_ACCOUNT, for the audience SCHEDULER_AUDIENCE); returns which one. 401 otherwise."""
+    if headers.get("X-CA-Root-Key"):
+        verify_root_key(settings, headers.get("X-CA-Root-Key"))
+        return "root_key"
+    bearer = headers.get("Authorization", "")
+    if settings.scheduler_service_account and bearer.startswith("Bearer "):
+        claims = _oidc_claims(bearer.removeprefix("Bearer ").strip(), settings, verify_token)
+        email = str(claims.get("email", "")) if claims else ""
+        if (
+            claims
+            and claims.get("email_verified")
+            and hmac.compare_digest(email.encode(), settings.scheduler_service_account.encode())
+        ):
+            return "oidc"
+    raise ApiError(
+        "INVALID_ROOT_KEY", "Send X-CA-Root-Key, or call as the scheduler's service account (OIDC)."
+    )
+
+
+def _oidc_claims(token: str, settings: Settings, verify_token=None) -> dict | None:
+    """The verified claims of a Google-signed OIDC token for our audience, or None (bad signature, expired,
+    another audience). `verify_token(token, audience)` is injectable; the default checks Google's keys."""
+    audience = settings.scheduler_audience or settings.scheduler_target_url
+    if not audience or len(token) > 4096:
+        return None
+    if verify_token is None:
+        from google.auth.transport import requests as google_requests
+        from google.oauth2 import id_token
+
+        def verify_token(value, aud):
+            return id_token.verify_oauth2_token(value, google_requests.Request(), audience=aud)
+
+    try:
+        return verify_token(token, audience)
+    except Exception:  # noqa: BLE001 - any verification failure is simply "not the scheduler"
+        return None

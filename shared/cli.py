@@ -160,6 +160,49 @@ def cmd_gcp_export(args) -> int:
     return 0
 
 
+def _api_url(args) -> str:
+    """The api function's base URL: --api-url, DPS_API_URL, or the running local stack's."""
+    url = args.api_url or os.environ.get("DPS_API_URL")
+    if not url:
+        stack_file = LOCAL_DIR / "stack.json"
+        if not stack_file.exists():
+            raise SettingsError("no --api-url, no DPS_API_URL and no local stack: run `make up` first")
+        url = json.loads(stack_file.read_text())["api_url"]
+    return url.rstrip("/")
+
+
+def cmd_trigger(args) -> int:
+    from datetime import UTC, datetime
+
+    import httpx
+
+    body: dict = {}
+    if args.pipeline:
+        body["pipeline_id"] = args.pipeline
+    if args.org:
+        body["org_slug"] = args.org
+    if args.date:
+        body["date"] = args.date
+    elif args.now:  # as if the schedules fired this instant: each runs the day its firing now would run
+        body["scheduled_time"] = datetime.now(UTC).isoformat()
+    settings = load_cli_settings()
+    response = httpx.post(
+        f"{_api_url(args)}/api/v1/scheduler/trigger",
+        json=body,
+        timeout=300,
+        headers={"X-CA-Root-Key": settings.root_key},
+    )
+    answer = response.json()
+    if response.status_code != 200:
+        raise SettingsError(f"trigger answered {response.status_code}: {answer.get('error', answer)}")
+    lines = [
+        f"{p['pipeline_id']} for {p['date']}: {p['queued']} queued, skipped {p['skipped'] or 'none'}"
+        for p in answer["pipelines"]
+    ]
+    _emit(args, answer, "\n".join(lines) or "no scheduled pipelines")
+    return 0
+
+
 def cmd_up(args) -> int:
     from shared.local.run import run_up
 
@@ -184,6 +227,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
     sub.add_parser("bootstrap", help="create the central dataset and tables").set_defaults(func=cmd_bootstrap)
+    trig = sub.add_parser("trigger", help="run schedules on demand: enqueue every due (org, pipeline, day)")
+    when = trig.add_mutually_exclusive_group()
+    when.add_argument(
+        "--now", action="store_true", help="as if each schedule fired now (default: its last firing)"
+    )
+    when.add_argument("--date", help="run this day instead, YYYY-MM-DD (a backfill)")
+    trig.add_argument(
+        "--pipeline", help="one pipeline, e.g. openai/cost/usage_cost (default: every scheduled one)"
+    )
+    trig.add_argument("--org", help="one org only (default: every org the pipelines are due for)")
+    trig.add_argument("--api-url", help="the api function's URL (default: DPS_API_URL or the local stack's)")
+    trig.set_defaults(func=cmd_trigger)
     export = sub.add_parser("gcp-export", help="write a synthetic GCP billing export into the local BigQuery")
     export.add_argument("table", help="project.dataset.gcp_billing_export_[resource_]v1_XXXXXX_XXXXXX_XXXXXX")
     export.add_argument("--start", required=True, help="first usage day, YYYY-MM-DD")

@@ -40,6 +40,19 @@ def make_kms_client(settings: Settings):
     return kms_v1.KeyManagementServiceClient()
 
 
+def make_tasks_client(settings: Settings):
+    """A Cloud Tasks client; over an insecure channel to the local server when CLOUD_TASKS_API_ENDPOINT is set."""
+    from google.cloud import tasks_v2
+
+    if settings.tasks_api_endpoint:
+        import grpc
+        from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+        transport = CloudTasksGrpcTransport(channel=grpc.insecure_channel(settings.tasks_api_endpoint))
+        return tasks_v2.CloudTasksClient(transport=transport)
+    return tasks_v2.CloudTasksClient()
+
+
 def make_publisher_client(settings: Settings):
     """A Pub/Sub publisher; the library itself honours PUBSUB_EMULATOR_HOST."""
     import os
@@ -67,6 +80,12 @@ def kms_client():
 def publisher_client():
     """The process's Pub/Sub publisher."""
     return make_publisher_client(get_settings())
+
+
+@functools.cache
+def tasks_client():
+    """The process's Cloud Tasks client (created on the first scheduler call, not at cold start)."""
+    return make_tasks_client(get_settings())
 
 
 @functools.cache

@@ -40,6 +40,7 @@ CATALOGUE: dict[str, ErrorSpec] = {
         429, "The monthly run quota resets on the 1st (UTC); or upgrade the plan."
     ),
     "BACKEND_UNAVAILABLE": ErrorSpec(503, "Retry later."),
+    "SCHEDULER_NOT_CONFIGURED": ErrorSpec(503, "Operators: set CLOUD_TASKS_QUEUE and SCHEDULER_TARGET_URL."),
     "INTERNAL": ErrorSpec(500, "Retry later; report the request id if it persists."),
 }
 

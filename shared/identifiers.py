@@ -11,6 +11,7 @@ RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 PLANS = ("starter", "professional", "scale", "enterprise")
 SUBSCRIPTION_STATUSES = ("ACTIVE", "TRIAL", "SUSPENDED", "CANCELLED", "PAST_DUE")
 RUNNABLE_STATUSES = ("ACTIVE", "TRIAL")
+SCHEDULER_TRIGGER = "scheduler"  # trigger_by of scheduled runs; reserved, so an org cannot send it
 
 
 def is_org_slug(value: str) -> bool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class RetryPolicy(BaseModel):
@@ -30,8 +31,35 @@ class StepConfig(BaseModel):
     retry: RetryPolicy = RetryPolicy()
 
 
+class ScheduleConfig(BaseModel):
+    """When the pipeline runs by itself: a unix-cron in an IANA time zone, each firing for one day.
+
+    Terraform turns this block into the pipeline's Cloud Scheduler job, so the config is the only place a
+    schedule is written down.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    cron: str
+    time_zone: str = "UTC"
+    date: Literal["yesterday", "today"] = "yesterday"  # which day, in `time_zone`, a firing runs
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from shared.schedules import check_cron
+
+        return check_cron(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from shared.schedules import check_time_zone
+
+        return check_time_zone(value)
+
+
 class PipelineConfig(BaseModel):
-    """A pipeline: identity, request limits, the run's time budget and its steps."""
+    """A pipeline: identity, request limits, the run's time budget, its schedule and its steps."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     pipeline_id: str
@@ -41,6 +69,7 @@ class PipelineConfig(BaseModel):
     description: str = ""
     max_range_days: int = Field(90, ge=1, le=366)
     timeout_seconds: float = Field(900, gt=0)
+    schedule: ScheduleConfig | None = None  # None: the pipeline runs only when asked over the API
     steps: tuple[StepConfig, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -82,3 +111,8 @@ def load_pipelines(config_dir: Path) -> dict[str, PipelineConfig]:
             raise ValueError(f"{path}: pipeline_id {config.pipeline_id!r} does not match its path")
         configs[config.pipeline_id] = config
     return configs
+
+
+def scheduled_pipelines(config_dir: Path) -> dict[str, PipelineConfig]:
+    """The pipelines that carry a schedule, keyed by pipeline_id (any config with one is picked up)."""
+    return {pid: config for pid, config in load_pipelines(config_dir).items() if config.schedule is not None}

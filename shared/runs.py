@@ -115,6 +115,31 @@ class RunLog:
             params,
         )
 
+    def record_refusal(self, request: RunRequest, code: str, message: str) -> None:
+        """Write a run that was refused before it could start (a scheduled run whose org lost its subscription or
+        credential) as FAILED with a stable code, so the org sees why the day was not loaded; holds no slot."""
+        now = datetime.now(UTC)
+        params = {
+            **run_row_params(request, now),
+            "fp": fingerprint(request.org_slug, request.pipeline_id, request.start_date, request.end_date),
+            "code": code,
+            "message": message[:_ERROR_MESSAGE_LIMIT],
+        }
+        self.warehouse.execute(
+            f"""
+            BEGIN TRANSACTION;
+            INSERT INTO `{self.runs}` (pipeline_logging_id, org_slug, pipeline_id, provider, status, start_date,
+              end_date, force_refresh, trigger_by, request_fingerprint, slot_held, error_code, error_message,
+              created_at, updated_at, completed_at)
+            VALUES (@id, @org, @pipeline_id, @provider, 'FAILED', @start, @end, @force, @trigger_by, @fp, FALSE,
+              @code, @message, @now, @now, @now);
+            INSERT INTO `{self.transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
+            VALUES (@id, @org, NULL, 'FAILED', @code, @now);
+            COMMIT TRANSACTION;
+            """,
+            params,
+        )
+
     def transition(
         self,
         run_id: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,13 @@ class Settings:
     openai_base_url: str = "https://api.openai.com"
     anthropic_base_url: str = "https://api.anthropic.com"
     provider_allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # Scheduler: the Cloud Tasks queue that carries one task per (org, pipeline, day), the base URL its tasks
+    # call (this api function's), and who besides the root key may call the trigger (Cloud Scheduler's OIDC).
+    tasks_queue: str | None = None
+    tasks_api_endpoint: str | None = None
+    scheduler_target_url: str | None = None
+    scheduler_service_account: str | None = None
+    scheduler_audience: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -97,7 +105,20 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         openai_base_url=env.get("OPENAI_API_BASE_URL", "https://api.openai.com").rstrip("/"),
         anthropic_base_url=env.get("ANTHROPIC_API_BASE_URL", "https://api.anthropic.com").rstrip("/"),
         provider_allowed_hosts=_split(env.get("PROVIDER_ALLOWED_HOSTS", "")),
+        tasks_queue=_queue_path(env.get("CLOUD_TASKS_QUEUE", "")),
+        tasks_api_endpoint=env.get("CLOUD_TASKS_API_ENDPOINT") or None,
+        scheduler_target_url=(env.get("SCHEDULER_TARGET_URL") or "").rstrip("/") or None,
+        scheduler_service_account=env.get("SCHEDULER_SERVICE_ACCOUNT") or None,
+        scheduler_audience=env.get("SCHEDULER_AUDIENCE") or None,
     )
+
+
+def _queue_path(value: str) -> str | None:
+    """CLOUD_TASKS_QUEUE as projects/P/locations/L/queues/Q; SettingsError if it is something else."""
+    value = value.strip()
+    if value and not re.fullmatch(r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]{1,100}", value):
+        raise SettingsError(f"CLOUD_TASKS_QUEUE={value!r} must be projects/P/locations/L/queues/Q")
+    return value or None
 
 
 @functools.cache

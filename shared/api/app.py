@@ -41,6 +41,15 @@ class ApiDeps:
     warehouse: object
     publisher: object
     kms_client: object
+    tasks_client: object | None = None  # None: the process's client, created on the first scheduler call
+
+    def tasks(self):
+        """The Cloud Tasks client (lazily: only the scheduler routes pay for importing it)."""
+        if self.tasks_client is None:
+            from shared import clients
+
+            self.tasks_client = clients.tasks_client()
+        return self.tasks_client
 
 
 @functools.cache

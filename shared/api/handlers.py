@@ -195,12 +195,54 @@ def reap(request: Request, deps: ApiDeps) -> Response:
 
 
 def scheduler_trigger(request: Request, deps: ApiDeps) -> Response:
-    """Admin only. Scheduling is not built yet; the route exists so callers get a clear answer."""
-    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
-    raise ApiError("NOT_IMPLEMENTED", "The scheduler is not available yet.")
+    """Root key or Cloud Scheduler (OIDC): enqueue one named task per due (org, pipeline, day); counts."""
+    from shared.api.models import TriggerBody, parse_model
+    from shared.scheduler import trigger
+
+    auth.verify_scheduler_caller(deps.settings, request.headers)
+    body = parse_model(TriggerBody, _body(request), empty_ok=True)
+    scheduled_time = body.scheduled_time or _schedule_time_header(request)
+    # Tasks authenticate to process-queue with the root key; Cloud Tasks shows task headers only to
+    # principals holding cloudtasks.tasks.fullView (see terraform/modules/scheduler/README.md).
+    headers = {"X-CA-Root-Key": deps.settings.root_key}
+    answer = trigger(
+        deps.warehouse,
+        deps.settings,
+        deps.tasks(),
+        headers,
+        pipeline_id=body.pipeline_id,
+        org_slug=body.org_slug,
+        day=body.date,
+        scheduled_time=scheduled_time,
+    )
+    return json_response(answer)
+
+
+def _schedule_time_header(request: Request):
+    """Cloud Scheduler's X-CloudScheduler-ScheduleTime (when the job was due), so a late or retried call runs
+    the day of the firing it belongs to; None if absent or malformed."""
+    from datetime import datetime
+
+    value = request.headers.get("X-CloudScheduler-ScheduleTime", "")
+    try:
+        parsed = datetime.fromisoformat(value) if value else None  # 3.11+ reads a trailing "Z"
+    except ValueError:
+        return None
+    return parsed if parsed and parsed.tzinfo else None
 
 
 def scheduler_process_queue(request: Request, deps: ApiDeps) -> Response:
-    """Admin only. Queue processing is not built yet."""
+    """Root key only (Cloud Tasks sends it): run one scheduled task; 429/503 make the queue retry it."""
+    from shared.api.models import TaskBody, parse_model
+    from shared.scheduler import process_task
+    from shared.tasks import ScheduledRun
+
     auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
-    raise ApiError("NOT_IMPLEMENTED", "Queue processing is not available yet.")
+    body = parse_model(TaskBody, _body(request))
+    answer, status = process_task(
+        deps.warehouse,
+        deps.settings,
+        deps.publisher,
+        ScheduledRun(body.org_slug, body.pipeline_id, body.date),
+    )
+    return json_response(answer, status)

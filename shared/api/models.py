@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import ApiError
+from shared.identifiers import SCHEDULER_TRIGGER
 
 
 class RunBody(BaseModel):
@@ -25,6 +26,8 @@ class RunBody(BaseModel):
             raise ValueError("send either date or start_date/end_date, not both")
         if self.date is None and (self.start_date is None or self.end_date is None):
             raise ValueError("send date, or both start_date and end_date")
+        if self.trigger_by == SCHEDULER_TRIGGER:  # marks the scheduler's own runs, which it counts as done
+            raise ValueError(f"trigger_by {SCHEDULER_TRIGGER!r} is reserved")
         return self
 
     def date_range(self) -> tuple[dt.date, dt.date]:
@@ -97,3 +100,56 @@ def parse_list_query(args) -> ListRunsQuery:
     if query.start_date and query.end_date and query.end_date < query.start_date:
         raise ApiError("INVALID_REQUEST", "end_date: must not be before start_date")
     return query
+
+
+class TriggerBody(BaseModel):
+    """POST /scheduler/trigger body (all optional): which pipeline (default: every scheduled one) and org
+    (default: every org), an explicit
+    `date` (a backfill), or the firing time to compute the due day from (default: Cloud Scheduler's header,
+    else the schedule's latest firing)."""
+
+    model_config = ConfigDict(extra="forbid")
+    pipeline_id: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}$"
+    )
+    org_slug: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{2,49}$")  # one org (a backfill, a test)
+    date: dt.date | None = None
+    scheduled_time: dt.datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_day(self) -> TriggerBody:
+        if self.date is not None and self.scheduled_time is not None:
+            raise ValueError("send either date or scheduled_time, not both")
+        if self.scheduled_time is not None and self.scheduled_time.tzinfo is None:
+            raise ValueError("scheduled_time needs a UTC offset (RFC 3339)")
+        if self.date is not None and self.date > dt.datetime.now(dt.UTC).date():
+            raise ValueError("date is in the future")
+        return self
+
+
+class TaskBody(BaseModel):
+    """POST /scheduler/process-queue body: the payload of one task the trigger enqueued."""
+
+    model_config = ConfigDict(extra="forbid")
+    org_slug: str = Field(pattern=r"^[a-z][a-z0-9_]{2,49}$")
+    pipeline_id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}/[a-z][a-z0-9_]{0,49}$")
+    date: dt.date
+
+    @model_validator(mode="after")
+    def _not_future(self) -> TaskBody:
+        # A "today" schedule in a zone ahead of UTC may run UTC's tomorrow; nothing later is a scheduled day.
+        if self.date > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
+            raise ValueError("date is in the future")
+        return self
+
+
+def parse_model(model: type[BaseModel], raw: bytes, *, empty_ok: bool = False) -> BaseModel:
+    """Validate a JSON body against `model`; an empty body is `{}` when `empty_ok`; 422 naming the field."""
+    if not raw.strip():
+        if not empty_ok:
+            raise ApiError("INVALID_REQUEST", "Body must be a JSON object.")
+        raw = b"{}"
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _invalid(exc, "body") from None

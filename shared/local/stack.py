@@ -1,4 +1,4 @@
-"""The local stack supervisor: KMS, BigQuery, Pub/Sub, the provider sandbox and the functions, as one."""
+"""The local stack supervisor: KMS, Cloud Tasks, BigQuery, Pub/Sub, the provider sandbox and the functions."""
 
 from __future__ import annotations
 
@@ -27,9 +27,11 @@ DEFAULT_PORTS = {
     "pubsub": 8085,
     "kms": 9011,
     "sandbox": 9012,
+    "tasks": 9013,
 }
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 READY_TIMEOUT_SECONDS = 60.0
+TASKS_QUEUE_ID = "scheduled-runs"
 
 
 def default_ports(environ: dict[str, str] | None = None) -> dict[str, int]:
@@ -157,7 +159,15 @@ class LocalStack:
             "ANTHROPIC_API_BASE_URL": self.sandbox_url,
             "CONFIG_DIR": str(DEFAULT_CONFIG_DIR),
             "PROVIDER_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "CLOUD_TASKS_API_ENDPOINT": f"{LOOPBACK}:{self.ports['tasks']}",
+            "CLOUD_TASKS_QUEUE": self.tasks_queue,
+            "SCHEDULER_TARGET_URL": self.api_url,
         }
+
+    @property
+    def tasks_queue(self) -> str:
+        """The local Cloud Tasks queue of scheduled runs."""
+        return f"projects/{self.project}/locations/local/queues/{TASKS_QUEUE_ID}"
 
     def settings(self) -> Settings:
         """Settings of this stack, as the functions see them."""
@@ -172,13 +182,14 @@ class LocalStack:
         began, self.started_at = time.monotonic(), datetime.now(UTC)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         functions = (["api", *self.provider_functions()]) if self.start_functions else []
-        used = ["kms", "bigquery", "bigquery_grpc", "pubsub", "sandbox", *functions]
+        used = ["kms", "tasks", "bigquery", "bigquery_grpc", "pubsub", "sandbox", *functions]
         hint = lambda name: f"set DPS_PORT_{name.upper()} to a free port"
         processes.ensure_ports_free({name: self.ports[name] for name in used}, hint)
         try:
             # Nothing waits for anything it does not need: the functions touch BigQuery, KMS and Pub/Sub only
             # per request, so they boot alongside the emulators; all readiness waits run in parallel.
             self._timed("kms", self._start_kms)
+            self._timed("tasks", self._start_tasks)
             waits = self._launch_emulators()
             self._timed("sandbox", self._start_sandbox)
             self._wait_all(waits | self._launch_functions(functions))
@@ -202,6 +213,20 @@ class LocalStack:
 
         server, _ = start_kms_server(LOOPBACK, self.ports["kms"], self.data_dir / "kms")
         self._stoppers.append(("kms", lambda: server.stop(grace=1).wait()))
+
+    def _start_tasks(self) -> None:
+        from shared.local.tasks_server import create_local_queue, start_tasks_server
+
+        log_path = self.data_dir / "logs" / "tasks.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(log_path, "a", buffering=1)  # noqa: SIM115 - closed by the stopper below
+
+        def log(message: str) -> None:
+            handle.write(f"{datetime.now(UTC).isoformat()} {message}\n")
+
+        _, _, stop = start_tasks_server(LOOPBACK, self.ports["tasks"], log=log)
+        self._stoppers.append(("tasks", lambda: (stop(), handle.close())))
+        create_local_queue(self.settings(), self.tasks_queue)
 
     def _start_sandbox(self) -> None:
         from shared.local.openai_sandbox import start_sandbox
@@ -346,6 +371,8 @@ class LocalStack:
             "bigquery_grpc": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "pubsub_emulator_host": f"{LOOPBACK}:{self.ports['pubsub']}",
             "kms_endpoint": f"{LOOPBACK}:{self.ports['kms']}",
+            "tasks_endpoint": f"{LOOPBACK}:{self.ports['tasks']}",
+            "tasks_queue": self.tasks_queue,
             "sandbox_url": self.sandbox_url,
             "project": self.project,
             "environment": "local",

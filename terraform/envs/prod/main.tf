@@ -1,0 +1,19 @@
+# The prod environment: the whole service from ../../modules/service, sized for prod.
+locals {
+  repo_root = abspath("${path.module}/../../..")
+}
+
+module "service" {
+  source      = "../../modules/service"
+  project_id  = var.project_id
+  environment = "prod"
+  region      = var.region
+  config_dir  = "${local.repo_root}/configs"
+  archive_dir = var.archive_dir != "" ? var.archive_dir : "${local.repo_root}/build/functions"
+
+  api_min_instances           = 1
+  api_max_instances           = 20
+  worker_max_instances        = 10
+  queue_dispatches_per_second = 5
+  queue_concurrent_dispatches = 10
+}

@@ -1,0 +1,19 @@
+output "api_url" {
+  description = "Base URL of the run API."
+  value       = module.service.api_url
+}
+
+output "functions" {
+  description = "Deployed functions."
+  value       = module.service.functions
+}
+
+output "scheduler_jobs" {
+  description = "Cloud Scheduler jobs, one per scheduled pipeline config."
+  value       = module.service.scheduler_jobs
+}
+
+output "secret_ids" {
+  description = "Add a version to each after the first apply (values never go through Terraform)."
+  value       = module.service.secret_ids
+}

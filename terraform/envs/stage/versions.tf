@@ -1,0 +1,18 @@
+terraform {
+  required_version = ">= 1.5"
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "~> 6.0"
+    }
+  }
+  # State in a bucket per environment: terraform init -backend-config="bucket=<project>-tfstate"
+  backend "gcs" {
+    prefix = "data-pipeline-service/stage"
+  }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}

@@ -1,0 +1,88 @@
+# Run requests of one provider: the topic the api publishes to, a push subscription to the provider's function
+# (OIDC, retry policy, dead-letter topic) and the dead-letter topic with a subscription that keeps what lands.
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  labels       = { service = "data-pipeline-service", environment = var.environment, provider = var.provider_name }
+}
+
+resource "google_pubsub_topic" "runs" {
+  project = var.project_id
+  name    = var.topic_name
+  labels  = local.labels
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  project = var.project_id
+  name    = "${var.topic_name}-dead-letter"
+  labels  = local.labels
+}
+
+resource "google_pubsub_subscription" "push" {
+  project                    = var.project_id
+  name                       = "${var.topic_name}-push"
+  topic                      = google_pubsub_topic.runs.id
+  ack_deadline_seconds       = 600 # the longest a push may take: Pub/Sub waits this long before redelivering
+  message_retention_duration = "604800s"
+  labels                     = local.labels
+
+  push_config {
+    push_endpoint = var.push_endpoint
+    oidc_token {
+      service_account_email = var.push_service_account_email
+      audience              = var.push_endpoint
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  # After this many deliveries a run request goes to the dead-letter topic (the worker fails the run itself
+  # after 4 claims, so a message lands here only when the function never answered).
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = 5
+  }
+}
+
+# Keeps dead letters for 7 days for an operator to read (a topic without a subscription drops them).
+resource "google_pubsub_subscription" "dead_letter" {
+  project                    = var.project_id
+  name                       = "${var.topic_name}-dead-letter-hold"
+  topic                      = google_pubsub_topic.dead_letter.id
+  message_retention_duration = "604800s"
+  labels                     = merge(local.labels, { role = "dead-letter" })
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+}
+
+# Dead-lettering needs the Pub/Sub service agent to publish to the DLQ and to acknowledge on the source.
+resource "google_pubsub_topic_iam_member" "agent_publishes_dead_letters" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letter.name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "agent_forwards_from_push" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.push.name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+resource "google_pubsub_topic_iam_member" "publishers" {
+  for_each = toset(var.publisher_members)
+  project  = var.project_id
+  topic    = google_pubsub_topic.runs.name
+  role     = "roles/pubsub.publisher"
+  member   = each.value
+}

@@ -1,0 +1,71 @@
+variable "project_id" {
+  description = "Google Cloud project of this environment."
+  type        = string
+}
+
+variable "environment" {
+  description = "stage or prod (ENVIRONMENT; org datasets are {org}_{environment})."
+  type        = string
+  validation {
+    condition     = contains(["stage", "prod"], var.environment)
+    error_message = "environment must be stage or prod."
+  }
+}
+
+variable "region" {
+  description = "Region of functions, queue and scheduler jobs."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "bigquery_location" {
+  description = "BigQuery location (BIGQUERY_LOCATION)."
+  type        = string
+  default     = "US"
+}
+
+variable "config_dir" {
+  description = "Path of the repository's configs/."
+  type        = string
+}
+
+variable "archive_dir" {
+  description = "Directory of the deploy packages <function>.zip (python -m shared.packaging)."
+  type        = string
+}
+
+variable "api_min_instances" {
+  description = "Warm api instances (cold starts cost ~1-2 s)."
+  type        = number
+  default     = 0
+}
+
+variable "api_max_instances" {
+  description = "Upper bound of api instances."
+  type        = number
+  default     = 10
+}
+
+variable "worker_max_instances" {
+  description = "Upper bound of instances per provider function: bounds concurrent runs per provider."
+  type        = number
+  default     = 5
+}
+
+variable "worker_timeout_seconds" {
+  description = "Request timeout of provider functions: above the longest pipeline timeout (1800 s)."
+  type        = number
+  default     = 1860
+}
+
+variable "queue_dispatches_per_second" {
+  description = "Scheduled tasks started per second."
+  type        = number
+  default     = 5
+}
+
+variable "queue_concurrent_dispatches" {
+  description = "Scheduled tasks in flight."
+  type        = number
+  default     = 10
+}

@@ -1,0 +1,245 @@
+"""Terraform checks: parsed with python-hcl2 (no provider needed); the config-derived schedules evaluated by
+terraform itself when it is installed. Schedules match the configs, subscriptions have retry and dead-letter
+policies, deployed entry points exist, and no secret value is written in any .tf."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import hcl2
+import pytest
+
+from shared.pipelines import load_pipelines, scheduled_pipelines
+from shared.settings import DEFAULT_CONFIG_DIR, REPO_ROOT
+
+TERRAFORM = REPO_ROOT / "terraform"
+MODULES = sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())
+TF_FILES = sorted(TERRAFORM.rglob("*.tf"))
+needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+
+
+def _unquote(value):
+    """python-hcl2 keeps HCL's quotes on keys and literal strings: strip them."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _load(path: Path) -> dict:
+    with path.open() as handle:
+        return hcl2.load(handle)
+
+
+def resources(resource_type: str) -> list[tuple[Path, str, dict]]:
+    """(file, name, body) of every resource of a type in any .tf file."""
+    found = []
+    for path in TF_FILES:
+        for block in _load(path).get("resource", []):
+            for rtype, named in block.items():
+                if _unquote(rtype) == resource_type:
+                    found += [(path, _unquote(name), body) for name, body in named.items()]
+    return found
+
+
+def module_calls(path: Path) -> dict[str, dict]:
+    """name => arguments of every `module` block in one file."""
+    calls = {}
+    for block in _load(path).get("module", []):
+        calls.update({_unquote(name): body for name, body in block.items()})
+    return calls
+
+
+def _env(tmp_path: Path) -> dict:
+    return {
+        **os.environ,
+        "CHECKPOINT_DISABLE": "1",
+        "TF_IN_AUTOMATION": "1",
+        "TF_DATA_DIR": str(tmp_path / ".tf"),
+    }
+
+
+def _evaluate_pipeline_configs(tmp_path: Path) -> dict:
+    """Run the pipeline_configs module with terraform (it has no provider, so this works offline)."""
+    (tmp_path / "main.tf").write_text(
+        f'module "configs" {{\n  source = "{TERRAFORM / "modules" / "pipeline_configs"}"\n'
+        f'  config_dir = "{DEFAULT_CONFIG_DIR}"\n}}\n'
+        'output "jobs" { value = module.configs.scheduled_jobs }\n'
+        'output "providers" { value = module.configs.providers }\n'
+    )
+    for argv in (["init", "-backend=false", "-input=false"], ["apply", "-auto-approve", "-input=false"]):
+        subprocess.run(
+            ["terraform", *argv], cwd=tmp_path, env=_env(tmp_path), check=True, capture_output=True
+        )
+    out = subprocess.run(
+        ["terraform", "output", "-json"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return {name: value["value"] for name, value in json.loads(out).items()}
+
+
+@needs_terraform
+def test_terraform_fmt_check_passes():
+    result = subprocess.run(
+        ["terraform", "fmt", "-check", "-recursive", str(TERRAFORM)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+        check=False,
+    )
+    assert result.returncode == 0, f"terraform fmt would change: {result.stdout}"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_every_module_has_the_five_files(module):
+    assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"} <= {
+        p.name for p in module.iterdir()
+    }
+
+
+@needs_terraform
+def test_every_scheduled_pipeline_has_a_job_with_the_same_cron(tmp_path):
+    evaluated = _evaluate_pipeline_configs(tmp_path)
+    expected = {
+        pid: (c.schedule.cron, c.schedule.time_zone, c.schedule.date)
+        for pid, c in scheduled_pipelines(DEFAULT_CONFIG_DIR).items()
+    }
+    jobs = {pid: (job["cron"], job["time_zone"], job["date"]) for pid, job in evaluated["jobs"].items()}
+    assert jobs == expected and expected
+    assert set(evaluated["providers"]) == {c.provider for c in load_pipelines(DEFAULT_CONFIG_DIR).values()}
+
+
+def test_the_scheduler_jobs_are_made_from_the_configs_with_their_cron_and_time_zone():
+    ((path, _, job),) = resources("google_cloud_scheduler_job")
+    assert job["for_each"] == "${module.configs.scheduled_jobs}"
+    assert job["schedule"] == "${each.value.cron}" and job["time_zone"] == "${each.value.time_zone}"
+    target = job["http_target"][0]
+    assert _unquote(target["uri"]).endswith("/api/v1/scheduler/trigger") and target["oidc_token"]
+    assert module_calls(path)["configs"]["config_dir"] == "${var.config_dir}"
+    locals_ = _load(TERRAFORM / "modules" / "pipeline_configs" / "main.tf")["locals"][0]
+    # The same files shared/pipelines.py loads (configs/pipelines/<provider>/<domain>/<pipeline>.yml).
+    assert '"pipelines/*/*/*.yml"' in locals_["files"]
+    for env in ("stage", "prod"):
+        env_main = TERRAFORM / "envs" / env / "main.tf"
+        service = module_calls(env_main)["service"]
+        assert _unquote(service["config_dir"]) == "${local.repo_root}/configs"
+        assert (env_main.parent / "../../..").resolve() == REPO_ROOT  # what local.repo_root evaluates to
+        assert _unquote(service["environment"]) == env
+
+
+def test_every_subscription_has_a_retry_policy_and_a_dead_letter_topic():
+    subscriptions = resources("google_pubsub_subscription")
+    assert subscriptions
+    for path, name, body in subscriptions:
+        assert body.get("retry_policy"), f"{path}:{name} has no retry_policy"
+        if "dead-letter" in json.dumps(body.get("labels", "")):
+            continue  # the hold subscription of a dead-letter topic: where dead letters end, not a source
+        policy = body.get("dead_letter_policy")
+        assert policy and policy[0]["dead_letter_topic"] and policy[0]["max_delivery_attempts"], (
+            f"{path}:{name}"
+        )
+        assert body["push_config"][0]["oidc_token"], f"{path}:{name} pushes without OIDC"
+    # Dead-lettering only works when the Pub/Sub service agent may publish to the DLQ and ack the source.
+    granted = {
+        (_unquote(b["role"]), b.get("topic") or b.get("subscription"))
+        for kind in ("google_pubsub_topic_iam_member", "google_pubsub_subscription_iam_member")
+        for _, _, b in resources(kind)
+        if "pubsub_agent" in b["member"]
+    }
+    assert ("roles/pubsub.publisher", "${google_pubsub_topic.dead_letter.name}") in granted
+    assert ("roles/pubsub.subscriber", "${google_pubsub_subscription.push.name}") in granted
+
+
+def _entry_points(main: Path) -> set[str]:
+    """Names of functions in main.py decorated with functions_framework.http / cloud_event."""
+    tree = ast.parse(main.read_text())
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any("functions_framework" in ast.unparse(d) for d in node.decorator_list)
+    }
+
+
+def test_every_deployed_functions_entry_point_exists_in_functions():
+    service = _load(TERRAFORM / "modules" / "service" / "main.tf")
+    call = module_calls(TERRAFORM / "modules" / "service" / "main.tf")["functions"]
+    assert call["for_each"] == "${local.functions}" and call["entry_point"] == "${each.key}"
+    functions_local = next(block["functions"] for block in service["locals"] if "functions" in block)
+    # The deployed set: "api" plus every provider with a pipeline config (see modules/service/main.tf).
+    assert "module.configs.providers" in json.dumps(functions_local) and "api" in json.dumps(functions_local)
+    deployed = {"api"} | {c.provider for c in load_pipelines(DEFAULT_CONFIG_DIR).values()}
+    for name in sorted(deployed):
+        main = REPO_ROOT / "functions" / name / "main.py"
+        assert main.exists(), f"terraform deploys {name} but functions/{name}/main.py is missing"
+        assert name in _entry_points(main), f"functions/{name}/main.py has no entry point {name}()"
+
+
+SECRET_LIKE = [
+    re.compile(r"sk-[A-Za-z0-9_-]{8,}"),  # provider API keys
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    re.compile(r"AIza[0-9A-Za-z_-]{20,}"),  # Google API keys
+    re.compile(r'"[0-9a-fA-F]{32,}"'),  # hex keys
+]
+OPAQUE = re.compile(r'"([A-Za-z0-9+/_=-]{32,})"')
+
+
+def _opaque_token(text: str) -> str | None:
+    """A long string literal mixing upper case, lower case and digits (a generated key), if any."""
+    for match in OPAQUE.finditer(text):
+        token = match.group(1)
+        if re.search(r"[A-Z]", token) and re.search(r"[a-z]", token) and re.search(r"[0-9]", token):
+            return token
+    return None
+
+
+@pytest.mark.parametrize("path", TF_FILES, ids=lambda p: str(p.relative_to(TERRAFORM)))
+def test_no_secret_value_in_any_tf_file(path):
+    text = path.read_text()
+    for pattern in SECRET_LIKE:
+        match = pattern.search(text)
+        assert match is None, f"{path}: looks like a secret: {match.group(0)[:12]}..."
+    assert _opaque_token(text) is None, f"{path}: looks like a generated key"
+    assert "google_secret_manager_secret_version" not in text and "secret_data" not in text
+    for block in _load(path).get("variable", []):
+        for name, body in block.items():
+            if re.search(r"key|secret|password|token|pepper", _unquote(name)) and "default" in body:
+                assert not body["default"], f"{path}: variable {name} has a default value"
+    # Secret settings arrive only from Secret Manager, never as plain environment variables.
+    for _, name, body in [(p, n, b) for p, n, b in resources("google_cloudfunctions2_function")]:
+        plain = json.dumps(body["service_config"][0].get("environment_variables", ""))
+        assert "CA_ROOT_API_KEY" not in plain and "API_KEY_PEPPER" not in plain
+
+
+def test_cloudbuild_lints_tests_packages_and_deploys_one_environment():
+    import yaml
+
+    build = yaml.safe_load((REPO_ROOT / "cloudbuild.yaml").read_text())
+    steps = {step["id"]: step for step in build["steps"]}
+    assert list(steps) == [
+        "lint",
+        "terraform-fmt",
+        "test",
+        "package",
+        "terraform-init",
+        "terraform-plan",
+        "terraform-apply",
+    ]
+    assert "make test" in " ".join(steps["test"]["args"])
+    assert steps["package"]["args"] == ["-m", "shared.packaging", "build/functions"]
+    assert build["substitutions"]["_ENV"] in ("stage", "prod")
+    for env in ("stage", "prod"):  # the environments _ENV may name
+        assert (TERRAFORM / "envs" / env / "main.tf").exists()
+    assert all(
+        steps[s]["dir"] == "terraform/envs/${_ENV}"
+        for s in ("terraform-init", "terraform-plan", "terraform-apply")
+    )
