@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.errors import PipelineError, TerminalError, TransientError
-from shared.logs import log
+from shared.faults import EXTRACTED, LOADED, crash_point
+from shared.logs import log, log_context
 from shared.pipelines import PipelineConfig, StepConfig, ordered_steps
 from shared.providers import get_processor
 from shared.providers.base import Credential, Processor, StepContext
@@ -33,6 +34,7 @@ class Executor:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     http_transport: object = None
+    request_timeout: float | None = None  # seconds one provider request may take; None: http_paging's default
     is_cancelled: Callable[[], bool] = lambda: False
     processor_for: Callable[[str], Processor] = get_processor
 
@@ -53,6 +55,12 @@ class Executor:
     def _run_step(
         self, request: RunRequest, step: StepConfig, credential: Credential, run_deadline: float
     ) -> int:
+        with log_context(step_id=step.step_id):  # every line logged inside the step names it
+            return self._run_step_attempts(request, step, credential, run_deadline)
+
+    def _run_step_attempts(
+        self, request: RunRequest, step: StepConfig, credential: Credential, run_deadline: float
+    ) -> int:
         policy = step.retry
         for attempt in range(1, policy.max_attempts + 1):
             started = datetime.now(UTC)
@@ -61,13 +69,16 @@ class Executor:
                     request, step, credential, min(self.clock() + step.timeout_seconds, run_deadline)
                 )
             except PipelineError as error:
-                out_of_time = self.clock() >= run_deadline  # no budget left for another attempt
-                last = isinstance(error, TerminalError) or attempt == policy.max_attempts or out_of_time
-                self._record(request, step, attempt, "FAILED" if last else "RETRYING", started, error=error)
-                if last:
+                retriable = isinstance(error, TransientError) and attempt < policy.max_attempts
+                wait = self._backoff(policy, attempt, error, run_deadline) if retriable else None
+                self._record(
+                    request, step, attempt, "RETRYING" if wait is not None else "FAILED", started, error=error
+                )
+                if wait is None:
                     raise
-                self.sleep(self._backoff(policy, attempt, error, run_deadline))
+                self.sleep(wait)
                 continue
+            crash_point(LOADED, step.step_id)
             self._record(request, step, attempt, "COMPLETED", started, rows=rows)
             return rows
         raise AssertionError("unreachable: the loop returns or raises")
@@ -83,6 +94,8 @@ class Executor:
             settings=self.settings,
             deadline=deadline,
             http_transport=self.http_transport,
+            sleep=self.sleep,
+            request_timeout=self.request_timeout,
             force_refresh=request.force_refresh,
             destination_table=step.destination_table,
         )
@@ -96,16 +109,20 @@ class Executor:
                 "STEP_TIMEOUT",
                 f"Step {step.step_id} ran out of time (step limit {step.timeout_seconds:.0f} s).",
             )
+        crash_point(EXTRACTED, step.step_id)
         spec = load_table_specs(self.settings.config_dir, "org")[step.destination_table]
         dataset = self.settings.org_dataset(request.org_slug)
         return self.warehouse.replace_slice(dataset, spec, rows, request.start_date, request.end_date)
 
-    def _backoff(self, policy, attempt: int, error: PipelineError, run_deadline: float) -> float:
+    def _backoff(self, policy, attempt: int, error: TransientError, run_deadline: float) -> float | None:
+        """Seconds to wait before the next attempt, or None when the wait does not fit in the run's budget."""
         wait = min(policy.initial_backoff_seconds * 2 ** (attempt - 1), policy.max_backoff_seconds)
         wait = wait * (0.5 + random.random() / 2)  # jitter so retries of many runs do not align
-        if isinstance(error, TransientError) and error.retry_after:
+        if error.retry_after:
             wait = max(wait, error.retry_after)
-        return max(0.0, min(wait, run_deadline - self.clock()))
+        # Sleeping into the run's deadline only to find no time left for the attempt wastes the instance:
+        # hand the run back at once so Pub/Sub redelivers it with its own backoff.
+        return wait if self.clock() + wait < run_deadline else None
 
     def _record(self, request, step, attempt, status, started, *, rows=None, error=None) -> None:
         code = error.code if error else None
@@ -127,7 +144,7 @@ class Executor:
             f"step {step.step_id} attempt {attempt}: {status}",
             org_slug=request.org_slug,
             pipeline_logging_id=request.pipeline_logging_id,
-            step=step.step_id,
+            step_id=step.step_id,
             rows=rows,
             error_code=code,
         )

@@ -19,6 +19,13 @@ from shared.errors import TerminalError, TransientError
 # One request never waits longer than this even when the step has more time left.
 REQUEST_TIMEOUT_SECONDS = 60.0
 _MAX_MESSAGE_CHARS = 300
+# Refusals that mean "not now" rather than "no": request timeout (408), too early (425), 429 (and 5xx).
+_RETRIABLE_4XX = (408, 425, 429)
+# What the org must do about a refused credential, by status.
+_AUTH_ADVICE = {
+    401: "The provider refused the stored key (invalid, revoked or expired): store a valid key, run again.",
+    403: "The stored key may not read usage and cost reports: store an organization admin key and run again.",
+}
 # Key-shaped tokens a provider may echo back in an error message ("Incorrect API key provided: sk-...").
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 
@@ -84,13 +91,13 @@ def _classify(response: httpx.Response, secrets: list[str]) -> dict:
     """The parsed JSON body of a 2xx response; raise _Retry or TerminalError for everything else."""
     status = response.status_code
     where = f"{response.request.method} {response.request.url.host}{response.request.url.path}"
-    if status == 429 or status >= 500:
-        code = "PROVIDER_RATE_LIMITED" if status == 429 else "PROVIDER_UNAVAILABLE"
+    if status in _RETRIABLE_4XX or status >= 500:
+        code = {429: "PROVIDER_RATE_LIMITED", 408: "PROVIDER_TIMEOUT"}.get(status, "PROVIDER_UNAVAILABLE")
         message = redact(f"{where} answered {status}: {_provider_message(response)}", secrets)
         raise _Retry(code, message, parse_retry_after(response.headers.get("Retry-After")))
-    if status in (401, 403):
+    if status in _AUTH_ADVICE:
         message = redact(f"{where} answered {status}: {_provider_message(response)}", secrets)
-        raise TerminalError("PROVIDER_AUTH_FAILED", f"{message} (check the stored credential)")
+        raise TerminalError("PROVIDER_AUTH_FAILED", f"{message.rstrip('.')}. {_AUTH_ADVICE[status]}")
     if not 200 <= status < 300:
         # Redirects are not followed on purpose: the egress allow-list vetted this host, not the next one.
         message = redact(f"{where} answered {status}: {_provider_message(response)}", secrets)
@@ -98,8 +105,11 @@ def _classify(response: httpx.Response, secrets: list[str]) -> dict:
     try:
         body = json.loads(response.content, parse_float=Decimal)  # money never passes through float
     except (ValueError, UnicodeDecodeError):
+        # Usually a cut-off transfer or a proxy's error page: worth a retry. The content type (never the body:
+        # it may echo the request) helps an operator spot a base_url that points at something else.
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0][:60]
         raise _Retry(
-            "PROVIDER_BAD_RESPONSE", f"{where} answered {status} with a body that is not JSON"
+            "PROVIDER_BAD_RESPONSE", f"{where} answered {status} with a body that is not JSON ({kind})"
         ) from None
     if not isinstance(body, dict):
         raise _Retry("PROVIDER_BAD_RESPONSE", f"{where} answered {status} with JSON that is not an object")
@@ -131,8 +141,10 @@ def get_json(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     jitter: Callable[[], float] = random.random,
+    request_timeout: float | None = None,
 ) -> dict:
     """GET `url` and return its JSON object, retrying 429/5xx/timeouts with capped backoff within `deadline`."""
+    request_timeout = REQUEST_TIMEOUT_SECONDS if request_timeout is None else request_timeout
     last: _Retry | None = None
     attempts = 0
     for attempt in range(max_attempts):
@@ -141,7 +153,7 @@ def get_json(
             break
         attempts += 1
         try:
-            return _attempt(client, url, params, headers, min(REQUEST_TIMEOUT_SECONDS, remaining))
+            return _attempt(client, url, params, headers, min(request_timeout, remaining))
         except _Retry as failure:
             last = failure
         if attempt + 1 == max_attempts:

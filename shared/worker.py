@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 from shared.errors import PipelineError, TerminalError, TransientError, classify_unexpected
 from shared.executor import Executor, RunCancelled
+from shared.faults import EXECUTED, crash_point
 from shared.identifiers import is_org_slug, is_run_id
-from shared.logs import log
+from shared.logs import log, log_context, trace_fields
 from shared.pipelines import load_pipelines
 from shared.runs import CANCELLED, COMPLETED, PENDING, RUNNING, RunLog, RunRequest
 from shared.settings import Settings
@@ -40,16 +41,38 @@ def decode_message(event_data: dict) -> tuple[RunRequest, str | None]:
         raise TerminalError("BAD_MESSAGE", f"Undecodable run message: {type(exc).__name__}") from exc
     if not (is_org_slug(request.org_slug) and is_run_id(request.pipeline_logging_id)):
         raise TerminalError("BAD_MESSAGE", "Run message with a malformed org slug or run id")
-    return request, message.get("messageId") or message.get("message_id")
+    return request, _message_id(event_data)
 
 
-def handle_run_event(event_data: dict, provider: str, deps: WorkerDeps) -> str:
-    """Process one delivery; returns the outcome. Raises only to make Pub/Sub redeliver (transient)."""
-    try:
-        request, message_id = decode_message(event_data)
-    except TerminalError as error:
-        log("ERROR", error.message, error_code=error.code)
-        return "dropped"  # acknowledge: redelivering an undecodable message can never succeed
+def _message_id(event_data: object) -> str | None:
+    message = event_data.get("message") if isinstance(event_data, dict) else None
+    return (message.get("messageId") or message.get("message_id")) if isinstance(message, dict) else None
+
+
+def handle_run_event(
+    event_data: dict,
+    provider: str,
+    deps: WorkerDeps,
+    *,
+    event_id: str | None = None,
+    traceparent: str | None = None,
+) -> str:
+    """Process one delivery; returns the outcome. Raises only to make Pub/Sub redeliver (transient).
+
+    `event_id` (the CloudEvent id) and `traceparent` (its W3C trace extension) only label the log lines.
+    """
+    trace = trace_fields(deps.settings.project, traceparent)
+    with log_context(execution_id=event_id or _message_id(event_data), **trace):
+        try:
+            request, message_id = decode_message(event_data)
+        except TerminalError as error:
+            log("ERROR", error.message, error_code=error.code)
+            return "dropped"  # acknowledge: redelivering an undecodable message can never succeed
+        with log_context(org_slug=request.org_slug, pipeline_logging_id=request.pipeline_logging_id):
+            return _claim_and_execute(request, message_id, provider, deps)
+
+
+def _claim_and_execute(request: RunRequest, message_id: str | None, provider: str, deps: WorkerDeps) -> str:
     run_log = RunLog(deps.warehouse, deps.settings)
     ids = {"org_slug": request.org_slug, "pipeline_logging_id": request.pipeline_logging_id}
     if request.provider != provider:
@@ -90,6 +113,7 @@ def _execute_claimed(request: RunRequest, run_log: RunLog, deps: WorkerDeps) -> 
             **deps.executor_options,
         )
         rows = executor.execute(request, config, credential)
+        crash_point(EXECUTED)
     except RunCancelled:
         log("INFO", "run cancelled; stopped at a step boundary", org_slug=org, pipeline_logging_id=run_id)
         return "cancelled"

@@ -20,4 +20,10 @@ def _deps() -> WorkerDeps:
 @functions_framework.cloud_event
 def anthropic(cloud_event):
     """Entry point: process one delivery of a run request (raising makes Pub/Sub redeliver)."""
-    handle_run_event(cloud_event.data, PROVIDER, _deps())
+    handle_run_event(
+        cloud_event.data,
+        PROVIDER,
+        _deps(),
+        event_id=cloud_event["id"],
+        traceparent=cloud_event.get("traceparent"),  # the CloudEvent's distributed-tracing extension
+    )

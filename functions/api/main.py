@@ -3,6 +3,7 @@
 import functions_framework
 
 from shared.api.app import handle
+from shared.logs import log_context, trace_fields
 from shared.settings import get_settings
 
 # Validate settings at cold start: in stage/prod the instance refuses to start without a root key and a key
@@ -12,5 +13,10 @@ get_settings()
 
 @functions_framework.http
 def api(request):
-    """Entry point: answer one HTTP request."""
-    return handle(request)
+    """Entry point: answer one HTTP request (its log lines carry the request's trace and execution id)."""
+    headers = request.headers
+    trace = trace_fields(
+        get_settings().project, headers.get("traceparent"), headers.get("X-Cloud-Trace-Context")
+    )
+    with log_context(execution_id=headers.get("Function-Execution-Id"), **trace):
+        return handle(request)

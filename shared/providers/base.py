@@ -32,6 +32,9 @@ class StepContext:
     settings: Settings
     deadline: float  # time.monotonic() value after which the step must stop
     http_transport: Any = None  # an httpx transport to inject (tests); None means the real network
+    # How request retries wait: the executor's sleep, so tests that script provider faults run fast.
+    sleep: Callable[[float], None] = time.sleep
+    request_timeout: float | None = None  # seconds one provider request may take; None: http_paging's default
     force_refresh: bool = False  # reload everything in range, even what the provider says did not change
     destination_table: str | None = None  # the step's destination (what a `run` processor writes)
 

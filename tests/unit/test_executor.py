@@ -193,3 +193,20 @@ def test_cancellation_stops_at_a_step_boundary():
     with pytest.raises(RunCancelled):
         executor.execute(REQUEST, _config(), CREDENTIAL)
     assert [load[1] for load in warehouse.loads] == ["openai_usage_daily"]
+
+
+def test_a_retry_after_beyond_the_run_budget_is_handed_back_without_sleeping():
+    executor, warehouse, run_log, clock = _executor(
+        [fail(TransientError("PROVIDER_RATE_LIMITED", "429", retry_after=3600)), ok([])]
+    )
+    with pytest.raises(TransientError):
+        executor.execute(REQUEST, _config(), CREDENTIAL)
+    assert clock.sleeps == [] and warehouse.loads == []
+    assert run_log.steps == [("usage", 1, "FAILED", "PROVIDER_RATE_LIMITED")]
+
+
+def test_the_executors_sleep_and_request_timeout_reach_the_step():
+    seen = []
+    executor, _, _, clock = _executor([lambda ctx: seen.append(ctx) or [], ok([])], request_timeout=0.5)
+    executor.execute(REQUEST, _config(), CREDENTIAL)
+    assert seen[0].sleep == clock.sleep and seen[0].request_timeout == 0.5

@@ -198,3 +198,49 @@ def test_iterate_pages_refuses_has_more_without_a_cursor():
     with pytest.raises(TerminalError) as caught:
         list(iterate_pages(lambda cursor: {"has_more": True, "next_page": None}))
     assert caught.value.code == "PROVIDER_PAGING_BROKEN"
+
+
+@pytest.mark.parametrize(("status", "code"), [(408, "PROVIDER_TIMEOUT"), (425, "PROVIDER_UNAVAILABLE")])
+def test_not_now_refusals_are_retried_not_terminal(status, code):
+    clock = FakeClock()
+    handler, calls = _script(_error(status, "try again"), OK)
+    assert _get(handler, clock=clock)["object"] == "page" and len(calls) == 2
+    handler, calls = _script(_error(status, "try again"))
+    with pytest.raises(TransientError) as caught:
+        _get(handler, max_attempts=2)
+    assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("status", "advice"),
+    [(401, "invalid, revoked or expired"), (403, "store an organization admin key")],
+)
+def test_refused_credentials_tell_the_org_what_to_fix(status, advice):
+    handler, _ = _script(_error(status, f"Incorrect API key provided: {SECRET}."))
+    with pytest.raises(TerminalError) as caught:
+        _get(handler)
+    assert caught.value.code == "PROVIDER_AUTH_FAILED" and advice in caught.value.message
+    assert SECRET not in caught.value.message and ".." not in caught.value.message
+
+
+def test_a_body_that_is_not_json_names_its_content_type_but_not_its_text():
+    page = httpx.Response(
+        200, content=b"<html>login " + SECRET.encode(), headers={"Content-Type": "text/html"}
+    )
+    handler, _ = _script(page)
+    with pytest.raises(TransientError) as caught:
+        _get(handler, max_attempts=1)
+    assert "(text/html)" in caught.value.message and "login" not in caught.value.message
+
+
+def test_the_request_timeout_is_the_callers_when_given():
+    timeouts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"]["read"])
+        return OK
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        get_json(client, URL, [], HEADERS, deadline=10**9, request_timeout=0.25)
+        get_json(client, URL, [], HEADERS, deadline=10**9)
+    assert timeouts == [0.25, 60.0]

@@ -59,6 +59,8 @@ def _paged_buckets(ctx: StepContext, path: str, group_by: tuple[str, ...], limit
                 headers,
                 deadline=ctx.deadline,
                 max_attempts=api.MAX_ATTEMPTS_PER_REQUEST,
+                sleep=ctx.sleep,
+                request_timeout=ctx.request_timeout,
             )
 
         for page in iterate_pages(fetch_page):

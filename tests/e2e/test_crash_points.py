@@ -1,0 +1,106 @@
+"""Crash points: a worker killed mid-run leaves a run the reaper settles and a re-run completes exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.faults import CRASH_ENV, EXECUTED, EXTRACTED
+from shared.quotas import load_plans, reserve_run
+from shared.reaper import reap_stuck_runs
+from shared.runs import RunLog
+from shared.settings import REPO_ROOT
+from tests.e2e.faultkit import (
+    DAY,
+    deliver,
+    event_for,
+    sandbox_costs,
+    sandbox_usage,
+    table_costs,
+    table_usage,
+    worker_deps,
+)
+
+# The body of a provider function, run as its own process so that it can die as a killed instance does.
+WORKER = """
+import json, sys
+from shared import clients
+from shared.settings import get_settings
+from shared.worker import WorkerDeps, handle_run_event
+deps = WorkerDeps(get_settings(), clients.warehouse(), clients.kms_client())
+print(handle_run_event(json.loads(sys.argv[1]), "openai", deps))
+"""
+
+
+def _reserve(settings, warehouse, org_slug, day):
+    """A run of openai/cost/usage_costs accepted as the API accepts one: with a concurrency slot."""
+    request = RunLog(warehouse, settings).new_request(org_slug, "openai/cost/usage_costs", "openai", day, day)
+    limits = load_plans(settings.config_dir)["professional"]
+    assert reserve_run(warehouse, settings, request, limits).decision == "ACCEPTED"
+    return request
+
+
+def _running_slots(settings, warehouse, org_slug) -> int:
+    table = f"{settings.project}.{settings.central_dataset}.org_usage_quotas"
+    return warehouse.query(f"SELECT running FROM `{table}` WHERE org_slug = @org", {"org": org_slug})[0][
+        "running"
+    ]
+
+
+def _crashing_worker(settings, event, point) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CONFIG_DIR": str(settings.config_dir), CRASH_ENV: point}
+    return subprocess.run(
+        [sys.executable, "-c", WORKER, json.dumps(event)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,  # the exit status is what the test is about
+    )
+
+
+@pytest.mark.parametrize(
+    ("point", "loaded_before_the_crash", "day"),
+    [
+        # Days no other test loads, so what the crash left behind is visible.
+        (f"{EXTRACTED}:costs", {"usage"}, DAY + timedelta(days=1)),  # usage loaded, costs pulled, not loaded
+        (EXECUTED, {"usage", "costs"}, DAY + timedelta(days=2)),  # all loaded, the run never marked COMPLETED
+    ],
+)
+def test_a_killed_worker_is_reaped_and_a_rerun_completes_exactly(
+    point, loaded_before_the_crash, day, stack, short_settings, warehouse, kms, tenant
+):
+    slug, run_log = tenant["org_slug"], RunLog(warehouse, short_settings)
+    crashed = _reserve(short_settings, warehouse, slug, day)
+
+    worker = _crashing_worker(short_settings, event_for(crashed), point)
+
+    assert worker.returncode == 137, worker.stdout + worker.stderr
+    assert run_log.status(slug, crashed.pipeline_logging_id) == "RUNNING"  # stuck: nobody will settle it
+    assert _running_slots(short_settings, warehouse, slug) == 1
+    steps = run_log.step_logs(slug, crashed.pipeline_logging_id)
+    assert {s["step_id"] for s in steps if s["status"] == "COMPLETED"} <= loaded_before_the_crash
+    assert (table_usage(short_settings, warehouse, slug, day)[0] > 0) == ("usage" in loaded_before_the_crash)
+    assert (table_costs(short_settings, warehouse, slug, day)[0] > 0) == ("costs" in loaded_before_the_crash)
+
+    # The reaper, run as if its timeout had passed, fails the run and gives its slot back.
+    reaped = reap_stuck_runs(warehouse, short_settings, now=datetime.now(UTC) + timedelta(hours=2))
+    assert crashed.pipeline_logging_id in reaped["pipeline_logging_ids"]
+    row = run_log.get(slug, crashed.pipeline_logging_id)
+    assert (row["status"], row["error_code"]) == ("FAILED", "RUN_TIMEOUT")
+    assert _running_slots(short_settings, warehouse, slug) == 0
+
+    # A re-run of the same day replaces what the crashed run left: exact totals, one copy, no slot held.
+    rerun = _reserve(short_settings, warehouse, slug, day)
+    assert deliver(event_for(rerun, "m-rerun"), worker_deps(short_settings, warehouse, kms), 1) == [
+        "completed"
+    ]
+    assert table_costs(short_settings, warehouse, slug, day) == sandbox_costs(stack, day)
+    assert table_usage(short_settings, warehouse, slug, day) == sandbox_usage(stack, day)
+    assert _running_slots(short_settings, warehouse, slug) == 0
