@@ -61,3 +61,18 @@ def new_org(settings):
         return created
 
     return make
+
+
+# A key the provider sandbox refuses (401): a run it starts fails at its first provider call.
+REFUSED_PROVIDER_KEY = "sk-no"
+
+
+@pytest.fixture
+def api_only_org(new_org):
+    """Factory like `new_org`, for tests of the API alone: the runs they start fail at once (a refused provider
+    key) instead of pulling data through every step and loading the shared emulator under later tests."""
+
+    def make(**options):
+        return new_org(**{"secret": REFUSED_PROVIDER_KEY, **options})
+
+    return make

@@ -18,8 +18,8 @@ def _get(stack, path, key):
     return httpx.get(stack.api_url + path, headers={"X-API-Key": key}, timeout=30)
 
 
-def test_expired_and_revoked_keys_are_refused(stack, settings, new_org):
-    org = new_org()
+def test_expired_and_revoked_keys_are_refused(stack, settings, api_only_org):
+    org = api_only_org()
     expired = admin.issue_api_key(
         settings, org["org_slug"], expires_at=datetime.now(UTC) - timedelta(seconds=1)
     )
@@ -30,8 +30,8 @@ def test_expired_and_revoked_keys_are_refused(stack, settings, new_org):
     assert _get(stack, "/api/v1/pipelines/runs", spare["api_key"]).status_code == 401
 
 
-def test_a_revoked_key_stops_working_within_the_cache_bound(settings, warehouse, new_org):
-    org = new_org()
+def test_a_revoked_key_stops_working_within_the_cache_bound(settings, warehouse, api_only_org):
+    org = api_only_org()
     clock = [0.0]
     cache = KeyCache(ttl_seconds=30, clock=lambda: clock[0])
     assert authenticate_org(warehouse, settings, org["api_key"], cache).org_slug == org["org_slug"]
@@ -44,8 +44,8 @@ def test_a_revoked_key_stops_working_within_the_cache_bound(settings, warehouse,
     assert caught.value.status == 401
 
 
-def test_past_due_subscription_is_403_with_its_own_code(stack, settings, new_org):
-    org = new_org(status="ACTIVE")
+def test_past_due_subscription_is_403_with_its_own_code(stack, settings, api_only_org):
+    org = api_only_org(status="ACTIVE")
     admin.set_subscription_status(
         settings, org["org_slug"], "PAST_DUE"
     )  # before the key is ever used: not cached
@@ -90,8 +90,8 @@ def test_the_api_function_refuses_to_start_without_a_strong_root_key(stack, envi
     assert started.returncode != 0 and "CA_ROOT_API_KEY must be at least 32 characters" in started.stderr
 
 
-def test_listing_pages_through_the_orgs_runs_newest_first_with_filters(stack, settings, warehouse, new_org):
-    org, stranger = new_org(), new_org()
+def test_listing_pages_through_the_orgs_runs_newest_first_with_filters(stack, settings, warehouse, api_only_org):
+    org, stranger = api_only_org(), api_only_org()
     run_log = RunLog(warehouse, settings)
     made = []
     for i in range(5):

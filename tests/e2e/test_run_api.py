@@ -24,30 +24,30 @@ def test_health(stack):
     assert response.status_code == 200 and response.json()["status"] == "ok"
 
 
-def test_authentication_errors(stack, new_org):
-    org = new_org()
+def test_authentication_errors(stack, api_only_org):
+    org = api_only_org()
     body = {"date": "2025-11-01"}
     _error(_post(stack, org["org_slug"], None, body), 401, "UNAUTHENTICATED")
     _error(_post(stack, org["org_slug"], "dps_not_a_real_key", body), 401, "UNAUTHENTICATED")
-    other = new_org()
+    other = api_only_org()
     _error(_post(stack, org["org_slug"], other["api_key"], body), 403, "ORG_MISMATCH")
 
 
 @pytest.mark.parametrize(
     "status, code", [("SUSPENDED", "SUBSCRIPTION_SUSPENDED"), ("CANCELLED", "SUBSCRIPTION_CANCELLED")]
 )
-def test_inactive_subscription_is_403(stack, new_org, status, code):
-    org = new_org(status=status)
+def test_inactive_subscription_is_403(stack, api_only_org, status, code):
+    org = api_only_org(status=status)
     _error(_post(stack, org["org_slug"], org["api_key"], {"date": "2025-11-01"}), 403, code)
 
 
-def test_trial_subscription_may_run(stack, new_org):
-    org = new_org(status="TRIAL")
+def test_trial_subscription_may_run(stack, api_only_org):
+    org = api_only_org(status="TRIAL")
     assert _post(stack, org["org_slug"], org["api_key"], {"date": "2025-11-01"}).status_code == 202
 
 
-def test_request_errors(stack, new_org):
-    org = new_org()
+def test_request_errors(stack, api_only_org):
+    org = api_only_org()
     slug, key = org["org_slug"], org["api_key"]
     _error(
         _post(stack, slug, key, {"date": "2025-11-01"}, pipeline="openai/cost/nope"),
@@ -58,7 +58,7 @@ def test_request_errors(stack, new_org):
     assert "date" in _post(stack, slug, key, {"date": "2025-02-30"}).json()["error"]["message"]
     _error(_post(stack, slug, key, {"when": "2025-11-01"}), 422, "INVALID_REQUEST")
     _error(_post(stack, "Bad-Org", key, {"date": "2025-11-01"}), 400, "INVALID_PATH")
-    no_credential = new_org(credential=False)
+    no_credential = api_only_org(credential=False)
     _error(
         _post(stack, no_credential["org_slug"], no_credential["api_key"], {"date": "2025-11-01"}),
         400,
