@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -47,6 +48,26 @@ def decode_message(event_data: dict) -> tuple[RunRequest, str | None]:
 def _message_id(event_data: object) -> str | None:
     message = event_data.get("message") if isinstance(event_data, dict) else None
     return (message.get("messageId") or message.get("message_id")) if isinstance(message, dict) else None
+
+
+@functools.cache
+def default_deps() -> WorkerDeps:
+    """The real dependencies of a provider function, built once per process (clients are imported lazily)."""
+    from shared import clients
+    from shared.settings import get_settings
+
+    return WorkerDeps(get_settings(), clients.warehouse(), clients.kms_client())
+
+
+def handle_cloud_event(cloud_event, provider: str) -> str:
+    """A provider function's whole body: one Pub/Sub CloudEvent delivery of a run request for `provider`."""
+    return handle_run_event(
+        cloud_event.data,
+        provider,
+        default_deps(),
+        event_id=cloud_event["id"],
+        traceparent=cloud_event.get("traceparent"),  # the CloudEvent's distributed-tracing extension
+    )
 
 
 def handle_run_event(

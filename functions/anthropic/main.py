@@ -1,29 +1,11 @@
 """CloudEvent function `anthropic`: consumes Anthropic run requests from Pub/Sub. Thin: all logic lives in shared/."""
 
-import functools
-
 import functions_framework
 
-from shared.worker import WorkerDeps, handle_run_event
-
-PROVIDER = "anthropic"
-
-
-@functools.cache
-def _deps() -> WorkerDeps:
-    from shared import clients
-    from shared.settings import get_settings
-
-    return WorkerDeps(get_settings(), clients.warehouse(), clients.kms_client())
+from shared.worker import handle_cloud_event
 
 
 @functions_framework.cloud_event
 def anthropic(cloud_event):
     """Entry point: process one delivery of a run request (raising makes Pub/Sub redeliver)."""
-    handle_run_event(
-        cloud_event.data,
-        PROVIDER,
-        _deps(),
-        event_id=cloud_event["id"],
-        traceparent=cloud_event.get("traceparent"),  # the CloudEvent's distributed-tracing extension
-    )
+    handle_cloud_event(cloud_event, "anthropic")
