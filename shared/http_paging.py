@@ -191,3 +191,31 @@ def iterate_pages(fetch_page: Callable[[str | None], dict], *, max_pages: int = 
             raise TerminalError("PROVIDER_PAGING_LOOP", "the provider repeated a page cursor; stopping")
         seen.add(cursor)
     raise TerminalError("PROVIDER_PAGING_LOOP", f"more than {max_pages} pages; stopping")
+
+
+def paged_data(
+    ctx, url: str, params: list[tuple[str, str]], headers: dict, max_attempts: int
+) -> Iterator[dict]:
+    """Every item of every page's `data` list at `url` (an OpenAI/Anthropic admin report), within the step's
+    deadline, sleep and request timeout (`ctx`, a StepContext); the cursor goes back as `page`."""
+    # follow_redirects=False: the allow-list vetted this host, a redirect could point anywhere.
+    with httpx.Client(transport=ctx.http_transport, follow_redirects=False) as client:
+
+        def fetch_page(cursor: str | None) -> dict:
+            page_params = params + [("page", cursor)] if cursor else params
+            return get_json(
+                client,
+                url,
+                page_params,
+                headers,
+                deadline=ctx.deadline,
+                max_attempts=max_attempts,
+                sleep=ctx.sleep,
+                request_timeout=ctx.request_timeout,
+            )
+
+        for page in iterate_pages(fetch_page):
+            items = page.get("data")
+            if not isinstance(items, list):
+                raise TerminalError("PROVIDER_BAD_DATA", f"{url} answered a page without a 'data' list")
+            yield from items

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
-import httpx
-
 from shared.egress import resolve_base_url
 from shared.errors import TerminalError
-from shared.http_paging import get_json, iterate_pages
+from shared.http_paging import paged_data
 from shared.providers.anthropic import settings as api
 from shared.providers.base import StepContext
 
@@ -47,27 +45,7 @@ def _paged_buckets(ctx: StepContext, path: str, group_by: tuple[str, ...], limit
         *(("group_by[]", dimension) for dimension in group_by),
         ("limit", str(limit)),
     ]
-    # follow_redirects=False: the allow-list vetted this host, a redirect could point anywhere.
-    with httpx.Client(transport=ctx.http_transport, follow_redirects=False) as client:
-
-        def fetch_page(cursor: str | None) -> dict:
-            page_params = params + [("page", cursor)] if cursor else params
-            return get_json(
-                client,
-                base_url + path,
-                page_params,
-                headers,
-                deadline=ctx.deadline,
-                max_attempts=api.MAX_ATTEMPTS_PER_REQUEST,
-                sleep=ctx.sleep,
-                request_timeout=ctx.request_timeout,
-            )
-
-        for page in iterate_pages(fetch_page):
-            buckets = page.get("data")
-            if not isinstance(buckets, list):
-                raise TerminalError("PROVIDER_BAD_DATA", f"{path} answered a page without a 'data' list")
-            yield from buckets
+    yield from paged_data(ctx, base_url + path, params, headers, api.MAX_ATTEMPTS_PER_REQUEST)
 
 
 def extract_usage_messages(ctx: StepContext) -> Iterator[dict]:
