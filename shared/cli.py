@@ -203,6 +203,51 @@ def cmd_trigger(args) -> int:
     return 0
 
 
+def _admin_call(args, method: str, path: str, **kwargs) -> dict:
+    """Call an admin route of the api function with the root key; SettingsError naming the refusal."""
+    import httpx
+
+    response = httpx.request(
+        method,
+        f"{_api_url(args)}/api/v1/admin/{path}",
+        timeout=300,
+        headers={"X-CA-Root-Key": load_cli_settings().root_key},
+        **kwargs,
+    )
+    answer = response.json()
+    if response.status_code != 200:
+        raise SettingsError(f"{path} answered {response.status_code}: {answer.get('error', answer)}")
+    return answer
+
+
+def cmd_dead_letters_list(args) -> int:
+    params = {k: v for k, v in (("provider", args.provider), ("org_slug", args.org)) if v}
+    answer = _admin_call(args, "GET", "dead-letters", params={**params, "limit": args.limit})
+    lines = [
+        f"{d['message_id']}  {d['provider']:<9} {d['org_slug'] or '-':<20} run {d['pipeline_logging_id'] or '-'}"
+        f"  {d['run_status'] or '-'}: {d['error_code'] or '-'} (now {d['current_status'] or '-'}, "
+        f"replayed {d['replay_count']}x)"
+        for d in answer["dead_letters"]
+    ]
+    _emit(args, answer, "\n".join(lines) or "no dead letters")
+    return 0
+
+
+def cmd_dead_letters_replay(args) -> int:
+    if args.message_ids and (args.all or args.provider or args.org):
+        raise SettingsError("give message ids, or --all (with --provider/--org), not both")
+    if args.message_ids:
+        body: dict = {"message_ids": args.message_ids}
+    elif args.all:
+        body = {"all": True, **{k: v for k, v in (("provider", args.provider), ("org_slug", args.org)) if v}}
+    else:
+        raise SettingsError("give message ids, or --all")
+    answer = _admin_call(args, "POST", "dead-letters/replay", json=body)
+    lines = [f"{r['message_id']}: {r['outcome']} {r['error_code'] or ''}".rstrip() for r in answer["results"]]
+    _emit(args, answer, "\n".join([*lines, f"replayed {answer['replayed']}"]))
+    return 0
+
+
 def cmd_up(args) -> int:
     from shared.local.run import run_up
 
@@ -266,6 +311,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "reap", help="fail runs stuck past their timeout and recount concurrency slots"
     ).set_defaults(func=cmd_reap)
+    letters = sub.add_parser("dead-letters", help="run requests Pub/Sub gave up on").add_subparsers(
+        dest="dl_command", required=True
+    )
+    dl_list = letters.add_parser("list", help="drain the dead-letter subscriptions, then list what is stored")
+    dl_replay = letters.add_parser(
+        "replay", help="re-open the runs and publish them again (COMPLETED: no-op)"
+    )
+    dl_replay.add_argument("message_ids", nargs="*", help="dead-letter message ids (from `list`)")
+    dl_replay.add_argument(
+        "--all", action="store_true", help="every stored letter (narrow with --provider/--org)"
+    )
+    for command in (dl_list, dl_replay):
+        command.add_argument("--provider", help="openai, anthropic or gcp")
+        command.add_argument("--org", help="one org's letters")
+        command.add_argument(
+            "--api-url", help="the api function's URL (default: DPS_API_URL or the local stack's)"
+        )
+    dl_list.add_argument("--limit", type=int, default=100)
+    dl_list.set_defaults(func=cmd_dead_letters_list)
+    dl_replay.set_defaults(func=cmd_dead_letters_replay)
     status = org.add_parser("status", help="set an org's subscription status")
     status.add_argument("slug")
     status.add_argument("status", choices=["ACTIVE", "TRIAL", "SUSPENDED", "CANCELLED", "PAST_DUE"])

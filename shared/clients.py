@@ -64,6 +64,23 @@ def make_publisher_client(settings: Settings):
     return pubsub_v1.PublisherClient()
 
 
+def make_subscriber_client(settings: Settings):
+    """A Pub/Sub subscriber (to drain dead letters); the library itself honours PUBSUB_EMULATOR_HOST."""
+    import os
+
+    from google.cloud import pubsub_v1
+
+    if settings.pubsub_emulator_host:
+        os.environ.setdefault("PUBSUB_EMULATOR_HOST", settings.pubsub_emulator_host)
+    return pubsub_v1.SubscriberClient()
+
+
+@functools.cache
+def subscriber_client():
+    """The process's Pub/Sub subscriber (created on the first dead-letter call, not at cold start)."""
+    return make_subscriber_client(get_settings())
+
+
 @functools.cache
 def bigquery_client():
     """The process's BigQuery client."""

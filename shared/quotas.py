@@ -134,6 +134,75 @@ def reserve_run(
     return Reservation(row["decision"], row["existing_id"], row["existing_status"])
 
 
+# What reopen_run decides: the run was made runnable (a slot taken: REOPENED; it already held one: REQUEUED), or
+# why it was left alone.
+REOPENED, REQUEUED = "REOPENED", "REQUEUED"
+
+
+def _reopen_script(settings: Settings) -> str:
+    quotas = central_table(settings, "org_usage_quotas")
+    runs = central_table(settings, "org_meta_pipeline_runs")
+    transitions = central_table(settings, "org_meta_state_transitions")
+    return f"""
+    DECLARE prior STRING;
+    DECLARE holds INT64;
+    DECLARE decision STRING;
+    BEGIN TRANSACTION;
+    SET prior = (SELECT MAX(status) FROM `{runs}` WHERE pipeline_logging_id = @id AND org_slug = @org);
+    SET holds = (SELECT COUNT(*) FROM `{runs}` WHERE pipeline_logging_id = @id AND org_slug = @org AND slot_held);
+    SET decision = CASE
+      WHEN prior IS NULL THEN 'RUN_NOT_FOUND'
+      WHEN prior = 'COMPLETED' THEN 'ALREADY_COMPLETED'
+      WHEN prior = 'RUNNING' THEN 'IN_FLIGHT'
+      WHEN prior = 'CANCELLED' THEN 'CANCELLED'
+      WHEN holds > 0 THEN 'REQUEUED'
+      WHEN (SELECT COUNT(*) FROM `{runs}` WHERE org_slug = @org AND pipeline_logging_id != @id
+            AND status IN ('PENDING', 'RUNNING') AND request_fingerprint =
+              (SELECT MAX(request_fingerprint) FROM `{runs}` WHERE pipeline_logging_id = @id)) > 0
+        THEN 'DUPLICATE'
+      WHEN @concurrent_limit >= 0
+        AND COALESCE((SELECT MAX(running) FROM `{quotas}` WHERE org_slug = @org), 0) >= @concurrent_limit
+        THEN 'CONCURRENCY_LIMIT_REACHED'
+      ELSE 'REOPENED' END;
+    UPDATE `{quotas}` SET running = running + 1, updated_at = @now
+      WHERE org_slug = @org AND decision = 'REOPENED';
+    UPDATE `{runs}` SET status = 'PENDING', slot_held = TRUE, attempts = 0, error_code = NULL,
+        error_message = NULL, started_at = NULL, completed_at = NULL, updated_at = @now, last_transition_id = @token
+      WHERE pipeline_logging_id = @id AND org_slug = @org AND decision IN ('REOPENED', 'REQUEUED');
+    INSERT INTO `{transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
+      SELECT @id, @org, prior, 'PENDING', @reason, @now FROM UNNEST([1])
+      WHERE decision IN ('REOPENED', 'REQUEUED');
+    COMMIT TRANSACTION;
+    SELECT decision AS decision, prior AS prior_status;
+    """
+
+
+def reopen_run(
+    warehouse: Warehouse, settings: Settings, run_id: str, org_slug: str, limits: PlanLimits, reason: str
+) -> tuple[str, str | None]:
+    """Make a FAILED or PENDING run PENDING again with a concurrency slot, in one transaction; (decision, prior).
+
+    A run that holds its slot keeps it (REQUEUED); one that released it takes one under the plan's concurrency
+    limit, as a run request would, in the same transaction on the org's quota row (REOPENED), or is refused
+    (CONCURRENCY_LIMIT_REACHED), so a slot is never taken twice nor leaked. The daily and monthly counts are not
+    touched: it is the same run, counted once when it was accepted. COMPLETED, RUNNING, CANCELLED runs and runs
+    with an identical run in flight are left alone (the decision names why). Attempts restart from 0.
+    """
+    import uuid
+
+    params = {
+        "id": run_id,
+        "org": org_slug,
+        "now": datetime.now(UTC),
+        "token": str(uuid.uuid4()),
+        "reason": reason,
+        "concurrent_limit": _limit(limits.concurrent_runs),
+    }
+    with _org_lock(org_slug):
+        row = warehouse.query(_reopen_script(settings), params)[0]
+    return row["decision"], row["prior_status"]
+
+
 def ensure_quota_row(warehouse: Warehouse, settings: Settings, org_slug: str) -> None:
     """Create the org's zeroed quota row if it has none (idempotent, race-safe through MERGE)."""
     warehouse.execute(

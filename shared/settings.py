@@ -67,6 +67,14 @@ class Settings:
         """The Pub/Sub topic id that carries run requests for one provider."""
         return f"{self.topic_prefix}-{provider}"
 
+    def dead_letter_topic_for(self, provider: str) -> str:
+        """The topic a provider's undeliverable run requests go to (terraform/modules/run_topic names it so)."""
+        return f"{self.topic_for(provider)}-dead-letter"
+
+    def dead_letter_subscription_for(self, provider: str) -> str:
+        """The pull subscription that holds a provider's dead letters until they are drained."""
+        return f"{self.topic_for(provider)}-dead-letter-hold"
+
 
 def _require(env: dict[str, str], name: str, hint: str) -> str:
     value = env.get(name, "").strip()

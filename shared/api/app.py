@@ -28,6 +28,8 @@ ROUTES = Map(
         Rule("/api/v1/scheduler/trigger", methods=["POST"], endpoint="scheduler_trigger"),
         Rule("/api/v1/scheduler/process-queue", methods=["POST"], endpoint="scheduler_process_queue"),
         Rule("/api/v1/admin/reap", methods=["POST"], endpoint="reap"),
+        Rule("/api/v1/admin/dead-letters", methods=["GET"], endpoint="list_dead_letters"),
+        Rule("/api/v1/admin/dead-letters/replay", methods=["POST"], endpoint="replay_dead_letters"),
     ],
     strict_slashes=False,
 )
@@ -42,6 +44,7 @@ class ApiDeps:
     publisher: object
     kms_client: object
     tasks_client: object | None = None  # None: the process's client, created on the first scheduler call
+    subscriber_client: object | None = None  # None: the process's, created on the first dead-letter call
 
     def tasks(self):
         """The Cloud Tasks client (lazily: only the scheduler routes pay for importing it)."""
@@ -50,6 +53,14 @@ class ApiDeps:
 
             self.tasks_client = clients.tasks_client()
         return self.tasks_client
+
+    def subscriber(self):
+        """The Pub/Sub subscriber that drains dead letters (lazily, as for tasks)."""
+        if self.subscriber_client is None:
+            from shared import clients
+
+            self.subscriber_client = clients.subscriber_client()
+        return self.subscriber_client
 
 
 @functools.cache

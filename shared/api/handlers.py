@@ -194,6 +194,40 @@ def reap(request: Request, deps: ApiDeps) -> Response:
     return json_response(reap_stuck_runs(deps.warehouse, deps.settings))
 
 
+def list_dead_letters(request: Request, deps: ApiDeps) -> Response:
+    """Admin: drain the dead-letter subscriptions into the table, then list dead letters (filters provider, org)."""
+    from shared import dead_letters
+    from shared.api.models import parse_dead_letter_query
+
+    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
+    query = parse_dead_letter_query(request.args)
+    drained = dead_letters.drain(deps.warehouse, deps.settings, deps.subscriber())
+    letters = dead_letters.list_letters(
+        deps.warehouse, deps.settings, provider=query.provider, org=query.org_slug, limit=query.limit
+    )
+    return json_response({"drained": drained, "dead_letters": letters})
+
+
+def replay_dead_letters(request: Request, deps: ApiDeps) -> Response:
+    """Admin: re-open the runs of dead letters (quota slot included) and publish them again; one outcome each."""
+    from shared import dead_letters
+    from shared.api.models import ReplayBody, parse_model
+    from shared.dead_letter_replay import replay
+
+    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
+    body = parse_model(ReplayBody, _body(request))
+    dead_letters.drain(deps.warehouse, deps.settings, deps.subscriber())  # so "all" includes what just landed
+    answer = replay(
+        deps.warehouse,
+        deps.settings,
+        deps.publisher,
+        message_ids=body.message_ids,
+        provider=body.provider,
+        org=body.org_slug,
+    )
+    return json_response(answer)
+
+
 def scheduler_trigger(request: Request, deps: ApiDeps) -> Response:
     """Root key or Cloud Scheduler (OIDC): enqueue one named task per due (org, pipeline, day); counts."""
     from shared.api.models import TriggerBody, parse_model

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from shared.errors import ApiError
 from shared.identifiers import SCHEDULER_TRIGGER
@@ -153,3 +154,49 @@ def parse_model(model: type[BaseModel], raw: bytes, *, empty_ok: bool = False) -
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise _invalid(exc, "body") from None
+
+
+_SLUG = r"^[a-z][a-z0-9_]{2,49}$"
+MessageId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\w.:-]+$")]
+_PROVIDER = r"^[a-z][a-z0-9_]{0,49}$"
+
+
+class DeadLetterQuery(BaseModel):
+    """GET /admin/dead-letters query parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+    provider: str | None = Field(None, pattern=_PROVIDER)
+    org_slug: str | None = Field(None, pattern=_SLUG)
+    limit: int = Field(100, ge=1, le=500)
+
+
+def parse_dead_letter_query(args) -> DeadLetterQuery:
+    """Validate dead-letter listing filters; 422 naming the parameter at fault."""
+    raw = {}
+    for name in args:
+        values = args.getlist(name)
+        if len(values) != 1:
+            raise ApiError("INVALID_REQUEST", f"{name}: give it once")
+        raw[name] = values[0]
+    try:
+        return DeadLetterQuery.model_validate(raw)
+    except ValidationError as exc:
+        raise _invalid(exc, "query") from None
+
+
+class ReplayBody(BaseModel):
+    """POST /admin/dead-letters/replay body: `message_ids`, or `all` (optionally narrowed by provider/org)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    message_ids: list[MessageId] | None = Field(None, min_length=1, max_length=500)
+    all: bool = False
+    provider: str | None = Field(None, pattern=_PROVIDER)
+    org_slug: str | None = Field(None, pattern=_SLUG)
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> ReplayBody:
+        if self.message_ids is not None and (self.all or self.provider or self.org_slug):
+            raise ValueError("send either message_ids, or all (with provider/org_slug), not both")
+        if self.message_ids is None and not self.all:
+            raise ValueError('send message_ids, or "all": true')
+        return self

@@ -19,7 +19,8 @@ from shared.local.processes import (
 
 READY_TIMEOUT_SECONDS = 60.0
 ACK_DEADLINE_SECONDS = 600
-MAX_DELIVERY_ATTEMPTS = 5
+MAX_DELIVERY_ATTEMPTS = 5  # the least Pub/Sub (and the emulator) accepts
+DEAD_LETTER_ACK_DEADLINE_SECONDS = 60
 JAR_GLOB = "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"
 INSTALL_HINT = (
     "install it with `gcloud components install pubsub-emulator` "
@@ -166,20 +167,27 @@ def _push_subscription(name: str, topic: str, endpoint: str, dlq: str) -> dict:
     }
 
 
+def _hold_subscription(name: str, topic: str) -> dict:
+    # Long enough to store a pulled batch in BigQuery before acknowledging it (else it is pulled again).
+    return {"name": name, "topic": topic, "ack_deadline_seconds": DEAD_LETTER_ACK_DEADLINE_SECONDS}
+
+
 def ensure_topology(
     project: str, emulator_host: str, push_endpoints: dict[str, str], topic_for: Callable[[str], str]
 ) -> dict[str, str]:
-    """Per provider: topic, its `-dlq` topic + pull sub `-dlq-sub`, push sub `-push`; returns the push subs."""
+    """Per provider: topic, its `-dead-letter` topic + pull sub `-dead-letter-hold`, push sub `-push`; returns the
+    push subs."""
     publisher, subscriber = _emulator_clients(emulator_host)
     created = {}
     try:
         for provider, endpoint in push_endpoints.items():
             topic_id = topic_for(provider)
             topic = _ensure_topic(publisher, project, topic_id)
-            dlq = _ensure_topic(publisher, project, f"{topic_id}-dlq")
-            # A pull subscription on the DLQ keeps dead letters until someone looks at them.
-            dlq_sub = subscriber.subscription_path(project, f"{topic_id}-dlq-sub")
-            _ensure_subscription(subscriber, {"name": dlq_sub, "topic": dlq})
+            # Named as terraform/modules/run_topic names them (Settings.dead_letter_topic_for / _subscription_for).
+            dlq = _ensure_topic(publisher, project, f"{topic_id}-dead-letter")
+            # A pull subscription on the DLQ keeps dead letters until shared/dead_letters.py drains them.
+            dlq_sub = subscriber.subscription_path(project, f"{topic_id}-dead-letter-hold")
+            _ensure_subscription(subscriber, _hold_subscription(dlq_sub, dlq))
             push_sub = subscriber.subscription_path(project, f"{topic_id}-push")
             _ensure_subscription(subscriber, _push_subscription(push_sub, topic, endpoint, dlq))
             created[provider] = push_sub

@@ -73,11 +73,17 @@ def test_topology_is_idempotent_and_repoints_a_moved_endpoint(emulator, clients)
     push = subscriber.get_subscription(subscription=f"{SUBSCRIPTIONS}/pipeline-runs-openai-push")
     assert push.push_config.push_endpoint == "http://127.0.0.1:2/"
     assert push.ack_deadline_seconds == 600
-    assert push.dead_letter_policy.dead_letter_topic == f"projects/{PROJECT}/topics/pipeline-runs-openai-dlq"
+    assert (
+        push.dead_letter_policy.dead_letter_topic
+        == f"projects/{PROJECT}/topics/pipeline-runs-openai-dead-letter"
+    )
     assert push.dead_letter_policy.max_delivery_attempts == 5
     assert push.retry_policy.minimum_backoff.total_seconds() == 1
-    dlq_sub = subscriber.get_subscription(subscription=f"{SUBSCRIPTIONS}/pipeline-runs-openai-dlq-sub")
-    assert dlq_sub.topic == f"projects/{PROJECT}/topics/pipeline-runs-openai-dlq"
+    dlq_sub = subscriber.get_subscription(
+        subscription=f"{SUBSCRIPTIONS}/pipeline-runs-openai-dead-letter-hold"
+    )
+    assert dlq_sub.topic == f"projects/{PROJECT}/topics/pipeline-runs-openai-dead-letter"
+    assert dlq_sub.ack_deadline_seconds == 60 and not dlq_sub.push_config.push_endpoint
 
 
 def test_a_published_message_is_pushed_to_the_endpoint(emulator, clients, receiver):

@@ -243,3 +243,26 @@ def test_cloudbuild_lints_tests_packages_and_deploys_one_environment():
         steps[s]["dir"] == "terraform/envs/${_ENV}"
         for s in ("terraform-init", "terraform-plan", "terraform-apply")
     )
+
+
+def test_dead_letter_names_agree_with_the_settings_and_the_local_stack():
+    """The api drains `Settings.dead_letter_subscription_for(provider)`; Terraform and the emulator topology
+    (shared/local/pubsub_emulator.py, which derives the same suffixes) must create exactly those names."""
+    import inspect
+
+    from shared.local import pubsub_emulator
+    from shared.settings import settings_from_env
+
+    settings = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k", "PIPELINE_TOPIC_PREFIX": "T"})
+    topic = settings.topic_for("openai")
+    names = {
+        (rtype, name): _unquote(body["name"]).replace("${var.topic_name}", topic)
+        for rtype in ("google_pubsub_topic", "google_pubsub_subscription")
+        for _, name, body in resources(rtype)
+    }
+    assert names[("google_pubsub_topic", "dead_letter")] == settings.dead_letter_topic_for("openai")
+    assert names[("google_pubsub_subscription", "dead_letter")] == settings.dead_letter_subscription_for(
+        "openai"
+    )
+    local = inspect.getsource(pubsub_emulator.ensure_topology)
+    assert '"{topic_id}-dead-letter"' in local and '"{topic_id}-dead-letter-hold"' in local

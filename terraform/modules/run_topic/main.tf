@@ -29,6 +29,10 @@ resource "google_pubsub_subscription" "push" {
   message_retention_duration = "604800s"
   labels                     = local.labels
 
+  expiration_policy {
+    ttl = "" # never expire: a provider with no runs for 31 days must keep its subscription
+  }
+
   push_config {
     push_endpoint = var.push_endpoint
     oidc_token {
@@ -50,13 +54,19 @@ resource "google_pubsub_subscription" "push" {
   }
 }
 
-# Keeps dead letters for 7 days for an operator to read (a topic without a subscription drops them).
+# A pull subscription that keeps dead letters for 7 days (a topic without a subscription drops them) until the
+# api drains them into organizations.org_meta_dead_letters (shared/dead_letters.py), acknowledging only stored rows.
 resource "google_pubsub_subscription" "dead_letter" {
   project                    = var.project_id
   name                       = "${var.topic_name}-dead-letter-hold"
   topic                      = google_pubsub_topic.dead_letter.id
+  ack_deadline_seconds       = 60 # long enough to store a pulled batch before acknowledging it
   message_retention_duration = "604800s"
   labels                     = merge(local.labels, { role = "dead-letter" })
+
+  expiration_policy {
+    ttl = "" # never expire: dead letters may be rare
+  }
 
   retry_policy {
     minimum_backoff = "10s"
@@ -85,4 +95,13 @@ resource "google_pubsub_topic_iam_member" "publishers" {
   topic    = google_pubsub_topic.runs.name
   role     = "roles/pubsub.publisher"
   member   = each.value
+}
+
+# Who drains the dead letters (the api function's service account: GET/POST /api/v1/admin/dead-letters).
+resource "google_pubsub_subscription_iam_member" "dead_letter_readers" {
+  for_each     = toset(var.dead_letter_reader_members)
+  project      = var.project_id
+  subscription = google_pubsub_subscription.dead_letter.name
+  role         = "roles/pubsub.subscriber"
+  member       = each.value
 }

@@ -12,3 +12,8 @@ output "subscription_id" {
   description = "The push subscription."
   value       = google_pubsub_subscription.push.id
 }
+
+output "dead_letter_subscription_id" {
+  description = "The pull subscription holding dead letters until the api drains them."
+  value       = google_pubsub_subscription.dead_letter.id
+}

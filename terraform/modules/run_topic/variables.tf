@@ -33,3 +33,9 @@ variable "publisher_members" {
   type        = list(string)
   default     = []
 }
+
+variable "dead_letter_reader_members" {
+  description = "Members allowed to pull and acknowledge dead letters (the api function's service account)."
+  type        = list(string)
+  default     = []
+}

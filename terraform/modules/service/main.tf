@@ -122,6 +122,7 @@ module "run_topics" {
   push_endpoint              = module.functions[each.key].url
   push_service_account_email = google_service_account.pusher.email
   publisher_members          = ["serviceAccount:${module.functions["api"].service_account_email}"]
+  dead_letter_reader_members = ["serviceAccount:${module.functions["api"].service_account_email}"]
 }
 
 resource "google_cloud_run_service_iam_member" "pusher_invokes_workers" {
