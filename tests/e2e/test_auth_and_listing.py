@@ -90,7 +90,9 @@ def test_the_api_function_refuses_to_start_without_a_strong_root_key(stack, envi
     assert started.returncode != 0 and "CA_ROOT_API_KEY must be at least 32 characters" in started.stderr
 
 
-def test_listing_pages_through_the_orgs_runs_newest_first_with_filters(stack, settings, warehouse, api_only_org):
+def test_listing_pages_through_the_orgs_runs_newest_first_with_filters(
+    stack, settings, warehouse, api_only_org
+):
     org, stranger = api_only_org(), api_only_org()
     run_log = RunLog(warehouse, settings)
     made = []

@@ -160,7 +160,9 @@ def test_bad_run_requests(stack, settings, warehouse, org, name, request_kw, sta
     assert _run_count(warehouse, settings, org["org_slug"]) == before  # nothing written
 
 
-def test_a_valid_key_on_another_orgs_path_is_403_and_writes_nothing(stack, settings, warehouse, org, api_only_org):
+def test_a_valid_key_on_another_orgs_path_is_403_and_writes_nothing(
+    stack, settings, warehouse, org, api_only_org
+):
     other = api_only_org()
     before = _run_count(warehouse, settings, other["org_slug"])
     response = _send(
