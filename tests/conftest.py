@@ -1,4 +1,5 @@
-"""Session fixtures: one local stack (BigQuery emulator, Pub/Sub emulator, KMS, sandbox, functions) on free ports."""
+"""Module fixtures: a local stack (BigQuery emulator, Pub/Sub emulator, KMS, Tasks, sandbox, functions) on free
+ports, started fresh for each test module that needs one."""
 
 from __future__ import annotations
 
@@ -8,9 +9,31 @@ import uuid
 import pytest
 
 
-@pytest.fixture(scope="session")
+def _forget_process_clients() -> None:
+    """Drop what this process cached about a stack (settings, clients): the next module's stack is another."""
+    from shared import clients, settings, worker
+    from shared.api import app
+
+    for cached in (
+        settings.get_settings,
+        clients.subscriber_client,
+        clients.bigquery_client,
+        clients.kms_client,
+        clients.publisher_client,
+        clients.tasks_client,
+        clients.warehouse,
+        worker.default_deps,
+        app.default_deps,
+    ):
+        cached.cache_clear()
+
+
+# Module scope, not session: the BigQuery stand-in (DuckLake) gets slower with every commit it keeps (each small
+# transaction adds files and snapshots that later reads go through), so one emulator for the whole suite made the
+# late modules several times slower than the same tests on a fresh one. A start costs ~3-5 s.
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """The whole local stack, started once for the test session and stopped at its end."""
+    """The whole local stack, started for one test module and stopped at its end."""
     from shared.local.stack import LocalStack
 
     local = LocalStack(data_dir=tmp_path_factory.mktemp("stack"), ports=LocalStack.free_ports())
@@ -24,14 +47,15 @@ def stack(tmp_path_factory):
         os.environ.clear()
         os.environ.update(saved)
         local.stop()
+        _forget_process_clients()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def settings(stack):
     return stack.settings()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def warehouse(settings):
     from shared.clients import make_bigquery_client
     from shared.warehouse import Warehouse
@@ -39,7 +63,7 @@ def warehouse(settings):
     return Warehouse(make_bigquery_client(settings), settings.project)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kms(settings):
     from shared.clients import make_kms_client
 

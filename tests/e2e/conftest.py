@@ -8,7 +8,7 @@ from tests.e2e.fault_provider import FaultProvider
 from tests.e2e.faultkit import fault_org, short_config_dir, with_config_dir
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fault_provider(stack):
     """The scriptable provider stand-in, proxying to the stack's sandbox when no fault is scripted."""
     provider = FaultProvider(stack.sandbox_url)
@@ -24,13 +24,13 @@ def faults(fault_provider):
     fault_provider.clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def short_settings(settings, tmp_path_factory):
     """The stack's settings with the short pipelines openai/cost/costs_only and openai/cost/usage_costs."""
     return with_config_dir(settings, short_config_dir(tmp_path_factory.mktemp("short-configs")))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tenant(short_settings, fault_provider):
     """One org for the fault, delivery and crash tests (onboarding costs seconds): its OpenAI credential is a
     unique key-shaped secret whose base_url is the fault provider."""
