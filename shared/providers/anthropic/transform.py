@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from shared.errors import TerminalError
 from shared.providers.anthropic import settings as api
 from shared.providers.base import StepContext
-from shared.providers.openai.transform import MONEY, NUMERIC_LIMIT, NUMERIC_SCALE, finish_rows
+from shared.providers.openai.transform import (
+    MONEY,
+    NUMERIC_LIMIT,
+    NUMERIC_SCALE,
+    buckets_in_range,
+    finish_rows,
+    optional_str,
+)
 
 USAGE_DIMS = ("model", "service_tier", "context_window")
 USAGE_KEY = ("usage_date", "workspace_label", "api_key_label", *USAGE_DIMS)
@@ -61,24 +68,6 @@ def bucket_date(bucket: dict) -> date:
     return when.date()
 
 
-def _buckets_in_range(buckets: Iterable[dict], ctx: StepContext) -> Iterator[tuple[date, list[dict]]]:
-    for bucket in buckets:
-        day = bucket_date(bucket)
-        # The load replaces exactly the requested slice: a row outside it would never be replaced (doubled later).
-        if ctx.start_date <= day <= ctx.end_date:
-            results = bucket.get("results") or []
-            if not isinstance(results, list):
-                raise _bad(f"bucket of {day} has results that are not a list")
-            yield day, results
-
-
-def _optional_str(result: dict, field: str) -> str | None:
-    value = result.get(field)
-    if value is not None and not isinstance(value, str):
-        raise _bad(f"{field} {value!r} is not a string")
-    return value
-
-
 def _count(result: dict, column: str, path: tuple[str, ...]) -> int:
     value: object = result
     for step in path:
@@ -100,13 +89,13 @@ def transform_usage(
 ) -> list[dict]:
     """Usage buckets → anthropic_usage_daily rows, one per (day, workspace, API key, model, tier, window)."""
     rows: dict[tuple, dict] = {}
-    for day, results in _buckets_in_range(buckets, ctx):
+    for day, results in buckets_in_range(buckets, ctx, bucket_date):
         for result in results:
             workspace_id, api_key_id = (
-                _optional_str(result, "workspace_id"),
-                _optional_str(result, "api_key_id"),
+                optional_str(result, "workspace_id"),
+                optional_str(result, "api_key_id"),
             )
-            dims = tuple(_optional_str(result, field) for field in USAGE_DIMS)
+            dims = tuple(optional_str(result, field) for field in USAGE_DIMS)
             key = (day, workspace_label(workspace_id), api_key_id or api.CONSOLE_API_KEY, *dims)
             # Results sharing our key differ in a dimension the table does not keep: both are real usage, add them.
             row = rows.setdefault(
@@ -143,15 +132,15 @@ def transform_costs(
     """Cost buckets → anthropic_costs_daily rows, one per (day, workspace, cost line, currency), NUMERIC amounts."""
     totals: dict[tuple, Decimal] = {}
     workspace_ids: dict[str, str | None] = {}
-    for day, results in _buckets_in_range(buckets, ctx):
+    for day, results in buckets_in_range(buckets, ctx, bucket_date):
         for result in results:
             currency = result.get("currency")
             if not isinstance(currency, str) or not currency.strip():
                 raise _bad(f"cost result of {day} has no currency")
-            workspace_id = _optional_str(result, "workspace_id")
+            workspace_id = optional_str(result, "workspace_id")
             label = workspace_label(workspace_id)
             workspace_ids[label] = workspace_id
-            dims = (day, label, *(_optional_str(result, f) for f in COST_DIMS), currency.strip().upper())
+            dims = (day, label, *(optional_str(result, f) for f in COST_DIMS), currency.strip().upper())
             # Currency is in the key: amounts in different currencies are never added.
             totals[dims] = MONEY.add(totals.get(dims, Decimal(0)), cents_to_units(result.get("amount")))
     rows = (

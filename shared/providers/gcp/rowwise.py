@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from shared.providers.gcp import settings as gcp
 from shared.providers.gcp.focus import CHARGE_CATEGORY, billing_period
+from shared.providers.gcp.sql import EXPORT_COLUMNS
 
 NINE_PLACES = Decimal("1e-9")
 
@@ -31,21 +32,7 @@ def raw_row(row: dict, audit: dict) -> dict:
     return {
         "partition_date": row["partition_date"],
         "usage_date": row["usage_start_time"].date(),
-        **{
-            key: row[key]
-            for key in (
-                "billing_account_id",
-                "service",
-                "sku",
-                "usage_start_time",
-                "usage_end_time",
-                "project",
-                "labels",
-                "system_labels",
-                "location",
-                "export_time",
-            )
-        },
+        **{key: row[key] for key in EXPORT_COLUMNS[:10]},  # billing_account_id .. export_time, as given
         "cost": cost,
         "currency": row["currency"],
         "currency_conversion_rate": numeric(row["currency_conversion_rate"]),

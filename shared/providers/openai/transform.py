@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -55,9 +55,12 @@ def bucket_date(bucket: dict) -> date:
     return datetime.fromtimestamp(start, UTC).date()
 
 
-def _buckets_in_range(buckets: Iterable[dict], ctx: StepContext) -> Iterator[tuple[date, list[dict]]]:
+def buckets_in_range(
+    buckets: Iterable[dict], ctx: StepContext, day_of: Callable[[dict], date] = bucket_date
+) -> Iterator[tuple[date, list[dict]]]:
+    """(day, results) of every daily bucket within the step's slice; `day_of` reads a bucket's day."""
     for bucket in buckets:
-        day = bucket_date(bucket)
+        day = day_of(bucket)
         # The load replaces exactly the requested slice, so a row outside it would be written where it is
         # never replaced again (doubled on the next run of that day).
         if ctx.start_date <= day <= ctx.end_date:
@@ -67,7 +70,8 @@ def _buckets_in_range(buckets: Iterable[dict], ctx: StepContext) -> Iterator[tup
             yield day, results
 
 
-def _optional_str(result: dict, field: str) -> str | None:
+def optional_str(result: dict, field: str) -> str | None:
+    """A result's string field, None when absent; PROVIDER_BAD_DATA when it is not a string."""
     value = result.get(field)
     if value is not None and not isinstance(value, str):
         raise _bad(f"{field} {value!r} is not a string")
@@ -109,12 +113,12 @@ def transform_usage(
 ) -> list[dict]:
     """Usage buckets → openai_usage_daily rows, one per (day, project, model, api key, batch)."""
     rows: dict[tuple, dict] = {}
-    for day, results in _buckets_in_range(buckets, ctx):
+    for day, results in buckets_in_range(buckets, ctx):
         for result in results:
             batch = result.get("batch")
             if batch is not None and not isinstance(batch, bool):
                 raise _bad(f"batch {batch!r} is not a boolean")
-            dims = (day, *(_optional_str(result, f) for f in ("project_id", "model", "api_key_id")), batch)
+            dims = (day, *(optional_str(result, f) for f in ("project_id", "model", "api_key_id")), batch)
             counts = {field: _count(result, field) for field in USAGE_COUNTS}
             if counts["input_cached_tokens"] > counts["input_tokens"]:
                 raise _bad(f"{dims}: input_cached_tokens exceed input_tokens")
@@ -152,8 +156,8 @@ def _cost_dims(day: date, result: dict) -> tuple:
         raise _bad(f"cost result of {day} has no currency")
     return (
         day,
-        _optional_str(result, "project_id"),
-        _optional_str(result, "line_item"),
+        optional_str(result, "project_id"),
+        optional_str(result, "line_item"),
         currency.strip().upper(),
     )
 
@@ -163,7 +167,7 @@ def transform_costs(
 ) -> list[dict]:
     """Cost buckets → openai_costs_daily rows, one per (day, project, line item, currency), amounts NUMERIC."""
     totals: dict[tuple, Decimal] = {}
-    for day, results in _buckets_in_range(buckets, ctx):
+    for day, results in buckets_in_range(buckets, ctx):
         for result in results:
             dims = _cost_dims(day, result)
             # Same reason as usage: results differing only in a dimension we do not keep are both real cost.
