@@ -87,6 +87,9 @@ class RunLog:
         self.steps = central_table(settings, "org_meta_step_logs")
         self.transitions = central_table(settings, "org_meta_state_transitions")
         self.quotas = central_table(settings, "org_usage_quotas")
+        # The status each run had when this log last wrote it (a claim, a step row): read back in the same round
+        # trip, so checking for a cancel between steps costs nothing extra.
+        self._seen_status: dict[str, str | None] = {}
 
     def new_request(
         self, org_slug: str, pipeline_id: str, provider: str, start: date, end: date, **kw
@@ -192,7 +195,10 @@ class RunLog:
             """,
             params,
         )
-        return rows[0]["moved"] == 1
+        moved = rows[0]["moved"] == 1
+        if moved:
+            self._seen_status[run_id] = to_status
+        return moved
 
     def _release_sql(self) -> str:
         """Give back the run's slot (and with @refund its counts) if it still holds one and is in @from_status."""
@@ -283,6 +289,12 @@ class RunLog:
         )
         return rows[0]["status"] if rows else None
 
+    def status_seen(self, org_slug: str, run_id: str) -> str | None:
+        """The run's status as of this log's last write for it (claim, step row), else as stored now."""
+        if run_id not in self._seen_status:
+            self._seen_status[run_id] = self.status(org_slug, run_id)
+        return self._seen_status[run_id]
+
     def step_logs(self, org_slug: str, run_id: str) -> list[dict]:
         """The run's step attempts, oldest first."""
         return self.warehouse.query(
@@ -305,13 +317,14 @@ class RunLog:
         rows: int | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
-    ) -> None:
-        """Record one step attempt."""
-        self.warehouse.execute(
+    ) -> str | None:
+        """Record one step attempt; returns the run's status read in the same round trip (see status_seen)."""
+        rows = self.warehouse.query(
             f"""
             INSERT INTO `{self.steps}` (step_logging_id, pipeline_logging_id, org_slug, step_id, ps_type, attempt,
               status, rows_written, error_code, error_message, started_at, completed_at)
-            VALUES (@sid, @id, @org, @step_id, @ps_type, @attempt, @status, @rows, @code, @message, @started, @now)
+            VALUES (@sid, @id, @org, @step_id, @ps_type, @attempt, @status, @rows, @code, @message, @started, @now);
+            SELECT status FROM `{self.runs}` WHERE pipeline_logging_id = @id AND org_slug = @org;
             """,
             {
                 "sid": str(uuid.uuid4()),
@@ -328,3 +341,5 @@ class RunLog:
                 "now": datetime.now(UTC),
             },
         )
+        self._seen_status[run_id] = rows[0]["status"] if rows else None
+        return self._seen_status[run_id]

@@ -130,7 +130,7 @@ def _execute_claimed(request: RunRequest, run_log: RunLog, deps: WorkerDeps) -> 
             deps.warehouse,
             deps.settings,
             run_log,
-            is_cancelled=lambda: run_log.status(org, run_id) == CANCELLED,
+            is_cancelled=lambda: run_log.status_seen(org, run_id) == CANCELLED,
             **deps.executor_options,
         )
         rows = executor.execute(request, config, credential)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from shared.identifiers import is_org_slug
 
 VIEW = "llm_cost_reconciliation"
@@ -10,13 +12,24 @@ PROVIDER_NAMES = {"OpenAI": "openai", "Anthropic": "anthropic"}
 
 
 def reconciliation_sql(dataset: str, org_slug: str) -> str:
-    """CREATE OR REPLACE VIEW: one row per provider, day and billing currency (estimates are USD)."""
+    """CREATE OR REPLACE VIEW: one row per provider, day and billing currency (estimates are USD).
+
+    The view's description carries a digest of this text, so a run can tell whether the view is current."""
+    body = _view_body(dataset, org_slug)
+    description = f"Billed (cost_focus) against estimated LLM cost per provider and day; {_digest(body)}"
+    return f"CREATE OR REPLACE VIEW `{dataset}.{VIEW}` OPTIONS (description = '{description}') AS {body}"
+
+
+def _digest(body: str) -> str:
+    return "definition " + hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def _view_body(dataset: str, org_slug: str) -> str:
     if not is_org_slug(org_slug):  # interpolated as a literal below: only a validated slug may be
         raise ValueError(f"not an org slug: {org_slug!r}")
     names = " ".join(f"WHEN '{focus}' THEN '{name}'" for focus, name in PROVIDER_NAMES.items())
     in_list = ", ".join(f"'{focus}'" for focus in PROVIDER_NAMES)
     return f"""
-    CREATE OR REPLACE VIEW `{dataset}.{VIEW}` AS
     WITH billed AS (
       SELECT CASE ProviderName {names} END AS provider, DATE(ChargePeriodStart) AS day,
         BillingCurrency AS currency, SUM(BilledCost) AS billed_cost
@@ -51,6 +64,14 @@ def reconciliation_sql(dataset: str, org_slug: str) -> str:
 
 
 def ensure_reconciliation_view(warehouse, settings, org_slug: str) -> None:
-    """Create or replace the org's reconciliation view (idempotent DDL; the view reads the tables live)."""
+    """Create the org's reconciliation view, or replace it when its definition changed (the view reads the tables
+    live, so a current view needs no DDL: one metadata read instead of a DDL job on every run)."""
+    from google.api_core.exceptions import NotFound
+
     dataset = f"{warehouse.project}.{settings.org_dataset(org_slug)}"
-    warehouse.execute(reconciliation_sql(dataset, org_slug))
+    try:
+        description = warehouse.client.get_table(f"{dataset}.{VIEW}").description or ""
+    except NotFound:
+        description = ""
+    if _digest(_view_body(dataset, org_slug)) not in description:
+        warehouse.execute(reconciliation_sql(dataset, org_slug))

@@ -22,8 +22,12 @@ def _cost_row(day, amount, run="r1"):
     }
 
 
-def test_replace_slice_is_idempotent_exact_and_bounded(settings, warehouse):
-    dataset = "slice_test_local"
+@pytest.mark.parametrize("path", ["inline", "staged"])
+def test_replace_slice_is_idempotent_exact_and_bounded(settings, warehouse, monkeypatch, path):
+    """Both ways a slice travels (inline parameter, staging table) load the same exact rows."""
+    if path == "staged":
+        monkeypatch.setattr("shared.warehouse.INLINE_SLICE_MAX_ROWS", 0)
+    dataset = f"slice_test_{path}_local"
     warehouse.ensure_dataset(dataset)
     spec = load_table_specs(settings.config_dir, "org")["openai_costs_daily"]
     warehouse.ensure_table(dataset, spec)
@@ -54,6 +58,10 @@ def test_replace_slice_is_idempotent_exact_and_bounded(settings, warehouse):
     assert total == Decimal("12345678901234567895.623456790")
     # No staging table is left behind.
     assert not [t.table_id for t in warehouse.client.list_tables(dataset) if t.table_id.startswith("_stage")]
+    # An empty result empties its slice and nothing else.
+    assert warehouse.replace_slice(dataset, spec, [], date(2025, 11, 2), date(2025, 11, 2)) == 0
+    left = warehouse.query(f"SELECT cost_date FROM `{table}` ORDER BY cost_date")
+    assert [r["cost_date"] for r in left] == [date(2025, 10, 31), date(2025, 11, 1)]
 
 
 def test_ensure_table_adds_the_columns_a_spec_gained_and_keeps_the_rows(settings, warehouse):
