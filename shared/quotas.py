@@ -1,4 +1,4 @@
-"""Plan limits and the atomic run reservation: one transaction that counts, checks and creates the run."""
+"""Plan limits and the atomic run reservation: a transaction that counts, checks and creates runs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import calendar
 import functools
 import math
 import threading
+import weakref
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,14 +15,16 @@ from pathlib import Path
 import yaml
 
 from shared.errors import ApiError
-from shared.runs import RunRequest, fingerprint, run_row_params
+from shared.group_commit import GroupCommit
+from shared.reservation_batch import BatchedRequest, decide_batch
+from shared.runs import RunRequest
 from shared.settings import Settings, central_table
 from shared.warehouse import Warehouse
 
 ACCEPTED, DUPLICATE = "ACCEPTED", "DUPLICATE"
 UNLIMITED = -1  # how a null limit is passed to SQL (a typed NULL would need a parameter per type)
 CONCURRENCY_RETRY_AFTER_SECONDS = 30
-# Reservations of one org in one instance queue on a lock instead of racing each other in the warehouse: the
+# Re-openings of one org in one instance queue on a lock instead of racing each other in the warehouse: the
 # transaction stays the guarantee (across instances), the lock only spares it from losing races it would retry.
 _ORG_LOCKS = tuple(threading.Lock() for _ in range(64))
 
@@ -60,46 +63,46 @@ def _limit(value: int | None) -> int:
     return UNLIMITED if value is None else value
 
 
-def _reservation_script(settings: Settings) -> str:
-    quotas = central_table(settings, "org_usage_quotas")
-    runs = central_table(settings, "org_meta_pipeline_runs")
-    transitions = central_table(settings, "org_meta_state_transitions")
-    return f"""
-    DECLARE decision STRING;
-    DECLARE existing_id STRING;
-    BEGIN TRANSACTION;
-    SET existing_id = (SELECT MAX(pipeline_logging_id) FROM `{runs}`
-                       WHERE org_slug = @org AND request_fingerprint = @fp AND status IN ('PENDING', 'RUNNING'));
-    SET decision = (SELECT CASE
-        WHEN @rate_limit >= 0 AND IF(rate_window = @minute, rate_count, 0) >= @rate_limit THEN 'RATE_LIMITED'
-        WHEN existing_id IS NOT NULL THEN 'DUPLICATE'
-        WHEN @concurrent_limit >= 0 AND running >= @concurrent_limit THEN 'CONCURRENCY_LIMIT_REACHED'
-        WHEN @daily_limit >= 0 AND IF(day = @today, daily_runs, 0) >= @daily_limit THEN 'QUOTA_DAILY_EXCEEDED'
-        WHEN @monthly_limit >= 0 AND IF(month = @month, monthly_runs, 0) >= @monthly_limit
-          THEN 'QUOTA_MONTHLY_EXCEEDED'
-        ELSE 'ACCEPTED' END
-      FROM `{quotas}` WHERE org_slug = @org);
-    UPDATE `{quotas}` SET
-        rate_count = IF(rate_window = @minute, rate_count, 0) + 1,
-        rate_window = @minute,
-        daily_runs = IF(decision = 'ACCEPTED', IF(day = @today, daily_runs, 0) + 1, daily_runs),
-        day = IF(decision = 'ACCEPTED', @today, day),
-        monthly_runs = IF(decision = 'ACCEPTED', IF(month = @month, monthly_runs, 0) + 1, monthly_runs),
-        month = IF(decision = 'ACCEPTED', @month, month),
-        running = IF(decision = 'ACCEPTED', running + 1, running),
-        updated_at = @now
-      WHERE org_slug = @org;
-    INSERT INTO `{runs}` (pipeline_logging_id, org_slug, pipeline_id, provider, status, start_date, end_date,
-        force_refresh, trigger_by, request_fingerprint, quota_day, slot_held, created_at, updated_at)
-      SELECT @id, @org, @pipeline_id, @provider, 'PENDING', @start, @end, @force, @trigger_by, @fp, @today, TRUE,
-        @now, @now
-      FROM UNNEST([1]) WHERE decision = 'ACCEPTED';
-    INSERT INTO `{transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
-      SELECT @id, @org, NULL, 'PENDING', 'requested', @now FROM UNNEST([1]) WHERE decision = 'ACCEPTED';
-    COMMIT TRANSACTION;
-    SELECT decision AS decision, existing_id AS existing_id,
-      (SELECT MAX(status) FROM `{runs}` WHERE pipeline_logging_id = existing_id) AS existing_status;
-    """
+def batched_request(request: RunRequest, limits: PlanLimits, now: datetime) -> BatchedRequest:
+    """The request as one item of a reservation batch, its limits encoded for SQL."""
+    return BatchedRequest(
+        request,
+        now,
+        rate_limit=_limit(limits.requests_per_minute),
+        concurrent_limit=_limit(limits.concurrent_runs),
+        daily_limit=_limit(limits.daily_runs),
+        monthly_limit=_limit(limits.monthly_runs),
+    )
+
+
+def reserve_batch(warehouse: Warehouse, settings: Settings, items: list[BatchedRequest]) -> list[Reservation]:
+    """Decide a batch in one transaction; an org without a quota row yet gets one, and its request a second try."""
+    rows = decide_batch(warehouse, settings, items)
+    missing = [index for index, row in enumerate(rows) if row["decision"] is None]
+    if missing:  # orgs onboarded before quotas existed; nothing was written for them in the first try
+        for index in missing:
+            ensure_quota_row(warehouse, settings, items[index].request.org_slug)
+        for index, row in zip(missing, decide_batch(warehouse, settings, [items[i] for i in missing])):
+            rows[index] = row
+    return [Reservation(row["decision"], row["existing_id"], row["existing_status"]) for row in rows]
+
+
+# One group commit per (warehouse, settings) in this process, so reservations of different orgs share
+# transactions. Weak keys, and a proxy in the batch function, so the registry keeps no warehouse alive (a
+# batch's leader holds its own reference to it while the batch runs).
+_BATCHERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_BATCHERS_LOCK = threading.Lock()
+
+
+def reservation_batcher(warehouse: Warehouse, settings: Settings) -> GroupCommit:
+    """The process's group commit for reservations through this warehouse and settings."""
+    with _BATCHERS_LOCK:
+        by_settings = _BATCHERS.setdefault(warehouse, {})
+        if settings not in by_settings:
+            by_settings[settings] = GroupCommit(
+                functools.partial(reserve_batch, weakref.proxy(warehouse), settings)
+            )
+        return by_settings[settings]
 
 
 def reserve_run(
@@ -112,26 +115,16 @@ def reserve_run(
 ) -> Reservation:
     """Count the request, and create the run PENDING with a concurrency slot only if every limit allows it.
 
-    `lock` defaults to the org's in-process lock; instances racing each other are kept honest by the transaction.
+    Concurrent reservations in this process are decided together, one transaction per batch of at most one
+    request per org (an org's requests are decided in arrival order). `lock` given, the request skips that
+    grouping and runs alone under it (`contextlib.nullcontext()` acts as a separate instance would): between
+    instances, the transaction alone keeps the limits.
     """
-    now = now or datetime.now(UTC)
-    params = {
-        **run_row_params(request, now),
-        "fp": fingerprint(request.org_slug, request.pipeline_id, request.start_date, request.end_date),
-        "today": now.date(),
-        "month": now.date().replace(day=1),
-        "minute": now.replace(second=0, microsecond=0),
-        "rate_limit": _limit(limits.requests_per_minute),
-        "concurrent_limit": _limit(limits.concurrent_runs),
-        "daily_limit": _limit(limits.daily_runs),
-        "monthly_limit": _limit(limits.monthly_runs),
-    }
-    with lock or _org_lock(request.org_slug):
-        row = warehouse.query(_reservation_script(settings), params)[0]
-        if row["decision"] is None:  # the org has no quota row yet (onboarded before quotas existed)
-            ensure_quota_row(warehouse, settings, request.org_slug)
-            row = warehouse.query(_reservation_script(settings), params)[0]
-    return Reservation(row["decision"], row["existing_id"], row["existing_status"])
+    item = batched_request(request, limits, now or datetime.now(UTC))
+    if lock is not None:
+        with lock:
+            return reserve_batch(warehouse, settings, [item])[0]
+    return reservation_batcher(warehouse, settings).submit(request.org_slug, item)
 
 
 # What reopen_run decides: the run was made runnable (a slot taken: REOPENED; it already held one: REQUEUED), or
