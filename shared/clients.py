@@ -106,8 +106,10 @@ def tasks_client():
 
 
 @functools.cache
-def warehouse():
-    """The process's Warehouse adapter."""
+def warehouse(unavailable_after: float | None = None):
+    """The process's Warehouse adapter (`unavailable_after`: see Warehouse; None keeps the workers' default)."""
     from shared.warehouse import Warehouse
 
-    return Warehouse(bigquery_client(), get_settings().project)
+    if unavailable_after is None:
+        return Warehouse(bigquery_client(), get_settings().project)
+    return Warehouse(bigquery_client(), get_settings().project, unavailable_after)

@@ -31,6 +31,10 @@ _PARAM_TYPES: tuple[tuple[type, str], ...] = (
 # The statement is all-or-nothing, so running it again is safe.
 _CONFLICT_MARKERS = ("concurrent update", "could not serialize", "failed to commit", "transaction is aborted")
 CONFLICT_RETRY_SECONDS = 30.0  # how long one statement keeps retrying lost races before it reports contention
+# How long a statement waits out a BigQuery that does not answer: a worker rides out a short outage inside its
+# run; the API answers 503 with Retry-After soon instead of holding the caller's connection (see Warehouse).
+WORKER_UNAVAILABLE_AFTER_SECONDS = 120.0
+API_UNAVAILABLE_AFTER_SECONDS = 10.0
 # A slice this small is sent inside the transaction's request (one ARRAY<STRUCT> parameter, well under BigQuery's
 # 10 MB request limit) instead of through a staging table: one round trip and one commit instead of three.
 INLINE_SLICE_MAX_ROWS = 500
@@ -179,9 +183,12 @@ class SchemaDriftError(RuntimeError):
 class Warehouse:
     """The project's only way into BigQuery."""
 
-    def __init__(self, client, project: str):
+    def __init__(self, client, project: str, unavailable_after: float = WORKER_UNAVAILABLE_AFTER_SECONDS):
         self.client = client
         self.project = project
+        # How long a statement keeps retrying while BigQuery does not answer (connection refused, 5xx) before it
+        # reports WAREHOUSE_UNAVAILABLE; the client library's own default is 600 s.
+        self.unavailable_after = unavailable_after
 
     def table_id(self, dataset: str, table: str) -> str:
         return f"{self.project}.{dataset}.{table}"
@@ -196,14 +203,18 @@ class Warehouse:
 
     def _run(self, sql: str, params: dict[str, Any] | None):
         """One round trip (jobs.query); a statement that lost a write race is run again, with jitter."""
+        import requests
         from google.api_core import exceptions
         from google.cloud import bigquery
+        from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
         config = bigquery.QueryJobConfig(query_parameters=query_parameters(params))
+        retry = DEFAULT_RETRY.with_timeout(self.unavailable_after)
+        job_retry = DEFAULT_JOB_RETRY.with_timeout(self.unavailable_after)
         give_up_at = time.monotonic() + CONFLICT_RETRY_SECONDS
         for attempt in itertools.count(1):
             try:
-                return self.client.query_and_wait(sql, job_config=config)
+                return self.client.query_and_wait(sql, job_config=config, retry=retry, job_retry=job_retry)
             except exceptions.BadRequest as exc:
                 if not is_conflict(exc):
                     raise
@@ -218,6 +229,10 @@ class Warehouse:
                 exceptions.TooManyRequests,
             ) as exc:
                 raise TransientError("WAREHOUSE_UNAVAILABLE", f"BigQuery is unavailable: {exc.code}") from exc
+            except (exceptions.RetryError, ConnectionError, requests.exceptions.ConnectionError) as exc:
+                raise TransientError(
+                    "WAREHOUSE_UNAVAILABLE", f"BigQuery did not answer within {self.unavailable_after:.0f} s."
+                ) from exc
         raise AssertionError("unreachable")
 
     def ping(self, timeout: float) -> None:

@@ -68,8 +68,10 @@ def default_deps() -> ApiDeps:
     """The real dependencies of this process (clients are created lazily, once)."""
     from shared import clients
     from shared.settings import get_settings
+    from shared.warehouse import API_UNAVAILABLE_AFTER_SECONDS
 
-    return ApiDeps(get_settings(), clients.warehouse(), clients.publisher_client(), clients.kms_client())
+    warehouse = clients.warehouse(API_UNAVAILABLE_AFTER_SECONDS)
+    return ApiDeps(get_settings(), warehouse, clients.publisher_client(), clients.kms_client())
 
 
 def _json_default(value):

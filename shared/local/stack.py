@@ -237,21 +237,31 @@ class LocalStack:
         self._stoppers.append(("sandbox", server.shutdown))
 
     def _launch_emulators(self) -> dict[str, tuple[float, Callable[[], float]]]:
-        from shared.local.bigquery_emulator import launch_bigquery
         from shared.local.pubsub_emulator import launch_pubsub
 
         launched = time.monotonic()
         pubsub = launch_pubsub(self.data_dir, self.ports["pubsub"])  # first: it needs no set-up
         self._stoppers.append(("pubsub", pubsub.stop))
-        bigquery = launch_bigquery(
-            self.data_dir,
-            self.ports["bigquery"],
-            self.ports["bigquery_grpc"],
-            self.project,
-            duckdb_home=self.duckdb_home,
-        )
-        self._stoppers.append(("bigquery", bigquery.stop))
+        bigquery = self._launch_bigquery()
         return {"pubsub": (launched, pubsub.wait_ready), "bigquery": (launched, bigquery.wait_ready)}
+
+    def _launch_bigquery(self):
+        from shared.local.bigquery_emulator import launch_bigquery
+
+        port, grpc_port = self.ports["bigquery"], self.ports["bigquery_grpc"]
+        bigquery = launch_bigquery(self.data_dir, port, grpc_port, self.project, duckdb_home=self.duckdb_home)
+        self._stoppers.append(("bigquery", bigquery.stop))
+        return bigquery
+
+    def stop_bigquery(self) -> None:
+        """Stop only the BigQuery emulator (its data stays): a warehouse outage, for the fault tests."""
+        for entry in [entry for entry in self._stoppers if entry[0] == "bigquery"]:
+            self._stoppers.remove(entry)
+            entry[1]()
+
+    def start_bigquery(self) -> float:
+        """Start the BigQuery emulator again on the same ports and data; returns the seconds until it answered."""
+        return self._launch_bigquery().wait_ready()
 
     def _launch_functions(self, names: list[str]) -> dict[str, tuple[float, Callable[[], float]]]:
         executable = Path(sys.executable).parent / "functions-framework"

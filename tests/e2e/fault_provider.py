@@ -8,6 +8,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -17,13 +18,14 @@ import httpx
 
 @dataclass(frozen=True)
 class Fault:
-    """One scripted answer: `kind` is status, reset, hang, truncated or not_json."""
+    """One scripted answer: `kind` is status, reset, hang, truncated, not_json or call."""
 
     kind: str
     status: int = 200
     body: str = ""  # "{key}" is replaced by the credential the request carried (a provider echoing it back)
     headers: dict = field(default_factory=dict)
     seconds: float = 0.0
+    action: Callable[[], None] | None = None
 
 
 def status(code: int, message: str = "scripted failure", **headers) -> Fault:
@@ -45,6 +47,12 @@ NOT_JSON = Fault("not_json", 200, "<html><body><h1>502 Bad Gateway</h1></body></
 def hang(seconds: float) -> Fault:
     """Send nothing for `seconds` (past the client's read timeout), then proxy as usual."""
     return Fault("hang", seconds=seconds)
+
+
+def call(action: Callable[[], None]) -> Fault:
+    """Run `action()` (e.g. stop a stand-in) before answering, then proxy as usual: a fault elsewhere, timed to
+    the moment the worker is between two steps."""
+    return Fault("call", action=action)
 
 
 class FaultProvider:
@@ -104,9 +112,11 @@ class FaultProvider:
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = urlsplit(handler.path).path
         fault = self._next_fault(path)
-        if fault is None or fault.kind == "hang":
-            if fault:
+        if fault is None or fault.kind in ("hang", "call"):
+            if fault and fault.kind == "hang":
                 time.sleep(fault.seconds)  # the client has given up by now; whatever follows goes nowhere
+            if fault and fault.action:
+                fault.action()
             return self._proxy(handler)
         if fault.kind == "reset":
             # SO_LINGER 0: close() sends RST instead of FIN, exactly what a crashed load balancer does.

@@ -91,6 +91,23 @@ def new_run(settings: Settings, warehouse, org_slug: str, pipeline: str, day: da
     return request
 
 
+def reserve(settings: Settings, warehouse, org_slug: str, day: date) -> RunRequest:
+    """A run of openai/cost/usage_costs accepted as the API accepts one: with a concurrency slot."""
+    from shared.quotas import load_plans, reserve_run
+
+    request = RunLog(warehouse, settings).new_request(org_slug, "openai/cost/usage_costs", "openai", day, day)
+    limits = load_plans(settings.config_dir)["professional"]
+    assert reserve_run(warehouse, settings, request, limits).decision == "ACCEPTED"
+    return request
+
+
+def running_slots(settings: Settings, warehouse, org_slug: str) -> int:
+    """The org's concurrency slots held, as its quota row counts them."""
+    table = f"{settings.project}.{settings.central_dataset}.org_usage_quotas"
+    rows = warehouse.query(f"SELECT running FROM `{table}` WHERE org_slug = @org", {"org": org_slug})
+    return rows[0]["running"]
+
+
 def event_for(request: RunRequest, message_id: str = "m-1") -> dict:
     """The data of the CloudEvent Pub/Sub push makes of a published run request."""
     data = base64.b64encode(json.dumps(request.to_message()).encode()).decode()

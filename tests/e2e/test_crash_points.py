@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.faults import CRASH_ENV, EXECUTED, EXTRACTED
-from shared.quotas import load_plans, reserve_run
 from shared.reaper import reap_stuck_runs
 from shared.runs import RunLog
 from shared.settings import REPO_ROOT
@@ -19,6 +18,8 @@ from tests.e2e.faultkit import (
     DAY,
     deliver,
     event_for,
+    reserve,
+    running_slots,
     sandbox_costs,
     sandbox_usage,
     table_costs,
@@ -35,21 +36,6 @@ from shared.worker import WorkerDeps, handle_run_event
 deps = WorkerDeps(get_settings(), clients.warehouse(), clients.kms_client())
 print(handle_run_event(json.loads(sys.argv[1]), "openai", deps))
 """
-
-
-def _reserve(settings, warehouse, org_slug, day):
-    """A run of openai/cost/usage_costs accepted as the API accepts one: with a concurrency slot."""
-    request = RunLog(warehouse, settings).new_request(org_slug, "openai/cost/usage_costs", "openai", day, day)
-    limits = load_plans(settings.config_dir)["professional"]
-    assert reserve_run(warehouse, settings, request, limits).decision == "ACCEPTED"
-    return request
-
-
-def _running_slots(settings, warehouse, org_slug) -> int:
-    table = f"{settings.project}.{settings.central_dataset}.org_usage_quotas"
-    return warehouse.query(f"SELECT running FROM `{table}` WHERE org_slug = @org", {"org": org_slug})[0][
-        "running"
-    ]
 
 
 def _crashing_worker(settings, event, point) -> subprocess.CompletedProcess:
@@ -77,13 +63,13 @@ def test_a_killed_worker_is_reaped_and_a_rerun_completes_exactly(
     point, loaded_before_the_crash, day, stack, short_settings, warehouse, kms, tenant
 ):
     slug, run_log = tenant["org_slug"], RunLog(warehouse, short_settings)
-    crashed = _reserve(short_settings, warehouse, slug, day)
+    crashed = reserve(short_settings, warehouse, slug, day)
 
     worker = _crashing_worker(short_settings, event_for(crashed), point)
 
     assert worker.returncode == 137, worker.stdout + worker.stderr
     assert run_log.status(slug, crashed.pipeline_logging_id) == "RUNNING"  # stuck: nobody will settle it
-    assert _running_slots(short_settings, warehouse, slug) == 1
+    assert running_slots(short_settings, warehouse, slug) == 1
     steps = run_log.step_logs(slug, crashed.pipeline_logging_id)
     assert {s["step_id"] for s in steps if s["status"] == "COMPLETED"} <= loaded_before_the_crash
     assert (table_usage(short_settings, warehouse, slug, day)[0] > 0) == ("usage" in loaded_before_the_crash)
@@ -94,13 +80,13 @@ def test_a_killed_worker_is_reaped_and_a_rerun_completes_exactly(
     assert crashed.pipeline_logging_id in reaped["pipeline_logging_ids"]
     row = run_log.get(slug, crashed.pipeline_logging_id)
     assert (row["status"], row["error_code"]) == ("FAILED", "RUN_TIMEOUT")
-    assert _running_slots(short_settings, warehouse, slug) == 0
+    assert running_slots(short_settings, warehouse, slug) == 0
 
     # A re-run of the same day replaces what the crashed run left: exact totals, one copy, no slot held.
-    rerun = _reserve(short_settings, warehouse, slug, day)
+    rerun = reserve(short_settings, warehouse, slug, day)
     assert deliver(event_for(rerun, "m-rerun"), worker_deps(short_settings, warehouse, kms), 1) == [
         "completed"
     ]
     assert table_costs(short_settings, warehouse, slug, day) == sandbox_costs(stack, day)
     assert table_usage(short_settings, warehouse, slug, day) == sandbox_usage(stack, day)
-    assert _running_slots(short_settings, warehouse, slug) == 0
+    assert running_slots(short_settings, warehouse, slug) == 0
