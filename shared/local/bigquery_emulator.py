@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -100,11 +101,13 @@ def launch_bigquery(
     data_dir = Path(data_dir)
     duckdb_home = Path(duckdb_home or data_dir / "duckdb-home")
     install_extensions(duckdb_home)
-    executable = Path(sys.executable).parent / "local-bigquery"
-    if not executable.exists():
-        raise StartupError(f"{executable} not found: run `make setup` (pip install -e '.[dev]')")
+    if importlib.util.find_spec("local_bigquery") is None:
+        raise StartupError("local-bigquery is not installed: run `make setup` (pip install -e '.[dev]')")
+    # The package's server, through a launcher that makes its table lookups scale with many datasets.
     argv = [
-        str(executable),
+        sys.executable,
+        "-m",
+        "shared.local.bigquery_serve",
         "serve",
         "--host",
         LOOPBACK,

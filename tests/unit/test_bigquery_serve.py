@@ -1,0 +1,45 @@
+"""The BigQuery stand-in launcher's speed fixes still match the pinned local-bigquery they patch."""
+
+import inspect
+
+from shared.local import bigquery_serve
+
+
+def test_the_patched_statements_are_still_the_packages():
+    """If an upgrade rewrote these lookups, the patch would silently stop applying: fail here instead."""
+    from local_bigquery.engine import database
+    from local_bigquery.jobs import query
+
+    assert bigquery_serve._TEMPORARY_TABLES in inspect.getsource(query.execute)
+    assert "duckdb_tables()" in inspect.getsource(database.objects)
+    assert list(inspect.signature(database.objects).parameters) == ["project_id", "dataset_id", "table_id"]
+
+
+def test_install_replaces_the_lookups_once(monkeypatch):
+    from local_bigquery.engine import database
+    from local_bigquery.jobs import query
+
+    monkeypatch.setattr(database, "objects", database.objects)
+    monkeypatch.setattr(query, "execute", query.execute)
+    bigquery_serve.install()
+    patched_objects, patched_execute = database.objects, query.execute
+    assert getattr(patched_objects, "dps_fast", False)
+    bigquery_serve.install()  # a second call changes nothing (no double wrapping)
+    assert (database.objects, query.execute) == (patched_objects, patched_execute)
+
+
+def test_the_cursor_rewrites_only_the_temporary_table_listing():
+    seen = []
+
+    class Cursor:
+        def sql(self, text, *args):
+            seen.append(text)
+
+        def execute(self, text):
+            seen.append(("execute", text))
+
+    cursor = bigquery_serve._CursorListingTemporaryTablesCheaply(Cursor())
+    cursor.sql(bigquery_serve._TEMPORARY_TABLES)
+    cursor.sql("SELECT 1")
+    cursor.execute("SELECT 2")
+    assert seen == [bigquery_serve._TEMPORARY_TABLES_FAST, "SELECT 1", ("execute", "SELECT 2")]
