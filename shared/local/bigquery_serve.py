@@ -5,7 +5,8 @@ table of every attached catalog (size, columns, DDL) before filtering: ~150 ms p
 several calls per statement, so the stand-in slowed as orgs were onboarded (64 % of its CPU in a burst). Reading
 DuckLake's own metadata tables answers the same question in ~3 ms, and a query result table (kept in the emulator's
 plain DuckDB database) is found by reading it. Each query job also lists temporary tables the same slow way; that
-listing reads duckdb_columns() instead. Everything else is the package's own behaviour.
+listing reads duckdb_columns() instead, and the two per-table column lookups read DuckLake's column table.
+Everything else is the package's own behaviour.
 
 Run as `python -m shared.local.bigquery_serve serve --host ... --port ...` (the CLI arguments of local-bigquery,
 whose pinned 0.3.2 this was written against; the whole test suite runs through it).
@@ -44,7 +45,40 @@ def install() -> None:
 
     objects.dps_fast = True
     database.objects = objects
+    _read_columns_from_the_catalog(database)
     _list_temporary_tables_cheaply()
+
+
+# The two column lookups every statement makes per table it names (NOT NULL columns; the ingestion-time column)
+# enumerate every column of every catalog through duckdb_columns(); DuckLake's column table answers directly.
+_CATALOG_COLUMNS = (
+    "FROM {meta}.ducklake_column AS c JOIN {meta}.ducklake_table AS t ON t.table_id = c.table_id "
+    "JOIN {meta}.ducklake_schema AS s ON s.schema_id = t.schema_id "
+    "WHERE s.schema_name = ? AND t.table_name = ? AND c.parent_column IS NULL "
+    "AND c.end_snapshot IS NULL AND t.end_snapshot IS NULL AND s.end_snapshot IS NULL"
+)
+COLUMN_LOOKUPS = {
+    (
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
+        "AND schema_name = ? AND table_name = ? AND NOT is_nullable"
+    ): f"SELECT c.column_name {_CATALOG_COLUMNS} AND NOT c.nulls_allowed",
+    (
+        "SELECT 1 FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+        "AND table_name = ? AND column_name = ?"
+    ): f"SELECT 1 {_CATALOG_COLUMNS} AND c.column_name = ?",
+}
+
+
+def _read_columns_from_the_catalog(database) -> None:
+    original = database.fetch
+
+    def fetch(sql: str, params: list | None = None) -> list[tuple]:
+        fast = COLUMN_LOOKUPS.get(sql)
+        if fast and params and params[0] in database._attached:  # params[0] is the database (project)
+            return original(fast.format(meta=database.quote(f"__ducklake_metadata_{params[0]}")), params[1:])
+        return original(sql, params)
+
+    database.fetch = fetch
 
 
 # Every query job lists the session's temporary tables through duckdb_tables() (~150-270 ms with 20 orgs' tables);

@@ -1,8 +1,18 @@
 """The BigQuery stand-in launcher's speed fixes still match the pinned local-bigquery they patch."""
 
+import ast
 import inspect
 
 from shared.local import bigquery_serve
+
+
+def _string_literals(module) -> set[str]:
+    tree = ast.parse(inspect.getsource(module))
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
 
 
 def test_the_patched_statements_are_still_the_packages():
@@ -12,6 +22,12 @@ def test_the_patched_statements_are_still_the_packages():
 
     assert bigquery_serve._TEMPORARY_TABLES in inspect.getsource(query.execute)
     assert "duckdb_tables()" in inspect.getsource(database.objects)
+    from local_bigquery.catalog import tables
+    from local_bigquery.sql.rules import partitions
+
+    literals = _string_literals(tables) | _string_literals(partitions)  # adjacent literals parse as one
+    for lookup in bigquery_serve.COLUMN_LOOKUPS:
+        assert lookup in literals, lookup
     assert list(inspect.signature(database.objects).parameters) == ["project_id", "dataset_id", "table_id"]
 
 
@@ -21,6 +37,7 @@ def test_install_replaces_the_lookups_once(monkeypatch):
 
     monkeypatch.setattr(database, "objects", database.objects)
     monkeypatch.setattr(query, "execute", query.execute)
+    monkeypatch.setattr(database, "fetch", database.fetch)
     bigquery_serve.install()
     patched_objects, patched_execute = database.objects, query.execute
     assert getattr(patched_objects, "dps_fast", False)
