@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from shared.local.demo_org import onboard_demo_org
+
 RUN_WAIT_SECONDS = 180
 PIPELINES = ("openai/cost/usage_cost", "anthropic/cost/usage_cost", "gcp/cost/billing")
 PROVIDERS_SHOWN = {"Google Cloud", "OpenAI", "Anthropic"}
@@ -147,7 +149,7 @@ def run_demo(local_dir: Path, days: int = 7) -> int:
     stack = LocalStack(data_dir=local_dir)
     try:
         stack.start()
-        stack.onboard_demo_org()
+        onboard_demo_org(stack)
         info = publish_stack_file(stack, local_dir / "stack.json")
         end = datetime.now(UTC).date() - timedelta(days=1)
         start = end - timedelta(days=days - 1)

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+from shared.local.demo_org import onboard_demo_org
+
 
 def publish_stack_file(stack, path: Path) -> dict:
     """Write stack.json (endpoints, demo org and key, root key, and the env the CLI reuses); owner-only."""
@@ -30,7 +32,7 @@ def run_up(local_dir: Path) -> int:
     stack = LocalStack(data_dir=local_dir)
     try:
         stack.start()
-        stack.onboard_demo_org()
+        onboard_demo_org(stack)
         info = publish_stack_file(stack, local_dir / "stack.json")
         print(f"local stack ready in {time.monotonic() - began:.1f} s")
         print(f"  api            {info['api_url']}")

@@ -340,36 +340,6 @@ class LocalStack:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def onboard_demo_org(self, slug: str = "acmecorp", export_days: tuple | None = None) -> dict:
-        """Create the demo org with OpenAI and Anthropic (sandbox) credentials and a GCP credential pointing at a
-        synthetic billing export (rewritten for `export_days` = (first, last) usage day, default the last 12 days)
-        once; returns {"slug", "api_key"}."""
-        from shared import admin
-
-        settings, keys = self.settings(), self.secrets["demo_api_keys"]
-        credentials = self.secrets["demo_credentials"]
-        if not admin.org_exists(settings, slug):
-            keys[slug] = admin.create_org(settings, slug, "professional", "ACTIVE")["api_key"]
-            credentials.pop(slug, None)
-            self.save_secrets()  # keep the key even if storing the credential below fails
-        elif slug not in keys:
-            keys[slug] = admin.issue_api_key(settings, slug)["api_key"]
-            self.save_secrets()
-        if credentials.get(slug) != self.secrets["sandbox_openai_key"]:
-            admin.set_credential(settings, slug, "openai", self.secrets["sandbox_openai_key"], {})
-            credentials[slug] = self.secrets["sandbox_openai_key"]
-            self.save_secrets()
-        anthropic_key = self.secrets["sandbox_anthropic_key"]
-        if credentials.get(f"{slug}/anthropic") != anthropic_key:
-            admin.set_credential(settings, slug, "anthropic", anthropic_key, {})
-            credentials[f"{slug}/anthropic"] = anthropic_key
-            self.save_secrets()
-        from shared.local.gcp_export import onboard_demo_gcp
-
-        onboard_demo_gcp(self, settings, slug, export_days)
-        self.demo_org = {"slug": slug, "api_key": keys[slug]}
-        return self.demo_org
-
     def describe(self) -> dict:
         """Every endpoint of the stack, the keys a developer needs, and how long it took to start."""
         return {
