@@ -138,6 +138,7 @@ class Executor:
             rows=rows,
             error_code=code,
             error_message=message,
+            defer=status == "COMPLETED",  # written with the run's status change, see RunLog.log_step
         )
         log(
             "ERROR" if status == "FAILED" else "WARNING" if error else "INFO",

@@ -87,9 +87,9 @@ class RunLog:
         self.steps = central_table(settings, "org_meta_step_logs")
         self.transitions = central_table(settings, "org_meta_state_transitions")
         self.quotas = central_table(settings, "org_usage_quotas")
-        # The status each run had when this log last wrote it (a claim, a step row): read back in the same round
-        # trip, so checking for a cancel between steps costs nothing extra.
-        self._seen_status: dict[str, str | None] = {}
+        # Step rows of completed step attempts not written yet: they go with the run's next write (its status
+        # change, or a failed attempt's row) in one statement, instead of one DML job (and commit) per step.
+        self._deferred_steps: list[dict] = []
 
     def new_request(
         self, org_slug: str, pipeline_id: str, provider: str, start: date, end: date, **kw
@@ -180,11 +180,14 @@ class RunLog:
             assignments.append(f"{name} = @{name}")
             params[name] = value
         release = self._release_sql() if to_status in TERMINAL else ""
+        steps_sql, steps_params = self._steps_insert(self._take_deferred_steps(run_id))
+        params.update(steps_params)
         rows = self.warehouse.query(
             f"""
             DECLARE moved INT64;
             BEGIN TRANSACTION;
             {release}
+            {steps_sql}
             UPDATE `{self.runs}` SET {", ".join(assignments)}
               WHERE pipeline_logging_id = @id AND org_slug = @org AND status = @from_status;
             SET moved = (SELECT COUNT(*) FROM `{self.runs}` WHERE pipeline_logging_id = @id AND last_transition_id = @token);
@@ -195,10 +198,7 @@ class RunLog:
             """,
             params,
         )
-        moved = rows[0]["moved"] == 1
-        if moved:
-            self._seen_status[run_id] = to_status
-        return moved
+        return rows[0]["moved"] == 1
 
     def _release_sql(self) -> str:
         """Give back the run's slot (and with @refund its counts) if it still holds one and is in @from_status."""
@@ -289,12 +289,6 @@ class RunLog:
         )
         return rows[0]["status"] if rows else None
 
-    def status_seen(self, org_slug: str, run_id: str) -> str | None:
-        """The run's status as of this log's last write for it (claim, step row), else as stored now."""
-        if run_id not in self._seen_status:
-            self._seen_status[run_id] = self.status(org_slug, run_id)
-        return self._seen_status[run_id]
-
     def step_logs(self, org_slug: str, run_id: str) -> list[dict]:
         """The run's step attempts, oldest first."""
         return self.warehouse.query(
@@ -317,29 +311,44 @@ class RunLog:
         rows: int | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
-    ) -> str | None:
-        """Record one step attempt; returns the run's status read in the same round trip (see status_seen)."""
-        rows = self.warehouse.query(
-            f"""
-            INSERT INTO `{self.steps}` (step_logging_id, pipeline_logging_id, org_slug, step_id, ps_type, attempt,
-              status, rows_written, error_code, error_message, started_at, completed_at)
-            VALUES (@sid, @id, @org, @step_id, @ps_type, @attempt, @status, @rows, @code, @message, @started, @now);
-            SELECT status FROM `{self.runs}` WHERE pipeline_logging_id = @id AND org_slug = @org;
-            """,
-            {
-                "sid": str(uuid.uuid4()),
-                "id": run_id,
-                "org": org_slug,
-                "step_id": step_id,
-                "ps_type": ps_type,
-                "attempt": attempt,
-                "status": status,
-                "rows": Typed(rows, "INT64"),
-                "code": Typed(error_code, "STRING"),
-                "message": Typed(error_message[:_ERROR_MESSAGE_LIMIT] if error_message else None, "STRING"),
-                "started": started_at,
-                "now": datetime.now(UTC),
-            },
-        )
-        self._seen_status[run_id] = rows[0]["status"] if rows else None
-        return self._seen_status[run_id]
+        defer: bool = False,
+    ) -> None:
+        """Record one step attempt. `defer` (a completed attempt) keeps the row for the run's next write: its
+        status change or a later attempt's row; a crash before that loses only rows of work the re-run redoes."""
+        row = {
+            "step_logging_id": str(uuid.uuid4()),
+            "pipeline_logging_id": run_id,
+            "org_slug": org_slug,
+            "step_id": step_id,
+            "ps_type": ps_type,
+            "attempt": attempt,
+            "status": status,
+            "rows_written": Typed(rows, "INT64"),
+            "error_code": Typed(error_code, "STRING"),
+            "error_message": Typed(error_message[:_ERROR_MESSAGE_LIMIT] if error_message else None, "STRING"),
+            "started_at": started_at,
+            "completed_at": datetime.now(UTC),
+        }
+        self._deferred_steps.append(row)
+        if not defer:
+            self.flush_steps(run_id)
+
+    def flush_steps(self, run_id: str) -> None:
+        """Write the run's deferred step rows now (a run left without a status change, e.g. cancelled)."""
+        sql, params = self._steps_insert(self._take_deferred_steps(run_id))
+        if sql:
+            self.warehouse.execute(sql, params)
+
+    def _take_deferred_steps(self, run_id: str) -> list[dict]:
+        taken = [row for row in self._deferred_steps if row["pipeline_logging_id"] == run_id]
+        self._deferred_steps = [row for row in self._deferred_steps if row["pipeline_logging_id"] != run_id]
+        return taken
+
+    def _steps_insert(self, rows: list[dict]) -> tuple[str, dict]:
+        """One INSERT of step rows (SQL and parameters); empty SQL for no rows."""
+        if not rows:
+            return "", {}
+        columns = list(rows[0])
+        values = [f"({', '.join(f'@s{i}_{c}' for c in columns)})" for i in range(len(rows))]
+        params = {f"s{i}_{c}": row[c] for i, row in enumerate(rows) for c in columns}
+        return f"INSERT INTO `{self.steps}` ({', '.join(columns)}) VALUES {', '.join(values)};", params

@@ -130,12 +130,13 @@ def _execute_claimed(request: RunRequest, run_log: RunLog, deps: WorkerDeps) -> 
             deps.warehouse,
             deps.settings,
             run_log,
-            is_cancelled=lambda: run_log.status_seen(org, run_id) == CANCELLED,
+            is_cancelled=lambda: run_log.status(org, run_id) == CANCELLED,
             **deps.executor_options,
         )
         rows = executor.execute(request, config, credential)
         crash_point(EXECUTED)
     except RunCancelled:
+        run_log.flush_steps(run_id)
         log("INFO", "run cancelled; stopped at a step boundary", org_slug=org, pipeline_logging_id=run_id)
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - every failure must settle the run, never leave it RUNNING
