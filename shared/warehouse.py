@@ -203,7 +203,6 @@ class Warehouse:
 
     def _run(self, sql: str, params: dict[str, Any] | None):
         """One round trip (jobs.query); a statement that lost a write race is run again, with jitter."""
-        import requests
         from google.api_core import exceptions
         from google.cloud import bigquery
         from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
@@ -229,7 +228,8 @@ class Warehouse:
                 exceptions.TooManyRequests,
             ) as exc:
                 raise TransientError("WAREHOUSE_UNAVAILABLE", f"BigQuery is unavailable: {exc.code}") from exc
-            except (exceptions.RetryError, ConnectionError, requests.exceptions.ConnectionError) as exc:
+            # Retries used up, or a connection error the client does not retry (requests' errors are OSErrors).
+            except (exceptions.RetryError, OSError) as exc:
                 raise TransientError(
                     "WAREHOUSE_UNAVAILABLE", f"BigQuery did not answer within {self.unavailable_after:.0f} s."
                 ) from exc
