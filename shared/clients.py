@@ -107,9 +107,9 @@ def tasks_client():
 
 @functools.cache
 def warehouse(unavailable_after: float | None = None):
-    """The process's Warehouse adapter (`unavailable_after`: see Warehouse; None keeps the workers' default)."""
-    from shared.warehouse import Warehouse
+    """The process's Warehouse adapter (`unavailable_after`: see Warehouse; None: the workers' default)."""
+    from shared.warehouse import WORKER_UNAVAILABLE_AFTER_SECONDS, Warehouse
 
-    if unavailable_after is None:
-        return Warehouse(bigquery_client(), get_settings().project)
-    return Warehouse(bigquery_client(), get_settings().project, unavailable_after)
+    return Warehouse(
+        bigquery_client(), get_settings().project, unavailable_after or WORKER_UNAVAILABLE_AFTER_SECONDS
+    )
