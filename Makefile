@@ -41,7 +41,7 @@ lint: setup
 	terraform fmt -check -recursive terraform
 
 package: setup
-	$(BIN)/python -m shared.packaging build/functions
+	$(BIN)/python -m devstack.packaging build/functions
 
 fmt: setup
 	$(BIN)/ruff format shared functions tests

@@ -25,10 +25,10 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/burst.py`
 
-from shared import admin
-from shared.local.stack import LocalStack
-from shared.quotas import load_plans
-from shared.settings import DEFAULT_CONFIG_DIR, central_table
+from devstack.stack import LocalStack
+from shared.platform.settings import DEFAULT_CONFIG_DIR, central_table
+from shared.runs.admission import load_plans
+from shared.tenancy import onboarding
 
 PIPELINE = "openai/cost/usage_cost"
 DUCKDB_HOME = Path(tempfile.gettempdir()) / "dps-benchmark-duckdb-home"  # shared with run_api.py
@@ -52,8 +52,8 @@ def onboard(settings, count: int) -> list[tuple[str, str, str]]:
     plans, orgs = sorted(load_plans(DEFAULT_CONFIG_DIR)), []
     for i in range(count):
         plan, slug = plans[i % len(plans)], f"burst_{i:02d}_{uuid.uuid4().hex[:6]}"
-        key = admin.create_org(settings, slug, plan, "ACTIVE")["api_key"]
-        admin.set_credential(settings, slug, "openai", "sk-admin-benchmark", {})
+        key = onboarding.create_org(settings, slug, plan, "ACTIVE")["api_key"]
+        onboarding.set_credential(settings, slug, "openai", "sk-admin-benchmark", {})
         orgs.append((slug, key, plan))
     return orgs
 
@@ -185,8 +185,8 @@ def main() -> None:
             stack.start()
             os.environ.update(stack.env())  # this process's admin calls reach the same stand-ins
             settings = stack.settings()
-            from shared.clients import make_bigquery_client
-            from shared.warehouse import Warehouse
+            from shared.platform.clients import make_bigquery_client
+            from shared.warehouse.adapter import Warehouse
 
             warehouse = Warehouse(make_bigquery_client(settings), settings.project)
             orgs = onboard(settings, args.orgs)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.packaging import build_package, function_imports, function_names, package_venv, pinned_versions
+from devstack.packaging import build_package, function_imports, function_names, package_venv, pinned_versions
 
 VENVS = Path(tempfile.gettempdir()) / "dps-package-venvs"
 HELLO = Path(__file__).resolve().parent / "hello" / "main.py"

@@ -19,9 +19,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/gcp_billing.py`
 
-from shared import admin
-from shared.local.gcp_export import ExportSpec, demo_service_account_key, generate_export, write_export
-from shared.local.stack import LocalStack
+from devstack.providers.gcp.export import ExportSpec, demo_service_account_key, generate_export, write_export
+from devstack.stack import LocalStack
+from shared.tenancy import onboarding
 
 DUCKDB_HOME = Path(tempfile.gettempdir()) / "dps-benchmark-duckdb-home"  # shared with run_api.py
 START = date(2025, 11, 10)
@@ -61,11 +61,11 @@ class Phases:
 
 
 def _context(args: dict, run_id: str):
-    from shared.clients import make_bigquery_client, make_kms_client
-    from shared.credentials import load_credential
-    from shared.providers.base import StepContext
-    from shared.settings import get_settings
-    from shared.warehouse import Warehouse
+    from shared.platform.clients import make_bigquery_client, make_kms_client
+    from shared.platform.settings import get_settings
+    from shared.providers.contract import StepContext
+    from shared.tenancy.credentials import load_credential
+    from shared.warehouse.adapter import Warehouse
 
     settings = get_settings()
     warehouse = Warehouse(make_bigquery_client(settings), settings.project)
@@ -85,7 +85,7 @@ def _context(args: dict, run_id: str):
 
 
 def _instrumented_load(args: dict, phases: Phases) -> dict:
-    import shared.warehouse as warehouse_module
+    import shared.warehouse.adapter as warehouse_module
     from shared.providers.gcp import load
 
     ctx, warehouse = _context(args, "bench-run")
@@ -114,11 +114,11 @@ def part_rowwise(args: dict) -> dict:
     """(a): the same step with a straightforward transform: Python dicts, one row at a time, Decimal money."""
     import pyarrow as pa
 
-    from shared.providers.focus import service_categories
+    from shared.platform.settings import get_settings
     from shared.providers.gcp import load, rowwise
-    from shared.schemas import load_table_specs
-    from shared.settings import get_settings
-    from shared.warehouse import arrow_schema
+    from shared.providers.kit.focus import service_categories
+    from shared.warehouse.adapter import arrow_schema
+    from shared.warehouse.schemas import load_table_specs
 
     settings, phases, pending = get_settings(), Phases(), {}
     specs = load_table_specs(settings.config_dir, "org")
@@ -154,10 +154,10 @@ def part_stack_copy(args: dict) -> dict:
     import dataclasses
     import uuid
 
-    from shared.local.gcp_export_arrow import export_spec
+    from devstack.providers.gcp.export_arrow import export_spec
     from shared.providers.gcp.source import open_source, read_rows
-    from shared.schemas import Column
-    from shared.warehouse import StageWriter
+    from shared.warehouse.adapter import StageWriter
+    from shared.warehouse.schemas import Column
 
     ctx, warehouse = _context(args, "bench-copy")
     phases, began = Phases(), time.perf_counter()
@@ -224,8 +224,8 @@ def _emulator_peak_mb(port: int) -> float | None:
 
 def _new_org(settings, table_id: str) -> str:
     slug = f"bench_{int(time.time() * 1000) % 10**9}"
-    admin.create_org(settings, slug, "enterprise", "ACTIVE")
-    admin.set_credential(
+    onboarding.create_org(settings, slug, "enterprise", "ACTIVE")
+    onboarding.set_credential(
         settings,
         slug,
         "gcp",
@@ -272,7 +272,7 @@ def _prepare(stack: LocalStack, folder: Path, days: int, rows_per_day: int) -> t
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from shared.clients import make_bigquery_client
+    from shared.platform.clients import make_bigquery_client
 
     settings = stack.settings()
     client = make_bigquery_client(settings)

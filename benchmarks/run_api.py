@@ -24,10 +24,10 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/run_api.py`
 
-from shared import admin
-from shared.local import processes
-from shared.local.processes import LOOPBACK, ManagedProcess
-from shared.local.stack import FUNCTIONS_DIR, LocalStack
+from devstack import processes
+from devstack.processes import LOOPBACK, ManagedProcess
+from devstack.stack import FUNCTIONS_DIR, LocalStack
+from shared.tenancy import onboarding
 
 HELLO_SOURCE = Path(__file__).resolve().parent / "hello" / "main.py"
 PIPELINE = "openai/cost/usage_cost"
@@ -114,8 +114,8 @@ def burst(
 def onboard(settings, label: str) -> tuple[str, str]:
     """A fresh enterprise org (no run quotas; 1200 requests a minute), with an OpenAI credential."""
     slug = f"bench_{label}_{uuid.uuid4().hex[:6]}"
-    key = admin.create_org(settings, slug, "enterprise", "ACTIVE")["api_key"]
-    admin.set_credential(settings, slug, "openai", "sk-admin-benchmark", {})
+    key = onboarding.create_org(settings, slug, "enterprise", "ACTIVE")["api_key"]
+    onboarding.set_credential(settings, slug, "openai", "sk-admin-benchmark", {})
     return slug, key
 
 

@@ -26,12 +26,12 @@ DUCKDB_HOME = Path(tempfile.gettempdir()) / "dps-benchmark-duckdb-home"  # share
 
 def _use_plain_local_bigquery() -> None:
     """Launch the package's own `local-bigquery` executable instead of the project's launcher."""
-    import shared.local.bigquery_emulator as emulator
+    import devstack.standins.bigquery as emulator
 
     start = emulator.start_process
 
     def plain(name, argv, log, env, cwd=None):
-        launcher_args = ["-m", "shared.local.bigquery_serve"]
+        launcher_args = ["-m", "devstack.standins.bigquery_serve"]
         assert argv[1:3] == launcher_args, argv
         return start(name, [str(Path(sys.executable).parent / "local-bigquery"), *argv[3:]], log, env, cwd)
 
@@ -42,11 +42,11 @@ def measure(mode: str, orgs: int, runs: int) -> dict:
     """Start a stack (functions not needed: the worker runs in process), onboard, time; the figures."""
     if mode == "plain":
         _use_plain_local_bigquery()
-    from shared import admin
-    from shared.local.stack import LocalStack
-    from shared.quotas import load_plans, reserve_run
-    from shared.runs import RunLog
-    from shared.worker import default_deps, handle_run_event
+    from devstack.stack import LocalStack
+    from shared.runs.admission import load_plans, reserve_run
+    from shared.runs.run_log import RunLog
+    from shared.tenancy import onboarding
+    from shared.worker.entry import default_deps, handle_run_event
 
     with tempfile.TemporaryDirectory(prefix=f"dps-standin-{mode}-") as data:
         ports = LocalStack.free_ports()
@@ -56,11 +56,11 @@ def measure(mode: str, orgs: int, runs: int) -> dict:
             settings, deps = stack.settings(), default_deps()
             began = time.perf_counter()
             for i in range(orgs):
-                admin.create_org(settings, f"org_{i:02d}", "enterprise", "ACTIVE")
-                admin.set_credential(
+                onboarding.create_org(settings, f"org_{i:02d}", "enterprise", "ACTIVE")
+                onboarding.set_credential(
                     settings, f"org_{i:02d}", "openai", stack.secrets["sandbox_openai_key"], {}
                 )
-                admin.ensure_org_dataset(settings, deps.warehouse, f"org_{i:02d}")
+                onboarding.ensure_org_dataset(settings, deps.warehouse, f"org_{i:02d}")
             onboarding = time.perf_counter() - began
             run_log, day = RunLog(deps.warehouse, settings), datetime.now(UTC).date() - timedelta(days=1)
             limits, run_seconds = load_plans(settings.config_dir)["enterprise"], []

@@ -11,8 +11,9 @@ import pytest
 
 def _forget_process_clients() -> None:
     """Drop what this process cached about a stack (settings, clients): the next module's stack is another."""
-    from shared import clients, settings, worker
     from shared.api import app
+    from shared.platform import clients, settings
+    from shared.worker import entry
 
     for cached in (
         settings.get_settings,
@@ -22,7 +23,7 @@ def _forget_process_clients() -> None:
         clients.publisher_client,
         clients.tasks_client,
         clients.warehouse,
-        worker.default_deps,
+        entry.default_deps,
         app.default_deps,
     ):
         cached.cache_clear()
@@ -34,7 +35,7 @@ def _forget_process_clients() -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """The whole local stack, started for one test module and stopped at its end."""
-    from shared.local.stack import LocalStack
+    from devstack.stack import LocalStack
 
     local = LocalStack(data_dir=tmp_path_factory.mktemp("stack"), ports=LocalStack.free_ports())
     local.start()
@@ -57,15 +58,15 @@ def settings(stack):
 
 @pytest.fixture(scope="module")
 def warehouse(settings):
-    from shared.clients import make_bigquery_client
-    from shared.warehouse import Warehouse
+    from shared.platform.clients import make_bigquery_client
+    from shared.warehouse.adapter import Warehouse
 
     return Warehouse(make_bigquery_client(settings), settings.project)
 
 
 @pytest.fixture(scope="module")
 def kms(settings):
-    from shared.clients import make_kms_client
+    from shared.platform.clients import make_kms_client
 
     return make_kms_client(settings)
 
@@ -73,15 +74,15 @@ def kms(settings):
 @pytest.fixture
 def new_org(settings):
     """Factory: onboard a fresh org (unique slug) with an OpenAI credential; returns create_org's result."""
-    from shared import admin
+    from shared.tenancy import onboarding
 
     def make(
         plan="professional", status="ACTIVE", credential=True, metadata=None, secret="sk-admin-test-secret"
     ):
         slug = f"t_{uuid.uuid4().hex[:10]}"
-        created = admin.create_org(settings, slug, plan, status)
+        created = onboarding.create_org(settings, slug, plan, status)
         if credential:
-            admin.set_credential(settings, slug, "openai", secret, metadata or {})
+            onboarding.set_credential(settings, slug, "openai", secret, metadata or {})
         return created
 
     return make

@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from decimal import Decimal
 
-from shared.providers.focus import CHARGE_CATEGORIES, SERVICE_CATEGORIES
+from shared.providers.kit.focus import CHARGE_CATEGORIES, SERVICE_CATEGORIES
 
 # Mandatory (and the conditional ones this table carries) FOCUS 1.2 columns: each must be present.
 MANDATORY = (

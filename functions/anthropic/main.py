@@ -2,7 +2,7 @@
 
 import functions_framework
 
-from shared.worker import handle_cloud_event
+from shared.worker.entry import handle_cloud_event
 
 
 @functions_framework.cloud_event

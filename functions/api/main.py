@@ -3,8 +3,8 @@
 import functions_framework
 
 from shared.api.app import handle
-from shared.logs import log_context, trace_fields
-from shared.settings import get_settings
+from shared.platform.logs import log_context, trace_fields
+from shared.platform.settings import get_settings
 
 # Validate settings at cold start: in stage/prod the instance refuses to start without a root key and a key
 # pepper of at least 32 characters, instead of failing (or worse, answering) on its first request.

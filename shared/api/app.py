@@ -12,9 +12,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
-from shared.errors import ApiError, TransientError, classify_unexpected
-from shared.logs import log
-from shared.settings import Settings
+from shared.platform.errors import ApiError, TransientError, classify_unexpected
+from shared.platform.logs import log
+from shared.platform.settings import Settings
 
 ROUTES = Map(
     [
@@ -49,7 +49,7 @@ class ApiDeps:
     def tasks(self):
         """The Cloud Tasks client (lazily: only the scheduler routes pay for importing it)."""
         if self.tasks_client is None:
-            from shared import clients
+            from shared.platform import clients
 
             self.tasks_client = clients.tasks_client()
         return self.tasks_client
@@ -57,7 +57,7 @@ class ApiDeps:
     def subscriber(self):
         """The Pub/Sub subscriber that drains dead letters (lazily, as for tasks)."""
         if self.subscriber_client is None:
-            from shared import clients
+            from shared.platform import clients
 
             self.subscriber_client = clients.subscriber_client()
         return self.subscriber_client
@@ -66,9 +66,9 @@ class ApiDeps:
 @functools.cache
 def default_deps() -> ApiDeps:
     """The real dependencies of this process (clients are created lazily, once)."""
-    from shared import clients
-    from shared.settings import get_settings
-    from shared.warehouse import API_UNAVAILABLE_AFTER_SECONDS
+    from shared.platform import clients
+    from shared.platform.settings import get_settings
+    from shared.warehouse.adapter import API_UNAVAILABLE_AFTER_SECONDS
 
     warehouse = clients.warehouse(API_UNAVAILABLE_AFTER_SECONDS)
     return ApiDeps(get_settings(), warehouse, clients.publisher_client(), clients.kms_client())

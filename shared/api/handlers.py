@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
-from shared import auth, bus
 from shared.api.app import ApiDeps, json_response
 from shared.api.models import parse_list_query, parse_run_body
 from shared.api.paging import decode_page_token, encode_page_token
-from shared.errors import ApiError
-from shared.identifiers import is_org_slug, is_path_segment, is_run_id
-from shared.pipelines import load_pipelines
-from shared.quotas import ACCEPTED, DUPLICATE, load_plans, refusal, reserve_run
-from shared.runs import CANCELLED, PENDING, RUNNING, RunLog
+from shared.platform.errors import ApiError
+from shared.platform.identifiers import is_org_slug, is_path_segment, is_run_id
+from shared.runs import publish
+from shared.runs.admission import ACCEPTED, DUPLICATE, load_plans, refusal, reserve_run
+from shared.runs.run_log import CANCELLED, PENDING, RUNNING, RunLog
+from shared.tenancy import auth
+from shared.worker.pipelines import load_pipelines
 
 MAX_BODY_BYTES = 16 * 1024
 READY_TIMEOUT_SECONDS = 5  # a readiness probe must answer quickly, so no client-side retries
@@ -115,7 +116,7 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
     if reservation.decision != ACCEPTED:
         raise refusal(reservation.decision, limits)
     try:
-        bus.publish_run(deps.publisher, deps.settings, run_request)
+        publish.publish_run(deps.publisher, deps.settings, run_request)
     except ApiError:  # never queued: give back the slot and the counts, and say so
         run_log.fail(
             run_request.pipeline_logging_id,
@@ -188,7 +189,7 @@ def cancel_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
 
 def reap(request: Request, deps: ApiDeps) -> Response:
     """Admin: settle runs stuck past their timeout and recount concurrency slots (safe to run any time)."""
-    from shared.reaper import reap_stuck_runs
+    from shared.runs.reaper import reap_stuck_runs
 
     auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
     return json_response(reap_stuck_runs(deps.warehouse, deps.settings))
@@ -196,13 +197,13 @@ def reap(request: Request, deps: ApiDeps) -> Response:
 
 def list_dead_letters(request: Request, deps: ApiDeps) -> Response:
     """Admin: drain the dead-letter subscriptions into the table, then list dead letters (filters provider, org)."""
-    from shared import dead_letters
     from shared.api.models import parse_dead_letter_query
+    from shared.dead_letters import store
 
     auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
     query = parse_dead_letter_query(request.args)
-    drained = dead_letters.drain(deps.warehouse, deps.settings, deps.subscriber())
-    letters = dead_letters.list_letters(
+    drained = store.drain(deps.warehouse, deps.settings, deps.subscriber())
+    letters = store.list_letters(
         deps.warehouse, deps.settings, provider=query.provider, org=query.org_slug, limit=query.limit
     )
     return json_response({"drained": drained, "dead_letters": letters})
@@ -210,13 +211,13 @@ def list_dead_letters(request: Request, deps: ApiDeps) -> Response:
 
 def replay_dead_letters(request: Request, deps: ApiDeps) -> Response:
     """Admin: re-open the runs of dead letters (quota slot included) and publish them again; one outcome each."""
-    from shared import dead_letters
     from shared.api.models import ReplayBody, parse_model
-    from shared.dead_letter_replay import replay
+    from shared.dead_letters import store
+    from shared.dead_letters.replay import replay
 
     auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
     body = parse_model(ReplayBody, _body(request))
-    dead_letters.drain(deps.warehouse, deps.settings, deps.subscriber())  # so "all" includes what just landed
+    store.drain(deps.warehouse, deps.settings, deps.subscriber())  # so "all" includes what just landed
     answer = replay(
         deps.warehouse,
         deps.settings,
@@ -231,7 +232,7 @@ def replay_dead_letters(request: Request, deps: ApiDeps) -> Response:
 def scheduler_trigger(request: Request, deps: ApiDeps) -> Response:
     """Root key or Cloud Scheduler (OIDC): enqueue one named task per due (org, pipeline, day); counts."""
     from shared.api.models import TriggerBody, parse_model
-    from shared.scheduler import trigger
+    from shared.scheduling.trigger import trigger
 
     auth.verify_scheduler_caller(deps.settings, request.headers)
     body = parse_model(TriggerBody, _body(request), empty_ok=True)
@@ -268,8 +269,8 @@ def _schedule_time_header(request: Request):
 def scheduler_process_queue(request: Request, deps: ApiDeps) -> Response:
     """Root key only (Cloud Tasks sends it): run one scheduled task; 429/503 make the queue retry it."""
     from shared.api.models import TaskBody, parse_model
-    from shared.scheduler import process_task
-    from shared.tasks import ScheduledRun
+    from shared.scheduling.tasks import ScheduledRun
+    from shared.scheduling.trigger import process_task
 
     auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
     body = parse_model(TaskBody, _body(request))

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from shared.errors import ApiError
-from shared.identifiers import SCHEDULER_TRIGGER
+from shared.platform.errors import ApiError
+from shared.platform.identifiers import SCHEDULER_TRIGGER
 
 
 class RunBody(BaseModel):

@@ -6,8 +6,8 @@ import base64
 import json
 from datetime import datetime
 
-from shared.errors import ApiError
-from shared.identifiers import is_run_id
+from shared.platform.errors import ApiError
+from shared.platform.identifiers import is_run_id
 
 
 def encode_page_token(created_at: datetime, run_id: str) -> str:

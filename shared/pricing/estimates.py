@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.logs import log
+from shared.platform.logs import log
 from shared.pricing.reconciliation import ensure_reconciliation_view
 
 ESTIMATES_TABLE = "llm_cost_estimates"
@@ -108,7 +108,7 @@ def estimate_processor(sources: EstimateSources):
     """A `run` processor replacing the provider's slice of llm_cost_estimates; unpriced models are logged."""
 
     def estimate(ctx, warehouse) -> int:
-        from shared.schemas import load_table_specs
+        from shared.warehouse.schemas import load_table_specs
 
         dataset = ctx.settings.org_dataset(ctx.org_slug)
         spec = load_table_specs(ctx.settings.config_dir, "org")[ctx.destination_table or ESTIMATES_TABLE]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.errors import TerminalError
+from shared.platform.errors import TerminalError
 
 PRICE_FILE = Path("prices") / "llm_prices.yml"
 PRICES_TABLE = "llm_prices"
@@ -153,7 +153,7 @@ def load_prices_processor(provider: str):
     """A `run` processor replacing the provider's rows of the org's llm_prices table with the current file."""
 
     def load_prices(ctx, warehouse) -> int:
-        from shared.schemas import load_table_specs
+        from shared.warehouse.schemas import load_table_specs
 
         spec = load_table_specs(ctx.settings.config_dir, "org")[ctx.destination_table or PRICES_TABLE]
         audit = {"x_pipeline_logging_id": ctx.run_id, "x_ingested_at": datetime.now(UTC)}

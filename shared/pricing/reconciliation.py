@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from shared.identifiers import is_org_slug
+from shared.platform.identifiers import is_org_slug
 
 VIEW = "llm_cost_reconciliation"
 # cost_focus ProviderName → the provider names of llm_cost_estimates.

@@ -12,10 +12,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from shared.errors import TransientError
-from shared.runs import RunLog, RunRequest
-from shared.settings import DEFAULT_CONFIG_DIR, Settings
-from shared.worker import WorkerDeps, handle_run_event
+from shared.platform.errors import TransientError
+from shared.platform.settings import DEFAULT_CONFIG_DIR, Settings
+from shared.runs.run_log import RunLog, RunRequest
+from shared.worker.entry import WorkerDeps, handle_run_event
 
 COSTS_PATH = "/v1/organization/costs"
 USAGE_PATH = "/v1/organization/usage/completions"
@@ -68,12 +68,12 @@ class Recorder:
 
 def fault_org(settings: Settings, provider_url: str, plan: str = "professional") -> dict:
     """A fresh org whose OpenAI credential (a unique, key-shaped secret) points at the fault provider."""
-    from shared import admin
+    from shared.tenancy import onboarding
 
     slug = f"f_{uuid.uuid4().hex[:10]}"
-    created = admin.create_org(settings, slug, plan, "ACTIVE")
+    created = onboarding.create_org(settings, slug, plan, "ACTIVE")
     secret = f"sk-admin-fault-{secrets.token_hex(16)}"
-    admin.set_credential(settings, slug, "openai", secret, {"base_url": provider_url})
+    onboarding.set_credential(settings, slug, "openai", secret, {"base_url": provider_url})
     return {**created, "secret": secret}
 
 
@@ -93,7 +93,7 @@ def new_run(settings: Settings, warehouse, org_slug: str, pipeline: str, day: da
 
 def reserve(settings: Settings, warehouse, org_slug: str, day: date) -> RunRequest:
     """A run of openai/cost/usage_costs accepted as the API accepts one: with a concurrency slot."""
-    from shared.quotas import load_plans, reserve_run
+    from shared.runs.admission import load_plans, reserve_run
 
     request = RunLog(warehouse, settings).new_request(org_slug, "openai/cost/usage_costs", "openai", day, day)
     limits = load_plans(settings.config_dir)["professional"]

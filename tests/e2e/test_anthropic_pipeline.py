@@ -6,7 +6,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from shared import admin
+from shared.tenancy import onboarding
 from tests.e2e.test_openai_pipeline import _wait
 from tests.focus_conformance import violations
 
@@ -17,7 +17,7 @@ SECRET = "sk-ant-admin01-e2e-test-secret"
 
 def _org(settings, new_org, metadata=None):
     org = new_org(credential=False)
-    admin.set_credential(settings, org["org_slug"], "anthropic", SECRET, metadata or {})
+    onboarding.set_credential(settings, org["org_slug"], "anthropic", SECRET, metadata or {})
     return org
 
 
@@ -90,8 +90,8 @@ def test_run_end_to_end_reconciles_and_a_rerun_leaves_one_copy(stack, settings, 
 
 def test_a_credential_base_url_is_checked_against_the_allow_list(stack, settings, new_org):
     org = new_org(credential=False)
-    with pytest.raises(admin.AdminError, match="base_url"):
-        admin.set_credential(
+    with pytest.raises(onboarding.AdminError, match="base_url"):
+        onboarding.set_credential(
             settings, org["org_slug"], "anthropic", SECRET, {"base_url": "http://evil.example.com"}
         )
     org = _org(settings, new_org, {"base_url": stack.sandbox_url})  # loopback is allowed locally
@@ -101,7 +101,7 @@ def test_a_credential_base_url_is_checked_against_the_allow_list(stack, settings
 
 def test_a_rejected_admin_key_fails_the_run_with_a_stable_code_and_no_secret(stack, settings, new_org):
     org = new_org(credential=False)
-    admin.set_credential(settings, org["org_slug"], "anthropic", "sk-ant-api03-not-an-admin-key")
+    onboarding.set_credential(settings, org["org_slug"], "anthropic", "sk-ant-api03-not-an-admin-key")
     run = _wait(stack, org, _start_run(stack, org))
     assert run["status"] == "FAILED" and run["error_code"] == "PROVIDER_AUTH_FAILED"
     assert "not-an-admin-key" not in json.dumps(run)

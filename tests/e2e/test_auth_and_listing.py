@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from shared import admin
 from shared.api.app import ApiDeps, handle
-from shared.auth import KeyCache, authenticate_org
-from shared.errors import ApiError
-from shared.runs import COMPLETED, PENDING, RUNNING, RunLog
+from shared.platform.errors import ApiError
+from shared.runs.run_log import COMPLETED, PENDING, RUNNING, RunLog
+from shared.tenancy import onboarding
+from shared.tenancy.auth import KeyCache, authenticate_org
 
 
 def _get(stack, path, key):
@@ -20,13 +20,13 @@ def _get(stack, path, key):
 
 def test_expired_and_revoked_keys_are_refused(stack, settings, api_only_org):
     org = api_only_org()
-    expired = admin.issue_api_key(
+    expired = onboarding.issue_api_key(
         settings, org["org_slug"], expires_at=datetime.now(UTC) - timedelta(seconds=1)
     )
     response = _get(stack, "/api/v1/pipelines/runs", expired["api_key"])
     assert response.status_code == 401 and response.json()["error"]["code"] == "API_KEY_EXPIRED"
-    spare = admin.issue_api_key(settings, org["org_slug"])
-    admin.revoke_api_key(settings, org["org_slug"], spare["api_key_id"])
+    spare = onboarding.issue_api_key(settings, org["org_slug"])
+    onboarding.revoke_api_key(settings, org["org_slug"], spare["api_key_id"])
     assert _get(stack, "/api/v1/pipelines/runs", spare["api_key"]).status_code == 401
 
 
@@ -35,7 +35,7 @@ def test_a_revoked_key_stops_working_within_the_cache_bound(settings, warehouse,
     clock = [0.0]
     cache = KeyCache(ttl_seconds=30, clock=lambda: clock[0])
     assert authenticate_org(warehouse, settings, org["api_key"], cache).org_slug == org["org_slug"]
-    admin.revoke_api_key(settings, org["org_slug"], org["api_key_id"])
+    onboarding.revoke_api_key(settings, org["org_slug"], org["api_key_id"])
     clock[0] = 29.0  # inside the bound the instance may still accept it (documented)
     assert authenticate_org(warehouse, settings, org["api_key"], cache).org_slug == org["org_slug"]
     clock[0] = 30.5  # past it, never
@@ -46,7 +46,7 @@ def test_a_revoked_key_stops_working_within_the_cache_bound(settings, warehouse,
 
 def test_past_due_subscription_is_403_with_its_own_code(stack, settings, api_only_org):
     org = api_only_org(status="ACTIVE")
-    admin.set_subscription_status(
+    onboarding.set_subscription_status(
         settings, org["org_slug"], "PAST_DUE"
     )  # before the key is ever used: not cached
     response = httpx.post(
@@ -62,8 +62,8 @@ def test_readiness_says_which_dependency_failed(stack, settings, warehouse, kms)
     from werkzeug.test import Client
     from werkzeug.wrappers import Request
 
-    from shared.clients import make_kms_client
-    from shared.settings import settings_from_env
+    from shared.platform.clients import make_kms_client
+    from shared.platform.settings import settings_from_env
 
     served = httpx.get(f"{stack.api_url}/health/ready", timeout=30)
     assert served.status_code == 200 and served.json()["checks"] == {"warehouse": "ok", "kms": "ok"}

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from shared import admin
-from shared.settings import central_table
+from shared.platform.settings import central_table
+from shared.tenancy import onboarding
 
 RUN = "/api/v1/pipelines/run/{org}/{pipeline}"
 PIPELINE = "openai/cost/usage_cost"
@@ -14,8 +14,8 @@ PIPELINE = "openai/cost/usage_cost"
 
 @pytest.fixture(scope="module")
 def org(stack):
-    created = admin.create_org(stack.settings(), "bad_input_org", "professional", "ACTIVE")
-    admin.set_credential(stack.settings(), "bad_input_org", "openai", "sk-admin-test", {})
+    created = onboarding.create_org(stack.settings(), "bad_input_org", "professional", "ACTIVE")
+    onboarding.set_credential(stack.settings(), "bad_input_org", "openai", "sk-admin-test", {})
     return created
 
 

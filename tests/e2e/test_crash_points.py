@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.faults import CRASH_ENV, EXECUTED, EXTRACTED
-from shared.reaper import reap_stuck_runs
-from shared.runs import RunLog
-from shared.settings import REPO_ROOT
+from shared.platform.settings import REPO_ROOT
+from shared.runs.reaper import reap_stuck_runs
+from shared.runs.run_log import RunLog
+from shared.worker.crash_points import CRASH_ENV, EXECUTED, EXTRACTED
 from tests.e2e.faultkit import (
     DAY,
     deliver,
@@ -30,9 +30,9 @@ from tests.e2e.faultkit import (
 # The body of a provider function, run as its own process so that it can die as a killed instance does.
 WORKER = """
 import json, sys
-from shared import clients
-from shared.settings import get_settings
-from shared.worker import WorkerDeps, handle_run_event
+from shared.platform import clients
+from shared.platform.settings import get_settings
+from shared.worker.entry import WorkerDeps, handle_run_event
 deps = WorkerDeps(get_settings(), clients.warehouse(), clients.kms_client())
 print(handle_run_event(json.loads(sys.argv[1]), "openai", deps))
 """

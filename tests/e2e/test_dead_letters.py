@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from shared import bus
-from shared.quotas import load_plans, reserve_run
-from shared.runs import RunLog
+from shared.runs import publish
+from shared.runs.admission import load_plans, reserve_run
+from shared.runs.run_log import RunLog
 from tests.e2e.test_openai_pipeline import _sandbox_cost_total, _table_facts, _wait
 
 pytestmark = pytest.mark.stack
@@ -111,7 +111,7 @@ def test_dead_lettered_run_is_listed_replayed_once_and_completes(
         }
     )
     try:
-        bus.publish_run(publisher, broken, request)
+        publish.publish_run(publisher, broken, request)
         [letter] = _listed(stack, org["org_slug"])
     finally:
         subscriber.delete_subscription(subscription=push)
@@ -197,7 +197,7 @@ def test_a_failed_run_is_replayed_only_into_a_free_concurrency_slot(
     assert _running_slots(warehouse, settings, slug) == 0
 
     # The CLI reads the same routes: the letter is listed as replayed once; replaying it again is a no-op.
-    from shared.cli import main
+    from devstack.cli import main
 
     capsys.readouterr()
     assert main(["--json", "dead-letters", "list", "--org", slug, "--api-url", stack.api_url]) == 0

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.runs import RunLog
-from shared.worker import handle_run_event
+from shared.runs.run_log import RunLog
+from shared.worker.entry import handle_run_event
 from tests.e2e.faultkit import (
     COSTS_PATH,
     DAY,

@@ -13,8 +13,8 @@ import time
 import httpx
 import pytest
 
-from shared.logs import TRACE_FIELD
-from shared.runs import RunLog
+from shared.platform.logs import TRACE_FIELD
+from shared.runs.run_log import RunLog
 from tests.e2e.fault_provider import NOT_JSON, RESET, TRUNCATED, hang, status, text
 from tests.e2e.faultkit import (
     COSTS_PATH,
@@ -29,9 +29,9 @@ from tests.e2e.faultkit import (
     worker_deps,
 )
 
-REQUESTS_PER_STEP_ATTEMPT = 4  # shared.providers.openai.settings.MAX_ATTEMPTS_PER_REQUEST
+REQUESTS_PER_STEP_ATTEMPT = 4  # shared.providers.openai.constants.MAX_ATTEMPTS_PER_REQUEST
 STEP_ATTEMPTS = 3  # the retry policy of the short pipeline's step (as in production)
-DELIVERIES = 4  # shared.worker.MAX_RUN_ATTEMPTS
+DELIVERIES = 4  # shared.worker.entry.MAX_RUN_ATTEMPTS
 
 # fault → the code its retries are classified under. Each is scripted for exactly one step attempt (4 requests):
 # the request retries absorb 3, the step's retry policy the 4th, and the 5th request reaches the real sandbox.
@@ -92,7 +92,7 @@ def _row(short_settings, warehouse, request) -> tuple[dict, list[tuple]]:
 
 
 def _request_waits_are_capped_exponential(waits: list[float], floor: float = 0.0) -> bool:
-    # shared.http_paging: min(30, 1 * 2**i) with jitter in its upper half; Retry-After raises the floor.
+    # shared.providers.kit.http: min(30, 1 * 2**i) with jitter in its upper half; Retry-After raises the floor.
     return all(max(floor, 2**i / 2) <= w <= max(floor, 2**i) for i, w in enumerate(waits))
 
 

@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from shared import admin, keys
-from shared.clients import make_kms_client
-from shared.local.gcp_export import ExportSpec, demo_service_account_key, generate_export, write_export
-from shared.schemas import load_table_specs
-from shared.settings import central_table
+from devstack.providers.gcp.export import ExportSpec, demo_service_account_key, generate_export, write_export
+from shared.platform.clients import make_kms_client
+from shared.platform.settings import central_table
+from shared.tenancy import keys, onboarding
+from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import column_violations, violations
 
 START, END = "2025-11-03", "2025-11-05"
@@ -54,7 +54,7 @@ def gcp_org(settings, warehouse, new_org):
     table_id = f"{settings.project}.src_{org['org_slug']}.{TABLE_NAME}"
     export = generate_export(ExportSpec(start=date(2025, 11, 1), days=6, rows_per_day=120, detailed=False))
     write_export(warehouse.client, table_id, export)
-    admin.set_credential(
+    onboarding.set_credential(
         settings,
         org["org_slug"],
         "gcp",
@@ -102,10 +102,10 @@ def test_a_bad_export_table_is_refused_at_onboarding_and_again_by_the_worker(
     org = new_org()
     key = demo_service_account_key(settings.project, "e2e")
     for bad in ("p.d.t", f"{settings.project}.billing.{TABLE_NAME}`; DROP TABLE x; --", None):
-        with pytest.raises(admin.AdminError, match="billing_export_table"):
-            admin.set_credential(settings, org["org_slug"], "gcp", key, {"billing_export_table": bad})
-    with pytest.raises(admin.AdminError, match="service-account key"):
-        admin.set_credential(
+        with pytest.raises(onboarding.AdminError, match="billing_export_table"):
+            onboarding.set_credential(settings, org["org_slug"], "gcp", key, {"billing_export_table": bad})
+    with pytest.raises(onboarding.AdminError, match="service-account key"):
+        onboarding.set_credential(
             settings,
             org["org_slug"],
             "gcp",

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import httpx
 
-from shared.runs import RunLog
-from shared.worker import WorkerDeps, handle_run_event
+from shared.runs.run_log import RunLog
+from shared.worker.entry import WorkerDeps, handle_run_event
 from tests.focus_conformance import violations
 
 URL = "/api/v1/pipelines/run/{org}/openai/cost/usage_cost"

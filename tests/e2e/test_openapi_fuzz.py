@@ -26,10 +26,10 @@ from schemathesis.specs.openapi.checks import (
 
 from shared.api.models import parse_run_body
 from shared.api.openapi import OPENAPI_PATH, load_openapi
-from shared.errors import ApiError
-from shared.identifiers import is_org_slug, is_run_id
-from shared.pipelines import load_pipelines
-from shared.settings import DEFAULT_CONFIG_DIR
+from shared.platform.errors import ApiError
+from shared.platform.identifiers import is_org_slug, is_run_id
+from shared.platform.settings import DEFAULT_CONFIG_DIR
+from shared.worker.pipelines import load_pipelines
 
 pytestmark = pytest.mark.stack
 
@@ -103,14 +103,14 @@ def _post_run(api_url: str, org: str, key: str, day: dt.date) -> str:
 @pytest.fixture(scope="module")
 def fuzz_org(stack):
     """An enterprise org (no run quotas), its OpenAI credential and two runs: one to read, one to cancel."""
-    from shared import admin
+    from shared.tenancy import onboarding
 
     settings_ = stack.settings()
     slug = f"fz_{uuid.uuid4().hex[:10]}"
-    created = admin.create_org(settings_, slug, "enterprise", "ACTIVE")
+    created = onboarding.create_org(settings_, slug, "enterprise", "ACTIVE")
     # A key the sandbox refuses: the fuzzer's accepted runs fail at their first provider call instead of pulling
     # up to 90 days through every step, which kept the shared emulator busy long after this module.
-    admin.set_credential(settings_, slug, "openai", "sk-fuzz", {})
+    onboarding.set_credential(settings_, slug, "openai", "sk-fuzz", {})
     key = created["api_key"]
     # Dates far back enough that the date strategy above rarely asks for them again (a duplicate is fine too).
     runs = {

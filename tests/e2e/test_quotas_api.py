@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from shared.settings import central_table
+from shared.platform.settings import central_table
 from tests.e2e.hanging_provider import HangingProvider
 
 URL = "/api/v1/pipelines/run/{org}/openai/cost/usage_cost"

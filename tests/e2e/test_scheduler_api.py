@@ -7,8 +7,8 @@ import httpx
 import pytest
 from google.api_core import exceptions
 
-from shared.settings import central_table
-from shared.tasks import ScheduledRun
+from shared.platform.settings import central_table
+from shared.scheduling.tasks import ScheduledRun
 
 pytestmark = pytest.mark.stack
 PIPELINE = "openai/cost/usage_cost"
@@ -45,7 +45,7 @@ def _wait(condition, seconds=60.0):
 
 @pytest.fixture(scope="module")
 def tasks_client(stack):
-    from shared.clients import make_tasks_client
+    from shared.platform.clients import make_tasks_client
 
     return make_tasks_client(stack.settings())
 
@@ -96,7 +96,7 @@ def test_a_repeated_trigger_enqueues_once_and_the_run_completes(stack, settings,
 
 
 def test_orgs_that_may_not_run_are_skipped_with_reasons(stack, new_org):
-    from shared import admin
+    from shared.tenancy import onboarding
 
     suspended, bare = new_org(status="SUSPENDED"), new_org(credential=False)
     day = "2025-10-03"
@@ -108,7 +108,7 @@ def test_orgs_that_may_not_run_are_skipped_with_reasons(stack, new_org):
     }
     # A task whose org was suspended after the trigger is refused for good: recorded, and the task is done.
     active = new_org()
-    admin.set_subscription_status(stack.settings(), active["org_slug"], "SUSPENDED")
+    onboarding.set_subscription_status(stack.settings(), active["org_slug"], "SUSPENDED")
     response = httpx.post(
         f"{stack.api_url}/api/v1/scheduler/process-queue",
         headers=_root(stack),

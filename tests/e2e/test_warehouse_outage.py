@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import httpx
 
-from shared.runs import RunLog
+from shared.runs.run_log import RunLog
 from tests.e2e.fault_provider import call
 from tests.e2e.faultkit import (
     COSTS_PATH,

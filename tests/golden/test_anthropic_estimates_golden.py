@@ -10,10 +10,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from shared import admin
-from shared.providers import get_processor
-from shared.providers.base import Credential, StepContext
-from shared.schemas import load_table_specs
+from shared.providers.contract import Credential, StepContext
+from shared.providers.registry import get_processor
+from shared.tenancy import onboarding
+from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import violations
 from tests.golden.test_openai_focus_golden import _typed
 
@@ -24,7 +24,7 @@ STEPS = (("prices", "llm_prices"), ("estimate", "llm_cost_estimates"), ("focus",
 
 def _org(settings, warehouse) -> str:
     slug = f"g_{uuid.uuid4().hex[:10]}"
-    admin.create_org(settings, slug, "professional", "ACTIVE")
+    onboarding.create_org(settings, slug, "professional", "ACTIVE")
     specs = load_table_specs(settings.config_dir, "org")
     for table, name in (("anthropic_usage_daily", "usage"), ("anthropic_costs_daily", "costs")):
         rows = json.loads((GOLDEN / f"expected_{name}_rows.json").read_text())
@@ -120,7 +120,7 @@ def test_estimates_equal_billed_where_priced_and_the_unpriced_model_shows_as_the
 
 def test_an_org_override_discounts_the_estimate_not_the_list_price(settings, warehouse):
     slug = _org(settings, warehouse)
-    admin.add_price_override(
+    onboarding.add_price_override(
         settings,
         slug,
         "anthropic",
@@ -129,7 +129,7 @@ def test_an_org_override_discounts_the_estimate_not_the_list_price(settings, war
         model="claude-sonnet-4-5-20250929",
         note="golden contract",
     )
-    admin.add_price_override(  # more specific (model + rate): an absolute negotiated rate beats the discount
+    onboarding.add_price_override(  # more specific (model + rate): an absolute negotiated rate beats the discount
         settings,
         slug,
         "anthropic",

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from shared.errors import TerminalError
-from shared.local import anthropic_sandbox
-from shared.providers import get_processor
-from shared.providers.base import Credential, StepContext
-from shared.settings import settings_from_env
+from devstack.providers.anthropic import sandbox as anthropic_sandbox
+from shared.platform.errors import TerminalError
+from shared.platform.settings import settings_from_env
+from shared.providers.contract import Credential, StepContext
+from shared.providers.registry import get_processor
 from tests.golden.test_openai_golden import _jsonable
 
 GOLDEN = Path(__file__).parent / "anthropic"

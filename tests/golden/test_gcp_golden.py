@@ -10,12 +10,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from shared.errors import TerminalError
-from shared.providers.focus import service_categories
-from shared.providers.gcp import rowwise
+from devstack.providers.gcp import rowwise
+from shared.platform.errors import TerminalError
+from shared.platform.settings import DEFAULT_CONFIG_DIR
 from shared.providers.gcp.focus import focus_rows
 from shared.providers.gcp.transform import raw_rows, source_schema
-from shared.settings import DEFAULT_CONFIG_DIR
+from shared.providers.kit.focus import service_categories
 from tests.focus_conformance import violations
 
 GOLDEN = Path(__file__).parent / "gcp"

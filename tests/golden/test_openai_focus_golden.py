@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from shared.admin import ensure_org_dataset
-from shared.providers import get_processor
-from shared.providers.base import Credential, StepContext
-from shared.schemas import load_table_specs
+from shared.providers.contract import Credential, StepContext
+from shared.providers.registry import get_processor
+from shared.tenancy.onboarding import ensure_org_dataset
+from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import violations
 from tests.golden.test_gcp_golden import jsonable
 

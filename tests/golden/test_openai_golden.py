@@ -12,10 +12,10 @@ import httpx
 import pytest
 import yaml
 
-from shared.errors import TerminalError
-from shared.providers import get_processor
-from shared.providers.base import Credential, StepContext
-from shared.settings import settings_from_env
+from shared.platform.errors import TerminalError
+from shared.platform.settings import settings_from_env
+from shared.providers.contract import Credential, StepContext
+from shared.providers.registry import get_processor
 
 GOLDEN = Path(__file__).parent / "openai"
 SCHEMAS = Path(__file__).resolve().parents[2] / "configs" / "schemas" / "org"

@@ -8,11 +8,11 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from shared.local import openai_sandbox
-from shared.providers import get_processor
-from shared.providers.base import Credential, StepContext
-from shared.providers.openai import settings as api
-from shared.settings import settings_from_env
+from devstack.providers.openai import sandbox as openai_sandbox
+from shared.platform.settings import settings_from_env
+from shared.providers.contract import Credential, StepContext
+from shared.providers.openai import constants as api
+from shared.providers.registry import get_processor
 
 START, END = date(2025, 11, 3), date(2025, 11, 5)
 ENV = {"GCP_PROJECT_ID": "golden-project", "KMS_KEY_NAME": "projects/p/locations/l/keyRings/r/cryptoKeys/k"}

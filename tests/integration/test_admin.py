@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from shared import admin
-from shared.credentials import load_credential
-from shared.schemas import load_table_specs
-from shared.settings import central_table
+from shared.platform.settings import central_table
+from shared.tenancy import onboarding
+from shared.tenancy.credentials import load_credential
+from shared.warehouse.schemas import load_table_specs
 
 
 def test_bootstrap_creates_every_central_table_from_the_schema_files(settings, warehouse):
-    assert admin.bootstrap(settings) == sorted(
+    assert onboarding.bootstrap(settings) == sorted(
         load_table_specs(settings.config_dir, "organizations")
     )  # idempotent
     for name, spec in load_table_specs(settings.config_dir, "organizations").items():
@@ -52,7 +52,7 @@ def test_credentials_are_encrypted_at_rest_and_decrypt_through_kms(settings, war
 
 def test_credential_set_replaces_the_previous_one(settings, warehouse, kms, new_org):
     slug = new_org()["org_slug"]
-    admin.set_credential(settings, slug, "openai", "sk-second", {})
+    onboarding.set_credential(settings, slug, "openai", "sk-second", {})
     assert load_credential(warehouse, settings, kms, slug, "openai").secret == "sk-second"
     count = warehouse.query(
         f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_integration_credentials')}` WHERE org_slug = @o",
@@ -63,7 +63,7 @@ def test_credential_set_replaces_the_previous_one(settings, warehouse, kms, new_
 
 def test_cli_json_output_and_clear_errors(stack, tmp_path):
     env = {**stack.env(), "PATH": "/usr/bin:/bin"}
-    dps = [sys.executable, "-m", "shared.cli"]
+    dps = [sys.executable, "-m", "devstack.cli"]
     created = subprocess.run(
         [*dps, "org", "create", "cli_org_one", "--plan", "starter", "--status", "TRIAL", "--json"],
         env=env,
@@ -115,5 +115,5 @@ def test_cli_json_output_and_clear_errors(stack, tmp_path):
 def test_a_base_url_outside_the_allow_list_is_refused_at_onboarding(settings, new_org):
     slug = new_org(credential=False)["org_slug"]
     for url in ("http://169.254.169.254/", "https://evil.example.com", "http://10.0.0.1:80"):
-        with pytest.raises(admin.AdminError, match="base_url"):
-            admin.set_credential(settings, slug, "openai", "sk-x", {"base_url": url})
+        with pytest.raises(onboarding.AdminError, match="base_url"):
+            onboarding.set_credential(settings, slug, "openai", "sk-x", {"base_url": url})

@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from shared import admin
-from shared.credentials import load_credential
-from shared.local.gcp_export import ExportSpec, demo_service_account_key, generate_export, write_export
-from shared.providers import get_processor
-from shared.providers.base import StepContext
+from devstack.providers.gcp.export import ExportSpec, demo_service_account_key, generate_export, write_export
+from shared.providers.contract import StepContext
+from shared.providers.registry import get_processor
+from shared.tenancy import onboarding
+from shared.tenancy.credentials import load_credential
 
 DAYS = (date(2025, 11, 1), date(2025, 11, 5))
 TABLE_NAME = "gcp_billing_export_resource_v1_0A1B2C_3D4E5F_6A7B8C"
@@ -25,14 +25,14 @@ TABLE_NAME = "gcp_billing_export_resource_v1_0A1B2C_3D4E5F_6A7B8C"
 def gcp_org(settings, warehouse):
     """An org with a GCP credential naming its own stand-in export (usage days 1-5 of November 2025)."""
     slug = f"t_{uuid.uuid4().hex[:10]}"
-    admin.create_org(settings, slug, "professional", "ACTIVE")
+    onboarding.create_org(settings, slug, "professional", "ACTIVE")
     warehouse.ensure_dataset(f"src_{slug}")
     table_id = f"{settings.project}.src_{slug}.{TABLE_NAME}"
     write_export(
         warehouse.client, table_id, generate_export(ExportSpec(start=DAYS[0], days=5, rows_per_day=60))
     )
     key = demo_service_account_key(settings.project, "test")
-    admin.set_credential(settings, slug, "gcp", key, {"billing_export_table": table_id})
+    onboarding.set_credential(settings, slug, "gcp", key, {"billing_export_table": table_id})
     return slug, table_id
 
 

@@ -9,11 +9,11 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from shared.errors import TerminalError
-from shared.local.openai_sandbox import MODELS, PROJECTS, start_sandbox
-from shared.providers import get_processor
-from shared.providers.base import Credential, StepContext
-from shared.settings import settings_from_env
+from devstack.providers.openai.sandbox import MODELS, PROJECTS, start_sandbox
+from shared.platform.errors import TerminalError
+from shared.platform.settings import settings_from_env
+from shared.providers.contract import Credential, StepContext
+from shared.providers.registry import get_processor
 
 KEY = "sk-sandbox-test-0123456789"
 START, END = date(2024, 10, 1), date(2024, 12, 4)  # 65 days: three usage pages of 31, one costs page

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.packaging import build_package, function_imports, function_names, package_venv
+from devstack.packaging import build_package, function_imports, function_names, package_venv
 
 VENVS = Path(tempfile.gettempdir()) / "dps-package-venvs"
 CHECK = r"""
@@ -45,7 +45,7 @@ def test_package_installs_and_imports_its_entry_point(name, tmp_path):
         archive.extractall(source)
         listed = set(archive.namelist())
     assert {"main.py", "requirements.txt", "shared/settings.py", "configs/plans.yml"} <= listed
-    assert not any(path.startswith("shared/local/") for path in listed), "stand-ins must not ship"
+    assert not any(path.startswith("devstack/") for path in listed), "stand-ins must not ship"
     python = package_venv((source / "requirements.txt").read_text(), VENVS)
     freeze = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True, check=False)
     assert freeze.returncode == 0, freeze.stdout

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shared.local.processes import free_port
-from shared.local.pubsub_emulator import ensure_topology, launch_pubsub
+from devstack.processes import free_port
+from devstack.standins.pubsub import ensure_topology, launch_pubsub
 
 PROJECT = "local-project"
 SUBSCRIPTIONS = f"projects/{PROJECT}/subscriptions"

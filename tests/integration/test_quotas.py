@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from shared.errors import TransientError
-from shared.quotas import PlanLimits, refusal, reserve_run
-from shared.runs import COMPLETED, PENDING, RUNNING, RunLog
-from shared.settings import central_table
+from shared.platform.errors import TransientError
+from shared.platform.settings import central_table
+from shared.runs.admission import PlanLimits, refusal, reserve_run
+from shared.runs.run_log import COMPLETED, PENDING, RUNNING, RunLog
 
 NOON = datetime(2026, 3, 31, 12, 0, 5, tzinfo=UTC)
 

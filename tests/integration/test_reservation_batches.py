@@ -5,9 +5,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
-from shared import reservation_batch
-from shared.group_commit import GroupCommit
-from shared.quotas import (
+from shared.platform.settings import central_table
+from shared.runs import reservation_batch
+from shared.runs.admission import (
     PlanLimits,
     batched_request,
     ensure_quota_row,
@@ -15,8 +15,8 @@ from shared.quotas import (
     reserve_batch,
     reserve_run,
 )
-from shared.runs import RunLog
-from shared.settings import central_table
+from shared.runs.group_commit import GroupCommit
+from shared.runs.run_log import RunLog
 
 NOON = datetime(2026, 3, 31, 12, 0, 5, tzinfo=UTC)
 PIPELINE = "openai/cost/usage_cost"

@@ -11,7 +11,7 @@ from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-from shared.local.tasks_server import start_tasks_server
+from devstack.standins.tasks import start_tasks_server
 
 PARENT = "projects/p/locations/local"
 

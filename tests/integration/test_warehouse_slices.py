@@ -8,8 +8,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from shared.schemas import Column, TableSpec
-from shared.warehouse import StageWriter, arrow_schema, slice_condition
+from shared.warehouse.adapter import StageWriter, arrow_schema, slice_condition
+from shared.warehouse.schemas import Column, TableSpec
 
 SPEC = TableSpec(
     name="shared_slices",

@@ -3,7 +3,7 @@
 import ast
 import inspect
 
-from shared.local import bigquery_serve
+from devstack.standins import bigquery_serve
 
 
 def _string_literals(module) -> set[str]:

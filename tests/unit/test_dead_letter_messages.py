@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from shared.api.models import ReplayBody, parse_model
-from shared.dead_letters import message_row
-from shared.errors import ApiError
+from shared.dead_letters.store import message_row
+from shared.platform.errors import ApiError
 
 RUN_ID = "4f1c2b9e-8a7d-4c3b-9e2f-1a2b3c4d5e6f"
 

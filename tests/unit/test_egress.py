@@ -1,12 +1,12 @@
-"""Unit tests of shared.egress: which provider base URLs a credential may point the pipeline at."""
+"""Unit tests of shared.providers.kit.egress: which provider base URLs a credential may point the pipeline at."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.egress import host_matches, resolve_base_url
-from shared.errors import TerminalError
-from shared.settings import settings_from_env
+from shared.platform.errors import TerminalError
+from shared.platform.settings import settings_from_env
+from shared.providers.kit.egress import host_matches, resolve_base_url
 
 BASE_ENV = {"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "projects/p/locations/l/keyRings/r/cryptoKeys/k"}
 LOCAL = settings_from_env({**BASE_ENV, "ENVIRONMENT": "local"})

@@ -4,12 +4,12 @@ from datetime import date
 
 import pytest
 
-from shared.errors import TerminalError, TransientError
-from shared.executor import Executor, RunCancelled
-from shared.pipelines import PipelineConfig
-from shared.providers.base import Credential, Processor
-from shared.runs import RunRequest
-from shared.settings import settings_from_env
+from shared.platform.errors import TerminalError, TransientError
+from shared.platform.settings import settings_from_env
+from shared.providers.contract import Credential, Processor
+from shared.runs.run_log import RunRequest
+from shared.worker.executor import Executor, RunCancelled
+from shared.worker.pipelines import PipelineConfig
 
 SETTINGS = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"})
 REQUEST = RunRequest(

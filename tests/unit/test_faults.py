@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import faults
+from shared.worker import crash_points
 
 
 class Exited(Exception):
@@ -18,30 +18,30 @@ def exits(monkeypatch):
     def fake_exit(status):
         raise Exited(status)
 
-    monkeypatch.setattr(faults.os, "_exit", fake_exit)
-    monkeypatch.delenv(faults.CRASH_ENV, raising=False)
+    monkeypatch.setattr(crash_points.os, "_exit", fake_exit)
+    monkeypatch.delenv(crash_points.CRASH_ENV, raising=False)
     monkeypatch.delenv("ENVIRONMENT", raising=False)
     return monkeypatch
 
 
 def test_nothing_happens_unless_the_point_is_named(exits):
-    faults.crash_point(faults.EXTRACTED, "usage")
-    exits.setenv(faults.CRASH_ENV, faults.LOADED)
-    faults.crash_point(faults.EXTRACTED, "usage")
-    exits.setenv(faults.CRASH_ENV, f"{faults.EXTRACTED}:costs")
-    faults.crash_point(faults.EXTRACTED, "usage")
+    crash_points.crash_point(crash_points.EXTRACTED, "usage")
+    exits.setenv(crash_points.CRASH_ENV, crash_points.LOADED)
+    crash_points.crash_point(crash_points.EXTRACTED, "usage")
+    exits.setenv(crash_points.CRASH_ENV, f"{crash_points.EXTRACTED}:costs")
+    crash_points.crash_point(crash_points.EXTRACTED, "usage")
 
 
 @pytest.mark.parametrize("wanted", ["extracted", "extracted:costs"])
 def test_the_named_point_exits_like_a_killed_process(exits, wanted):
-    exits.setenv(faults.CRASH_ENV, wanted)
+    exits.setenv(crash_points.CRASH_ENV, wanted)
     with pytest.raises(Exited) as caught:
-        faults.crash_point(faults.EXTRACTED, "costs")
+        crash_points.crash_point(crash_points.EXTRACTED, "costs")
     assert caught.value.args == (137,)
 
 
 @pytest.mark.parametrize("environment", ["stage", "prod"])
 def test_never_outside_local(exits, environment):
-    exits.setenv(faults.CRASH_ENV, faults.EXECUTED)
+    exits.setenv(crash_points.CRASH_ENV, crash_points.EXECUTED)
     exits.setenv("ENVIRONMENT", environment)
-    faults.crash_point(faults.EXECUTED)
+    crash_points.crash_point(crash_points.EXECUTED)

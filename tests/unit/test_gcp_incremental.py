@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.errors import TerminalError
-from shared.providers.gcp import settings as gcp
+from shared.platform.errors import TerminalError
+from shared.providers.gcp import constants as gcp
 from shared.providers.gcp.incremental import changed_partitions, load_window, partition_groups
 from shared.providers.gcp.source import _job_config, parse_export_table, service_account_info
 from shared.providers.gcp.sql import date_ranges, partition_filter, source_select_list

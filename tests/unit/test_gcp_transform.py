@@ -6,12 +6,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from shared.local.gcp_export import ExportSpec, generate_export
-from shared.providers.focus import service_categories
-from shared.providers.gcp import rowwise
+from devstack.providers.gcp import rowwise
+from devstack.providers.gcp.export import ExportSpec, generate_export
+from shared.platform.settings import DEFAULT_CONFIG_DIR
 from shared.providers.gcp.focus import focus_rows
 from shared.providers.gcp.transform import raw_rows, source_schema
-from shared.settings import DEFAULT_CONFIG_DIR
+from shared.providers.kit.focus import service_categories
 from tests.focus_conformance import violations
 
 NOW = datetime(2025, 11, 20, tzinfo=UTC)

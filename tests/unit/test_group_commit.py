@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from shared.group_commit import GroupCommit
+from shared.runs.group_commit import GroupCommit
 
 
 class GatedBatches:

@@ -1,4 +1,4 @@
-"""Unit tests of shared.http_paging: how every provider failure is classified, retried and reported."""
+"""Unit tests of shared.providers.kit.http: how every provider failure is classified, retried and reported."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from shared.errors import TerminalError, TransientError
-from shared.http_paging import get_json, iterate_pages, parse_retry_after
+from shared.platform.errors import TerminalError, TransientError
+from shared.providers.kit.http import get_json, iterate_pages, parse_retry_after
 
 SECRET = "sk-admin-unit-SECRET-0123456789"
 HEADERS = {"Authorization": f"Bearer {SECRET}"}

@@ -2,8 +2,8 @@
 
 import pytest
 
-from shared import keys
-from shared.settings import SettingsError, settings_from_env
+from shared.platform.settings import SettingsError, settings_from_env
+from shared.tenancy import keys
 
 BASE = {"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "projects/p/locations/global/keyRings/r/cryptoKeys/k"}
 

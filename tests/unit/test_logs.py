@@ -7,8 +7,7 @@ import json
 import threading
 from datetime import date
 
-from shared.executor import Executor
-from shared.logs import (
+from shared.platform.logs import (
     SAMPLED_FIELD,
     SPAN_FIELD,
     TRACE_FIELD,
@@ -17,11 +16,12 @@ from shared.logs import (
     log_context,
     trace_fields,
 )
-from shared.pipelines import PipelineConfig
-from shared.providers.base import Credential, Processor
-from shared.runs import RunRequest
-from shared.settings import settings_from_env
-from shared.worker import WorkerDeps, handle_run_event
+from shared.platform.settings import settings_from_env
+from shared.providers.contract import Credential, Processor
+from shared.runs.run_log import RunRequest
+from shared.worker.entry import WorkerDeps, handle_run_event
+from shared.worker.executor import Executor
+from shared.worker.pipelines import PipelineConfig
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

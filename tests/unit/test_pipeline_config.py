@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from shared.pipelines import PipelineConfig, load_pipelines, ordered_steps
-from shared.settings import DEFAULT_CONFIG_DIR
+from shared.platform.settings import DEFAULT_CONFIG_DIR
+from shared.worker.pipelines import PipelineConfig, load_pipelines, ordered_steps
 
 
 def _config(**overrides):
@@ -36,7 +36,7 @@ def test_shipped_openai_pipeline_loads_with_every_field():
 
 
 def test_shipped_anthropic_pipeline_loads_and_its_processors_exist():
-    from shared.providers import get_processor
+    from shared.providers.registry import get_processor
 
     config = load_pipelines(DEFAULT_CONFIG_DIR)["anthropic/cost/usage_cost"]
     steps = ordered_steps(config.steps)

@@ -4,10 +4,11 @@ from decimal import Decimal
 
 import pytest
 
-from shared.errors import TerminalError
-from shared.local import anthropic_sandbox, openai_sandbox
+from devstack.providers.anthropic import sandbox as anthropic_sandbox
+from devstack.providers.openai import sandbox as openai_sandbox
+from shared.platform.errors import TerminalError
+from shared.platform.settings import DEFAULT_CONFIG_DIR
 from shared.pricing.price_table import load_price_table, parse_price_table
-from shared.settings import DEFAULT_CONFIG_DIR
 
 ENTRY = """
 version: "t1"

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from shared.api.models import parse_run_body
-from shared.errors import ApiError
+from shared.platform.errors import ApiError
 
 
 def test_single_date_and_range():

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from shared.runs import RunLog
-from shared.settings import settings_from_env
+from shared.platform.settings import settings_from_env
+from shared.runs.run_log import RunLog
 
 SETTINGS = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"})
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from shared.auth import verify_scheduler_caller
-from shared.errors import ApiError
-from shared.settings import SettingsError, settings_from_env
+from shared.platform.errors import ApiError
+from shared.platform.settings import SettingsError, settings_from_env
+from shared.tenancy.auth import verify_scheduler_caller
 
 BASE = {
     "GCP_PROJECT_ID": "p",

@@ -5,13 +5,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from devstack.standins.tasks_dispatch import backoff_seconds
 from shared.api.models import RunBody, TriggerBody
-from shared.local.tasks_dispatch import backoff_seconds
-from shared.pipelines import ScheduleConfig, load_pipelines, scheduled_pipelines
-from shared.scheduler import OrgState, skip_reason
-from shared.schedules import due_date, latest_firing, next_firing, run_date
-from shared.settings import DEFAULT_CONFIG_DIR
-from shared.tasks import ScheduledRun
+from shared.platform.settings import DEFAULT_CONFIG_DIR
+from shared.scheduling.cron import due_date, latest_firing, next_firing, run_date
+from shared.scheduling.tasks import ScheduledRun
+from shared.scheduling.trigger import OrgState, skip_reason
+from shared.worker.pipelines import ScheduleConfig, load_pipelines, scheduled_pipelines
 
 
 def utc(*args) -> datetime:

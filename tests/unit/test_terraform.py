@@ -15,8 +15,8 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from shared.pipelines import load_pipelines, scheduled_pipelines
-from shared.settings import DEFAULT_CONFIG_DIR, REPO_ROOT
+from shared.platform.settings import DEFAULT_CONFIG_DIR, REPO_ROOT
+from shared.worker.pipelines import load_pipelines, scheduled_pipelines
 
 TERRAFORM = REPO_ROOT / "terraform"
 MODULES = sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())
@@ -235,7 +235,7 @@ def test_cloudbuild_lints_tests_packages_and_deploys_one_environment():
         "terraform-apply",
     ]
     assert "make test" in " ".join(steps["test"]["args"])
-    assert steps["package"]["args"] == ["-m", "shared.packaging", "build/functions"]
+    assert steps["package"]["args"] == ["-m", "devstack.packaging", "build/functions"]
     assert build["substitutions"]["_ENV"] in ("stage", "prod")
     for env in ("stage", "prod"):  # the environments _ENV may name
         assert (TERRAFORM / "envs" / env / "main.tf").exists()
@@ -247,11 +247,11 @@ def test_cloudbuild_lints_tests_packages_and_deploys_one_environment():
 
 def test_dead_letter_names_agree_with_the_settings_and_the_local_stack():
     """The api drains `Settings.dead_letter_subscription_for(provider)`; Terraform and the emulator topology
-    (shared/local/pubsub_emulator.py, which derives the same suffixes) must create exactly those names."""
+    (shared/local/pubsub.py, which derives the same suffixes) must create exactly those names."""
     import inspect
 
-    from shared.local import pubsub_emulator
-    from shared.settings import settings_from_env
+    from devstack.standins import pubsub
+    from shared.platform.settings import settings_from_env
 
     settings = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k", "PIPELINE_TOPIC_PREFIX": "T"})
     topic = settings.topic_for("openai")
@@ -264,5 +264,5 @@ def test_dead_letter_names_agree_with_the_settings_and_the_local_stack():
     assert names[("google_pubsub_subscription", "dead_letter")] == settings.dead_letter_subscription_for(
         "openai"
     )
-    local = inspect.getsource(pubsub_emulator.ensure_topology)
+    local = inspect.getsource(pubsub.ensure_topology)
     assert '"{topic_id}-dead-letter"' in local and '"{topic_id}-dead-letter-hold"' in local

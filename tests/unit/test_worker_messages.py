@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from shared.errors import TerminalError
-from shared.worker import decode_message
+from shared.platform.errors import TerminalError
+from shared.worker.entry import decode_message
 
 GOOD = {
     "pipeline_logging_id": "0f8fad5b-d9cb-469f-a165-70867728950e",

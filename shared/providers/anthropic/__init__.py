@@ -9,7 +9,7 @@ from shared.providers.anthropic.estimate import SOURCES
 from shared.providers.anthropic.extract import extract_cost_report, extract_usage_messages
 from shared.providers.anthropic.focus import build_anthropic_focus
 from shared.providers.anthropic.transform import transform_costs, transform_usage
-from shared.providers.base import Processor
+from shared.providers.contract import Processor
 
 PROCESSORS: dict[str, Processor] = {
     "anthropic.usage_messages": Processor(extract=extract_usage_messages, transform=transform_usage),

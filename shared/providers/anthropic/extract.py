@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
-from shared.egress import resolve_base_url
-from shared.errors import TerminalError
-from shared.http_paging import paged_data
-from shared.providers.anthropic import settings as api
-from shared.providers.base import StepContext
+from shared.platform.errors import TerminalError
+from shared.providers.anthropic import constants as api
+from shared.providers.contract import StepContext
+from shared.providers.kit.egress import resolve_base_url
+from shared.providers.kit.http import paged_data
 
 
 def time_window(ctx: StepContext) -> tuple[str, str]:

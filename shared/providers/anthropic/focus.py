@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.providers.base import StepContext
-from shared.providers.focus import FOCUS_TABLE, service_categories
-from shared.schemas import load_table_specs
-from shared.warehouse import Warehouse
+from shared.providers.contract import StepContext
+from shared.providers.kit.focus import FOCUS_TABLE, service_categories
+from shared.warehouse.adapter import Warehouse
+from shared.warehouse.schemas import load_table_specs
 
 PROVIDER_NAME = "Anthropic"
 SERVICE_NAME = "Claude API"

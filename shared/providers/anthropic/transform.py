@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from shared.errors import TerminalError
-from shared.providers.anthropic import settings as api
-from shared.providers.base import StepContext
+from shared.platform.errors import TerminalError
+from shared.providers.anthropic import constants as api
+from shared.providers.contract import StepContext
 from shared.providers.openai.transform import (
     MONEY,
     NUMERIC_LIMIT,

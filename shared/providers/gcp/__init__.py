@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.providers.base import Processor
+from shared.providers.contract import Processor
 from shared.providers.gcp.load import load_billing_export
 
 PROCESSORS: dict[str, Processor] = {

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shared.errors import TerminalError
+from shared.platform.errors import TerminalError
 
 NUMERIC = pa.decimal128(38, 9)  # BigQuery NUMERIC
 _WIDE = pa.decimal256(40, 9)  # for sums of two NUMERICs: Arrow would need precision 39, then we check 38

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shared.providers.focus import service_categories
-from shared.providers.gcp import settings as gcp
+from shared.providers.gcp import constants as gcp
 from shared.providers.gcp.arrowkit import (
     NUMERIC,
     constant,
@@ -20,6 +19,7 @@ from shared.providers.gcp.arrowkit import (
     map_values,
     per_row_sum,
 )
+from shared.providers.kit.focus import service_categories
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # Google's invoice months are Pacific-time months
 CHARGE_CATEGORY = {

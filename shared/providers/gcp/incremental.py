@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from shared.providers.gcp import settings as gcp
+from shared.providers.gcp import constants as gcp
 
 Stats = dict[date, tuple[datetime | None, int]]  # partition → (max(export_time), rows)
 

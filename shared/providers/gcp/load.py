@@ -6,17 +6,17 @@ import dataclasses
 import uuid
 from datetime import UTC, date, datetime
 
-from shared.logs import log
-from shared.providers.base import StepContext
-from shared.providers.focus import FOCUS_TABLE
-from shared.providers.gcp import settings as gcp
+from shared.platform.logs import log
+from shared.providers.contract import StepContext
+from shared.providers.gcp import constants as gcp
 from shared.providers.gcp.focus import focus_rows
 from shared.providers.gcp.incremental import changed_partitions, load_window, partition_groups
 from shared.providers.gcp.source import open_source, partition_stats, read_rows
 from shared.providers.gcp.state import STATE_TABLE, advance_state_sql, read_state
 from shared.providers.gcp.transform import raw_rows, source_schema
-from shared.schemas import Column, TableSpec, load_table_specs
-from shared.warehouse import StageWriter, Warehouse, slice_condition
+from shared.providers.kit.focus import FOCUS_TABLE
+from shared.warehouse.adapter import StageWriter, Warehouse, slice_condition
+from shared.warehouse.schemas import Column, TableSpec, load_table_specs
 
 RAW_TABLE = "gcp_billing_daily"
 

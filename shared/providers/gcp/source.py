@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from shared.errors import PipelineError, TerminalError, TransientError
-from shared.providers.base import StepContext
-from shared.providers.gcp import settings as gcp
+from shared.platform.errors import PipelineError, TerminalError, TransientError
+from shared.providers.contract import StepContext
+from shared.providers.gcp import constants as gcp
 from shared.providers.gcp.sql import partition_filter, source_select_list
 
 
@@ -77,7 +77,7 @@ def open_source(ctx: StepContext) -> Source:
     table = parse_export_table(ctx.credential.metadata.get(gcp.METADATA_KEY))
     info = service_account_info(ctx.credential.secret)
     if ctx.settings.bigquery_api_endpoint:
-        from shared.clients import make_bigquery_client
+        from shared.platform.clients import make_bigquery_client
 
         return Source(
             make_bigquery_client(ctx.settings),
@@ -154,7 +154,7 @@ def source_errors() -> Iterator[None]:
 def _job_config(params: dict):
     from google.cloud import bigquery
 
-    from shared.warehouse import query_parameters
+    from shared.warehouse.adapter import query_parameters
 
     return bigquery.QueryJobConfig(
         query_parameters=query_parameters(params),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from shared.providers.gcp import settings as gcp
+from shared.providers.gcp import constants as gcp
 
 # The export columns the pipeline reads, in the order of configs/schemas/sources/gcp_billing_export_resource_v1.yml.
 EXPORT_COLUMNS = (

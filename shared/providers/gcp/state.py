@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from shared.warehouse import Warehouse
+from shared.warehouse.adapter import Warehouse
 
 STATE_TABLE = "gcp_billing_load_state"
 

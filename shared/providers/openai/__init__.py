@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from shared.pricing.estimates import estimate_processor
 from shared.pricing.price_table import load_prices_processor
-from shared.providers.base import Processor
+from shared.providers.contract import Processor
 from shared.providers.openai.estimate import SOURCES
 from shared.providers.openai.extract import extract_costs, extract_usage_completions, extract_usage_other
 from shared.providers.openai.focus import build_openai_focus

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from shared.errors import TerminalError
-from shared.providers.base import StepContext
+from shared.platform.errors import TerminalError
+from shared.providers.contract import StepContext
 
 # BigQuery NUMERIC: precision 38, scale 9. A local context so a caller's decimal settings never change results.
 NUMERIC_SCALE = Decimal("1e-9")

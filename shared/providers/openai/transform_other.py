@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from shared.errors import TerminalError
-from shared.providers.base import StepContext
-from shared.providers.openai import settings as api
+from shared.platform.errors import TerminalError
+from shared.providers.contract import StepContext
+from shared.providers.openai import constants as api
 from shared.providers.openai.transform import bucket_date, finish_rows
 
 OTHER_KEY = ("usage_date", "endpoint", "project_id", "model", "detail", "metric")

@@ -30,7 +30,7 @@ variable "config_dir" {
 }
 
 variable "archive_dir" {
-  description = "Directory of the deploy packages <function>.zip (python -m shared.packaging)."
+  description = "Directory of the deploy packages <function>.zip (python -m devstack.packaging)."
   type        = string
 }
 

@@ -1,0 +1,1 @@
+"""Anthropic's local half: the sandbox Admin usage and cost reports."""

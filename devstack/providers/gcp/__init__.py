@@ -1,0 +1,1 @@
+"""GCP's local half: a synthetic billing export, and the row-by-row reference transform."""

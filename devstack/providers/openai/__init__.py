@@ -1,0 +1,1 @@
+"""OpenAI's local half: the sandbox Usage and Costs API."""

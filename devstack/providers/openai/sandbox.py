@@ -1,0 +1,383 @@
+"""Local stand-in for the OpenAI organization Usage/Costs APIs: synthetic, deterministic, correctly shaped pages.
+
+The same server answers the Anthropic Admin reports (/v1/organizations/..., shared/local/anthropic_sandbox.py), so
+one loopback port stands in for both providers' API bases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+DAY = 86_400
+PROJECTS = ("proj_sandbox_web", "proj_sandbox_support", "proj_sandbox_research")
+# USD per 1M tokens: (input, cached input, output) — close to list prices, so demo numbers look familiar.
+MODELS = {
+    "gpt-4o-2024-08-06": (Decimal("2.50"), Decimal("1.25"), Decimal("10.00")),
+    "gpt-4o-mini-2024-07-18": (Decimal("0.15"), Decimal("0.075"), Decimal("0.60")),
+    "o3-mini-2025-01-31": (Decimal("1.10"), Decimal("0.55"), Decimal("4.40")),
+    "gpt-4.1-nano-2025-04-14": (Decimal("0.10"), Decimal("0.025"), Decimal("0.40")),
+}
+# Spelled out here rather than imported from the provider: a stand-in that shares the client's constants
+# would agree with a wrong client by construction.
+USAGE_PATH = "/v1/organization/usage/completions"
+COSTS_PATH = "/v1/organization/costs"
+# Per endpoint: the group_by values the real API accepts and its page-size ceiling for daily buckets.
+ENDPOINTS = {
+    USAGE_PATH: ({"project_id", "user_id", "api_key_id", "model", "batch"}, 31),
+    COSTS_PATH: ({"project_id", "line_item"}, 180),
+}
+_KEYED = {"project_id", "user_id", "api_key_id", "model"}
+# The other usage endpoints: path → (group_by accepted, the counters of a result, the models it serves).
+OTHER_ENDPOINTS = {
+    "/v1/organization/usage/embeddings": (
+        _KEYED,
+        ("input_tokens", "num_model_requests"),
+        ("text-embedding-3-small",),
+    ),
+    "/v1/organization/usage/moderations": (
+        _KEYED,
+        ("input_tokens", "num_model_requests"),
+        ("omni-moderation-2024-09-26",),
+    ),
+    "/v1/organization/usage/images": (
+        _KEYED | {"size", "source"},
+        ("images", "num_model_requests"),
+        ("gpt-image-1", "dall-e-3"),
+    ),
+    "/v1/organization/usage/audio_speeches": (_KEYED, ("characters", "num_model_requests"), ("tts-1",)),
+    "/v1/organization/usage/audio_transcriptions": (
+        _KEYED,
+        ("seconds", "num_model_requests"),
+        ("whisper-1",),
+    ),
+    "/v1/organization/usage/vector_stores": ({"project_id"}, ("usage_bytes",), (None,)),
+    "/v1/organization/usage/code_interpreter_sessions": ({"project_id"}, ("num_sessions",), (None,)),
+    "/v1/organization/usage/web_search_calls": (
+        {"project_id", "user_id", "api_key_id"},
+        ("num_requests",),
+        (None,),
+    ),
+    "/v1/organization/usage/file_search_calls": (
+        {"project_id", "user_id", "api_key_id", "vector_store_id"},
+        ("num_requests",),
+        (None,),
+    ),
+}
+ENDPOINTS.update({path: (groups, 31) for path, (groups, _, _) in OTHER_ENDPOINTS.items()})
+OTHER_DIMS = ("project_id", "user_id", "api_key_id", "model", "size", "source", "vector_store_id")
+USAGE_DIMS = ("project_id", "user_id", "api_key_id", "model", "batch")
+USAGE_COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "input_cached_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
+    "num_model_requests",
+)
+
+
+class SandboxError(Exception):
+    """A request the real API would refuse; answered with OpenAI's error shape."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.code, self.param = status, message, code, param
+
+    def body(self) -> dict:
+        """The JSON error body, as OpenAI shapes it."""
+        kind = "invalid_request_error"
+        return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
+
+
+def day_records(day_start: int) -> list[dict]:
+    """The usage of one UTC day at the finest grain (project, model, key), seeded by the date."""
+    day = datetime.fromtimestamp(day_start, UTC).date()
+    rng = random.Random(f"openai-sandbox:{day.isoformat()}")  # str seeds are stable across processes
+    if rng.random() < 0.08:
+        return []  # quiet days happen; the real API then returns a bucket with empty results
+    records = []
+    for index, project in enumerate(PROJECTS):
+        for model in MODELS:
+            if rng.random() < 0.35:
+                continue
+            input_tokens = rng.randrange(20_000, 4_000_000)
+            requests = rng.randrange(5, 2_000)
+            records.append(
+                {
+                    "project_id": project,
+                    "model": model,
+                    "api_key_id": f"key_sandbox{index}",
+                    "user_id": None,
+                    "batch": False,
+                    "input_tokens": input_tokens,
+                    "input_cached_tokens": int(input_tokens * rng.uniform(0.0, 0.6)),
+                    "output_tokens": rng.randrange(requests * 20, requests * 600),
+                    "input_audio_tokens": 0,
+                    "output_audio_tokens": 0,
+                    "num_model_requests": requests,
+                }
+            )
+    return records
+
+
+def cost_records(usage: Iterable[dict]) -> list[dict]:
+    """Billed cost lines consistent with `usage`: uncached input, cached input and output per model."""
+    lines = []
+    for record in usage:
+        price_in, price_cached, price_out = MODELS[record["model"]]
+        uncached = record["input_tokens"] - record["input_cached_tokens"]
+        for kind, tokens, price in (
+            ("input", uncached, price_in),
+            ("cached input", record["input_cached_tokens"], price_cached),
+            ("output", record["output_tokens"], price_out),
+        ):
+            if tokens:
+                amount = Decimal(tokens) * price / 1_000_000
+                lines.append(
+                    {
+                        "project_id": record["project_id"],
+                        "line_item": f"{record['model']}, {kind}",
+                        "amount": amount,
+                    }
+                )
+    return lines
+
+
+def _group(
+    records: list[dict], group_by: list[str], dims: tuple[str, ...], sums: tuple[str, ...]
+) -> list[dict]:
+    """Records summed over every dimension not in `group_by` (those come back null, as the real API does)."""
+    groups: dict[tuple, dict] = {}
+    for record in records:
+        key = tuple(record[d] if d in group_by else None for d in dims)
+        total = groups.setdefault(key, {**dict(zip(dims, key)), **dict.fromkeys(sums, 0)})
+        for field in sums:
+            total[field] += record[field]
+    return [groups[key] for key in sorted(groups, key=lambda k: [(v is not None, str(v)) for v in k])]
+
+
+def usage_results(day_start: int, group_by: list[str]) -> list[dict]:
+    """The completions usage results of one daily bucket."""
+    grouped = _group(day_records(day_start), group_by, USAGE_DIMS, USAGE_COUNTS)
+    return [{"object": "organization.usage.completions.result", **row} for row in grouped]
+
+
+def cost_results(day_start: int, group_by: list[str]) -> list[dict]:
+    """The cost results of one daily bucket; amounts are JSON numbers with up to 9 decimals."""
+    grouped = _group(cost_records(day_records(day_start)), group_by, ("project_id", "line_item"), ("amount",))
+    # float() is exact here: every amount has at most ~13 significant digits, which a double round-trips.
+    return [
+        {
+            "object": "organization.costs.result",
+            "amount": {"value": float(row.pop("amount")), "currency": "usd"},
+            **row,
+        }
+        for row in grouped
+    ]
+
+
+def other_records(path: str, day_start: int) -> list[dict]:
+    """One day's usage of an endpoint besides completions, per project (and model, image size and source)."""
+    _, counters, models = OTHER_ENDPOINTS[path]
+    rng = random.Random(f"openai-sandbox:{path}:{day_start}")
+    records = []
+    for index, project in enumerate(PROJECTS):
+        for model in models:
+            if rng.random() < 0.4:
+                continue
+            record = dict.fromkeys(OTHER_DIMS)
+            record.update(project_id=project, model=model, api_key_id=f"key_sandbox{index}")
+            if path.endswith("/images"):
+                record.update(
+                    size=rng.choice(("1024x1024", "1024x1536")),
+                    source=rng.choice(("image.generation", "image.edit")),
+                )
+            if path.endswith("/file_search_calls"):
+                record["vector_store_id"] = f"vs_sandbox{index}"
+            for counter in counters:
+                record[counter] = (
+                    rng.randrange(1, 5_000) if counter != "usage_bytes" else rng.randrange(10**6, 10**9)
+                )
+            records.append(record)
+    return records
+
+
+def other_results(path: str, day_start: int, group_by: list[str]) -> list[dict]:
+    """The results of one daily bucket of an endpoint besides completions (dimensions it has not: absent)."""
+    groups, counters, _ = OTHER_ENDPOINTS[path]
+    dims = tuple(d for d in OTHER_DIMS if d in groups)
+    kind = path.rsplit("/", 1)[1]
+    grouped = _group(other_records(path, day_start), group_by, dims, counters)
+    return [{"object": f"organization.usage.{kind}.result", **row} for row in grouped]
+
+
+def _int_param(query: dict, name: str, default: int | None = None) -> int:
+    values = query.get(name)
+    if not values:
+        if default is None:
+            raise SandboxError(
+                400, f"Missing required parameter: '{name}'.", "missing_required_parameter", name
+            )
+        return default
+    try:
+        return int(values[-1])
+    except ValueError:
+        raise SandboxError(
+            400, f"Invalid value for '{name}': expected an integer.", "invalid_value", name
+        ) from None
+
+
+def _cursor(bucket_start: int) -> str:
+    return "page_" + base64.urlsafe_b64encode(json.dumps({"b": bucket_start}).encode()).decode().rstrip("=")
+
+
+def _read_cursor(token: str) -> int:
+    try:
+        raw = token.removeprefix("page_")
+        return int(json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))["b"])
+    except (ValueError, KeyError, TypeError):
+        raise SandboxError(400, "Invalid page cursor.", "invalid_value", "page") from None
+
+
+def build_page(path: str, query: dict[str, list[str]], now: float | None = None) -> dict:
+    """One page of daily buckets for `path` and its query, as the real API shapes it."""
+    if path not in ENDPOINTS:
+        raise SandboxError(404, f"Invalid URL (GET {path})")
+    allowed_groups, max_limit = ENDPOINTS[path]
+    start_time = _int_param(query, "start_time")
+    end_time = _int_param(query, "end_time", int(now if now is not None else time.time()))
+    limit = _int_param(query, "limit", 7)
+    group_by = query.get("group_by", [])
+    if query.get("bucket_width", ["1d"])[-1] != "1d":
+        raise SandboxError(400, "The sandbox serves bucket_width=1d only.", "invalid_value", "bucket_width")
+    if not 1 <= limit <= max_limit:
+        raise SandboxError(400, f"limit must be between 1 and {max_limit}.", "invalid_value", "limit")
+    if unknown := set(group_by) - allowed_groups:
+        raise SandboxError(400, f"Invalid group_by value(s): {sorted(unknown)}.", "invalid_value", "group_by")
+    if end_time <= start_time:
+        raise SandboxError(400, "end_time must be after start_time.", "invalid_value", "end_time")
+    first = start_time - start_time % DAY  # daily buckets are aligned to UTC midnight
+    if page := query.get("page"):
+        first = _read_cursor(page[-1])
+        if first % DAY or not start_time - DAY < first < end_time:
+            raise SandboxError(400, "Invalid page cursor.", "invalid_value", "page")
+    starts = range(first, end_time, DAY)
+    shown, rest = starts[:limit], starts[limit:]
+    if path in OTHER_ENDPOINTS:
+        results = lambda s, g: other_results(path, s, g)
+    else:
+        results = usage_results if path == USAGE_PATH else cost_results
+    buckets = [
+        {"object": "bucket", "start_time": s, "end_time": s + DAY, "results": results(s, group_by)}
+        for s in shown
+    ]
+    return {
+        "object": "page",
+        "data": buckets,
+        "has_more": bool(rest),
+        "next_page": _cursor(rest[0]) if rest else None,
+    }
+
+
+def check_auth(header: str | None, api_key: str | None) -> None:
+    """Refuse a request without `Bearer sk-...` (or without exactly `api_key` when the sandbox was given one)."""
+    if not header or not header.startswith("Bearer "):
+        raise SandboxError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        )
+    key = header.removeprefix("Bearer ").strip()
+    if not key.startswith("sk-") or len(key) < 8 or (api_key is not None and key != api_key):
+        masked = f"{key[:3]}***{key[-4:]}" if len(key) > 8 else "***"
+        raise SandboxError(
+            401,
+            f"Incorrect API key provided: {masked}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "invalid_api_key",
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real API; needs Content-Length on every answer
+
+    def do_GET(self) -> None:
+        from devstack.providers.anthropic import sandbox as anthropic_sandbox
+
+        parts = urlsplit(self.path)
+        try:
+            if parts.path.startswith("/v1/organizations/"):  # Anthropic's Admin API (plural "organizations")
+                anthropic_sandbox.check_auth(
+                    self.headers.get("x-api-key"), self.headers.get("anthropic-version")
+                )
+                status, body = 200, anthropic_sandbox.build_page(parts.path, parse_qs(parts.query))
+            else:
+                check_auth(self.headers.get("Authorization"), self.server.api_key)
+                status, body = 200, build_page(parts.path, parse_qs(parts.query))
+        except (SandboxError, anthropic_sandbox.SandboxError) as error:
+            status, body = error.status, error.body()
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args) -> None:
+        pass  # quiet: tests and the demo stack read their own logs
+
+
+class SandboxServer(ThreadingHTTPServer):
+    """The sandbox HTTP server; `shutdown()` stops serving and closes the socket."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], api_key: str | None = None):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.api_key = api_key
+        super().__init__(address, _Handler)
+
+    def shutdown(self) -> None:
+        """Stop serve_forever (from another thread) and release the port."""
+        super().shutdown()
+        self.server_close()
+
+
+def start_sandbox(host: str, port: int, api_key: str | None = None) -> tuple[SandboxServer, int]:
+    """Serve the sandbox on a daemon thread; port 0 picks a free port. Returns (server, bound port)."""
+    server = SandboxServer((host, port), api_key)
+    threading.Thread(target=server.serve_forever, name="openai-sandbox", daemon=True).start()
+    return server, server.server_address[1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the sandbox in the foreground: python -m devstack.providers.openai.sandbox --port 9012."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9012)
+    parser.add_argument("--api-key", default=None, help="accept only this key (default: any sk-... key)")
+    args = parser.parse_args(argv)
+    server = SandboxServer((args.host, args.port), args.api_key)
+    print(f"OpenAI sandbox on http://{args.host}:{server.server_address[1]} (Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Local stand-ins of Google services: BigQuery, Pub/Sub, Cloud KMS, Cloud Tasks."""

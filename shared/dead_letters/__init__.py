@@ -1,0 +1,1 @@
+"""Run requests Pub/Sub gave up on: drained into a table, listed, and replayed."""

@@ -1,0 +1,1 @@
+"""Process plumbing every function shares: settings, the error catalogue, logs, clients, ids."""

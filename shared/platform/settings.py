@@ -1,0 +1,140 @@
+"""Settings read from the environment (seed variable names where they exist), validated once per process."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENVIRONMENTS = ("local", "stage", "prod")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Deployed functions carry configs/ beside shared/; CONFIG_DIR lets an operator point elsewhere.
+DEFAULT_CONFIG_DIR = REPO_ROOT / "configs"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable and what to set."""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide configuration; build with `load_settings()`."""
+
+    project: str
+    environment: str
+    root_key: str
+    kms_key_name: str
+    key_pepper: str
+    config_dir: Path
+    central_dataset: str = "organizations"
+    bigquery_location: str = "US"
+    bigquery_api_endpoint: str | None = None
+    # The Storage Read API (gRPC host:port) beside a local BigQuery; unset means Google's, or REST if absent.
+    bigquery_storage_api_endpoint: str | None = None
+    kms_api_endpoint: str | None = None
+    pubsub_emulator_host: str | None = None
+    topic_prefix: str = "pipeline-runs"
+    openai_base_url: str = "https://api.openai.com"
+    anthropic_base_url: str = "https://api.anthropic.com"
+    provider_allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # Scheduler: the Cloud Tasks queue that carries one task per (org, pipeline, day), the base URL its tasks
+    # call (this api function's), and who besides the root key may call the trigger (Cloud Scheduler's OIDC).
+    tasks_queue: str | None = None
+    tasks_api_endpoint: str | None = None
+    scheduler_target_url: str | None = None
+    scheduler_service_account: str | None = None
+    scheduler_audience: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.environment == "local"
+
+    def org_dataset(self, org_slug: str) -> str:
+        """The BigQuery dataset that holds one org's data in this environment."""
+        return f"{org_slug}_{self.environment}"
+
+    def provider_base_url(self, provider: str) -> str:
+        """The operator's default API base of an LLM provider (OPENAI_API_BASE_URL, ANTHROPIC_API_BASE_URL)."""
+        return {"openai": self.openai_base_url, "anthropic": self.anthropic_base_url}[provider]
+
+    def topic_for(self, provider: str) -> str:
+        """The Pub/Sub topic id that carries run requests for one provider."""
+        return f"{self.topic_prefix}-{provider}"
+
+    def dead_letter_topic_for(self, provider: str) -> str:
+        """The topic a provider's undeliverable run requests go to (terraform/modules/run_topic names it so)."""
+        return f"{self.topic_for(provider)}-dead-letter"
+
+    def dead_letter_subscription_for(self, provider: str) -> str:
+        """The pull subscription that holds a provider's dead letters until they are drained."""
+        return f"{self.topic_for(provider)}-dead-letter-hold"
+
+
+def _require(env: dict[str, str], name: str, hint: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set: {hint}")
+    return value
+
+
+def settings_from_env(env: dict[str, str] | None = None) -> Settings:
+    """Build and validate settings from a mapping of environment variables."""
+    env = dict(os.environ if env is None else env)
+    environment = env.get("ENVIRONMENT", "local").strip().lower()
+    if environment not in ENVIRONMENTS:
+        raise SettingsError(f"ENVIRONMENT={environment!r} is not one of {', '.join(ENVIRONMENTS)}")
+    project = _require(env, "GCP_PROJECT_ID", "the Google Cloud project id")
+    root_key = env.get("CA_ROOT_API_KEY", "")
+    if environment != "local" and len(root_key) < 32:
+        raise SettingsError("CA_ROOT_API_KEY must be at least 32 characters outside the local environment")
+    pepper = env.get("API_KEY_PEPPER", "")
+    if environment != "local" and len(pepper) < 32:
+        raise SettingsError("API_KEY_PEPPER must be at least 32 characters outside the local environment")
+    return Settings(
+        project=project,
+        environment=environment,
+        root_key=root_key,
+        kms_key_name=_require(env, "KMS_KEY_NAME", "projects/P/locations/L/keyRings/R/cryptoKeys/K"),
+        key_pepper=pepper or "local-pepper-not-for-production",
+        config_dir=Path(env.get("CONFIG_DIR") or DEFAULT_CONFIG_DIR),
+        central_dataset=env.get("CENTRAL_DATASET", "organizations"),
+        bigquery_location=env.get("BIGQUERY_LOCATION", "US"),
+        bigquery_api_endpoint=env.get("BIGQUERY_API_ENDPOINT") or None,
+        bigquery_storage_api_endpoint=env.get("BIGQUERY_STORAGE_API_ENDPOINT") or None,
+        kms_api_endpoint=env.get("KMS_API_ENDPOINT") or None,
+        pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
+        topic_prefix=env.get("PIPELINE_TOPIC_PREFIX", "pipeline-runs"),
+        openai_base_url=env.get("OPENAI_API_BASE_URL", "https://api.openai.com").rstrip("/"),
+        anthropic_base_url=env.get("ANTHROPIC_API_BASE_URL", "https://api.anthropic.com").rstrip("/"),
+        provider_allowed_hosts=_split(env.get("PROVIDER_ALLOWED_HOSTS", "")),
+        tasks_queue=_queue_path(env.get("CLOUD_TASKS_QUEUE", "")),
+        tasks_api_endpoint=env.get("CLOUD_TASKS_API_ENDPOINT") or None,
+        scheduler_target_url=(env.get("SCHEDULER_TARGET_URL") or "").rstrip("/") or None,
+        scheduler_service_account=env.get("SCHEDULER_SERVICE_ACCOUNT") or None,
+        scheduler_audience=env.get("SCHEDULER_AUDIENCE") or None,
+    )
+
+
+def _queue_path(value: str) -> str | None:
+    """CLOUD_TASKS_QUEUE as projects/P/locations/L/queues/Q; SettingsError if it is something else."""
+    value = value.strip()
+    if value and not re.fullmatch(r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]{1,100}", value):
+        raise SettingsError(f"CLOUD_TASKS_QUEUE={value!r} must be projects/P/locations/L/queues/Q")
+    return value or None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return settings_from_env()
+
+
+def central_table(settings: Settings, table: str) -> str:
+    """Fully qualified id of a table in the central dataset."""
+    return f"{settings.project}.{settings.central_dataset}.{table}"

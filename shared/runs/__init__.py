@@ -1,0 +1,1 @@
+"""The run control plane: the run log, admission (quotas), publishing, group commit, the reaper."""

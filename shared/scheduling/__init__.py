@@ -1,0 +1,1 @@
+"""Schedules: cron in a time zone, the trigger, and one named Cloud Task per due run."""

@@ -1,0 +1,1 @@
+"""Who an org is and what it holds: API keys, subscriptions, credentials, onboarding."""

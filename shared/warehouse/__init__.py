@@ -1,0 +1,1 @@
+"""The BigQuery adapter: parameterised statements, table specs, slice replacement, staging."""

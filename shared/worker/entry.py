@@ -1,0 +1,185 @@
+"""The provider functions' body: claim a run once, decrypt its credential, execute it, settle its status."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+from dataclasses import dataclass, field
+
+from shared.platform.errors import PipelineError, TerminalError, TransientError, classify_unexpected
+from shared.platform.identifiers import is_org_slug, is_run_id
+from shared.platform.logs import log, log_context, trace_fields
+from shared.platform.settings import Settings
+from shared.runs.run_log import CANCELLED, COMPLETED, PENDING, RUNNING, RunLog, RunRequest
+from shared.worker.crash_points import EXECUTED, crash_point
+from shared.worker.executor import Executor, RunCancelled
+from shared.worker.pipelines import load_pipelines
+
+# Deliveries that may claim one run; past this a transient failure fails the run instead of redelivering
+# (the subscription's own dead-letter limit is 5; this keeps the run row from waiting on the dead letter).
+MAX_RUN_ATTEMPTS = 4
+
+
+@dataclass
+class WorkerDeps:
+    """What the worker talks to; the function entry point builds the real ones once per process."""
+
+    settings: Settings
+    warehouse: object
+    kms_client: object
+    executor_options: dict = field(default_factory=dict)  # e.g. sleep/http_transport for tests
+
+
+def decode_message(event_data: dict) -> tuple[RunRequest, str | None]:
+    """The run request and message id inside a Pub/Sub CloudEvent; TerminalError if malformed."""
+    try:
+        message = event_data["message"]
+        payload = json.loads(base64.b64decode(message["data"]))
+        request = RunRequest.from_message(payload)
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise TerminalError("BAD_MESSAGE", f"Undecodable run message: {type(exc).__name__}") from exc
+    if not (is_org_slug(request.org_slug) and is_run_id(request.pipeline_logging_id)):
+        raise TerminalError("BAD_MESSAGE", "Run message with a malformed org slug or run id")
+    return request, _message_id(event_data)
+
+
+def _message_id(event_data: object) -> str | None:
+    message = event_data.get("message") if isinstance(event_data, dict) else None
+    return (message.get("messageId") or message.get("message_id")) if isinstance(message, dict) else None
+
+
+@functools.cache
+def default_deps() -> WorkerDeps:
+    """The real dependencies of a provider function, built once per process (clients are imported lazily)."""
+    from shared.platform import clients
+    from shared.platform.settings import get_settings
+
+    return WorkerDeps(get_settings(), clients.warehouse(), clients.kms_client())
+
+
+def handle_cloud_event(cloud_event, provider: str) -> str:
+    """A provider function's whole body: one Pub/Sub CloudEvent delivery of a run request for `provider`."""
+    return handle_run_event(
+        cloud_event.data,
+        provider,
+        default_deps(),
+        event_id=cloud_event["id"],
+        traceparent=cloud_event.get("traceparent"),  # the CloudEvent's distributed-tracing extension
+    )
+
+
+def handle_run_event(
+    event_data: dict,
+    provider: str,
+    deps: WorkerDeps,
+    *,
+    event_id: str | None = None,
+    traceparent: str | None = None,
+) -> str:
+    """Process one delivery; returns the outcome. Raises only to make Pub/Sub redeliver (transient).
+
+    `event_id` (the CloudEvent id) and `traceparent` (its W3C trace extension) only label the log lines.
+    """
+    trace = trace_fields(deps.settings.project, traceparent)
+    with log_context(execution_id=event_id or _message_id(event_data), **trace):
+        try:
+            request, message_id = decode_message(event_data)
+        except TerminalError as error:
+            log("ERROR", error.message, error_code=error.code)
+            return "dropped"  # acknowledge: redelivering an undecodable message can never succeed
+        with log_context(org_slug=request.org_slug, pipeline_logging_id=request.pipeline_logging_id):
+            return _claim_and_execute(request, message_id, provider, deps)
+
+
+def _claim_and_execute(request: RunRequest, message_id: str | None, provider: str, deps: WorkerDeps) -> str:
+    run_log = RunLog(deps.warehouse, deps.settings)
+    ids = {"org_slug": request.org_slug, "pipeline_logging_id": request.pipeline_logging_id}
+    if request.provider != provider:
+        log("ERROR", f"run for provider {request.provider} delivered to {provider}", **ids)
+        return "dropped"
+    # Claim: only one delivery moves PENDING -> RUNNING; a duplicate finds the run claimed and acknowledges.
+    if not run_log.transition(
+        request.pipeline_logging_id,
+        request.org_slug,
+        PENDING,
+        RUNNING,
+        reason="claimed",
+        message_id=message_id or "",
+    ):
+        status = run_log.status(request.org_slug, request.pipeline_logging_id)
+        log("INFO", f"duplicate delivery ignored (run is {status})", message_id=message_id, **ids)
+        return "duplicate"
+    log("INFO", "run started", message_id=message_id, **ids)
+    return _execute_claimed(request, run_log, deps)
+
+
+def _execute_claimed(request: RunRequest, run_log: RunLog, deps: WorkerDeps) -> str:
+    from shared.tenancy.credentials import load_credential
+    from shared.tenancy.onboarding import ensure_org_dataset
+
+    run_id, org = request.pipeline_logging_id, request.org_slug
+    try:
+        config = load_pipelines(deps.settings.config_dir).get(request.pipeline_id)
+        if config is None:
+            raise TerminalError("PIPELINE_NOT_FOUND", f"Pipeline {request.pipeline_id} no longer exists.")
+        credential = load_credential(deps.warehouse, deps.settings, deps.kms_client, org, request.provider)
+        ensure_org_dataset(deps.settings, deps.warehouse, org)
+        executor = Executor(
+            deps.warehouse,
+            deps.settings,
+            run_log,
+            is_cancelled=lambda: run_log.status(org, run_id) == CANCELLED,
+            **deps.executor_options,
+        )
+        rows = executor.execute(request, config, credential)
+        crash_point(EXECUTED)
+    except RunCancelled:
+        run_log.flush_steps(run_id)
+        log("INFO", "run cancelled; stopped at a step boundary", org_slug=org, pipeline_logging_id=run_id)
+        return "cancelled"
+    except Exception as exc:  # noqa: BLE001 - every failure must settle the run, never leave it RUNNING
+        error = exc if isinstance(exc, PipelineError) else classify_unexpected(exc)
+        if not isinstance(exc, PipelineError):
+            log("ERROR", f"unclassified failure: {exc!r}", org_slug=org, pipeline_logging_id=run_id)
+        if isinstance(error, TransientError):
+            return _settle_transient(request, run_log, error)
+        run_log.fail(run_id, org, RUNNING, error.code, error.message)
+        log(
+            "ERROR",
+            f"run failed: {error.message}",
+            org_slug=org,
+            pipeline_logging_id=run_id,
+            error_code=error.code,
+        )
+        return "failed"
+    run_log.transition(run_id, org, RUNNING, COMPLETED, reason="completed", rows_written=rows)
+    log("INFO", "run completed", org_slug=org, pipeline_logging_id=run_id, rows=rows)
+    return "completed"
+
+
+def _settle_transient(request: RunRequest, run_log: RunLog, error: TransientError) -> str:
+    run_id, org = request.pipeline_logging_id, request.org_slug
+    if run_log.attempts(org, run_id) >= MAX_RUN_ATTEMPTS:
+        run_log.fail(
+            run_id, org, RUNNING, error.code, f"Gave up after {MAX_RUN_ATTEMPTS} attempts: {error.message}"
+        )
+        log(
+            "ERROR",
+            "run failed after retries",
+            org_slug=org,
+            pipeline_logging_id=run_id,
+            error_code=error.code,
+        )
+        return "failed"
+    # Hand the run back so the redelivery Pub/Sub makes (with its backoff) can claim it again.
+    run_log.transition(run_id, org, RUNNING, PENDING, reason=f"retry: {error.code}")
+    log(
+        "WARNING",
+        f"transient failure, redelivery requested: {error.message}",
+        org_slug=org,
+        pipeline_logging_id=run_id,
+        error_code=error.code,
+    )
+    raise error
