@@ -27,8 +27,8 @@ sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/b
 
 from devstack.stack import LocalStack
 from shared.platform.settings import DEFAULT_CONFIG_DIR, central_table
-from shared.runs.admission import load_plans
 from shared.tenancy import onboarding
+from shared.tenancy.subscriptions import load_plans
 
 PIPELINE = "openai/cost/usage_cost"
 DUCKDB_HOME = Path(tempfile.gettempdir()) / "dps-benchmark-duckdb-home"  # shared with run_api.py

@@ -85,16 +85,16 @@ def _context(args: dict, run_id: str):
 
 
 def _instrumented_load(args: dict, phases: Phases) -> dict:
-    import shared.warehouse.adapter as warehouse_module
     from shared.providers.gcp import load
+    from shared.warehouse import adapter, arrow
 
     ctx, warehouse = _context(args, "bench-run")
     phases.wrap_iterator(load, "read_rows", "source query + read")
     phases.wrap(load, "partition_stats", "stats + state")
     phases.wrap(load, "read_state", "stats + state")
-    phases.wrap(warehouse_module.StageWriter, "write", "parquet write")
-    phases.wrap(warehouse_module.Warehouse, "load_parquet_stage", "load jobs")
-    phases.wrap(warehouse_module.Warehouse, "execute", "commit")
+    phases.wrap(arrow.StageWriter, "write", "parquet write")
+    phases.wrap(adapter.Warehouse, "load_parquet_stage", "load jobs")
+    phases.wrap(adapter.Warehouse, "execute", "commit")
     began = time.perf_counter()
     rows = load.load_billing_export(ctx, warehouse)
     return {"seconds": time.perf_counter() - began, "rows_written": rows, "phases": dict(phases.seconds)}
@@ -117,7 +117,7 @@ def part_rowwise(args: dict) -> dict:
     from shared.platform.settings import get_settings
     from shared.providers.gcp import load, rowwise
     from shared.providers.kit.focus import service_categories
-    from shared.warehouse.adapter import arrow_schema
+    from shared.warehouse.arrow import arrow_schema
     from shared.warehouse.schemas import load_table_specs
 
     settings, phases, pending = get_settings(), Phases(), {}
@@ -156,7 +156,7 @@ def part_stack_copy(args: dict) -> dict:
 
     from devstack.providers.gcp.export_arrow import export_spec
     from shared.providers.gcp.source import open_source, read_rows
-    from shared.warehouse.adapter import StageWriter
+    from shared.warehouse.arrow import StageWriter
     from shared.warehouse.schemas import Column
 
     ctx, warehouse = _context(args, "bench-copy")

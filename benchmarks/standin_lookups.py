@@ -43,9 +43,12 @@ def measure(mode: str, orgs: int, runs: int) -> dict:
     if mode == "plain":
         _use_plain_local_bigquery()
     from devstack.stack import LocalStack
-    from shared.runs.admission import load_plans, reserve_run
+    from shared.providers.openai import PROVIDER as OPENAI
+    from shared.runs.admission import reserve_run
     from shared.runs.run_log import RunLog
     from shared.tenancy import onboarding
+    from shared.tenancy.subscriptions import load_plans
+    from shared.warehouse.datasets import ensure_org_dataset
     from shared.worker.entry import default_deps, handle_run_event
 
     with tempfile.TemporaryDirectory(prefix=f"dps-standin-{mode}-") as data:
@@ -60,7 +63,7 @@ def measure(mode: str, orgs: int, runs: int) -> dict:
                 onboarding.set_credential(
                     settings, f"org_{i:02d}", "openai", stack.secrets["sandbox_openai_key"], {}
                 )
-                onboarding.ensure_org_dataset(settings, deps.warehouse, f"org_{i:02d}")
+                ensure_org_dataset(settings, deps.warehouse, f"org_{i:02d}")
             onboarding = time.perf_counter() - began
             run_log, day = RunLog(deps.warehouse, settings), datetime.now(UTC).date() - timedelta(days=1)
             limits, run_seconds = load_plans(settings.config_dir)["enterprise"], []
@@ -71,9 +74,7 @@ def measure(mode: str, orgs: int, runs: int) -> dict:
                 began = time.perf_counter()
                 reserve_run(deps.warehouse, settings, request, limits)
                 message = base64.b64encode(json.dumps(request.to_message()).encode()).decode()
-                outcome = handle_run_event(
-                    {"message": {"data": message, "messageId": str(i)}}, "openai", deps
-                )
+                outcome = handle_run_event({"message": {"data": message, "messageId": str(i)}}, OPENAI, deps)
                 assert outcome == "completed", outcome
                 run_seconds.append(time.perf_counter() - began)
             began = time.perf_counter()

@@ -1,5 +1,6 @@
-"""`dps demo`: start the local stack, run the OpenAI, Anthropic and GCP pipelines for a week over HTTP, print
-costs and the reconciliation, then run a scheduled day through the scheduler and Cloud Tasks, stop."""
+"""`dps demo`: start the local stack, run every provider's demo pipelines for a week over HTTP, print what each
+provider's local half reports, cost_focus and the LLM reconciliation, then run a scheduled day through the
+scheduler and Cloud Tasks, stop."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import httpx
 from devstack.demo_org import onboard_demo_org
 
 RUN_WAIT_SECONDS = 180
-PIPELINES = ("openai/cost/usage_cost", "anthropic/cost/usage_cost", "gcp/cost/billing")
-PROVIDERS_SHOWN = {"Google Cloud", "OpenAI", "Anthropic"}
+DEMO_PLAN_CONCURRENCY = 2  # the demo org's plan (professional) runs two at a time
 
 
 def start_run_over_http(
@@ -38,50 +38,6 @@ def wait_for_run(api_url: str, api_key: str, run_id: str) -> dict:
             return run
         time.sleep(0.5)
     raise TimeoutError(f"run {run_id} did not finish within {RUN_WAIT_SECONDS} s")
-
-
-def run_pipeline_over_http(
-    api_url: str, org: str, api_key: str, start: str, end: str, pipeline: str = "openai/cost/usage_cost"
-) -> dict:
-    """POST a run exactly like the README's curl, then poll until it is terminal; returns the final run."""
-    return wait_for_run(api_url, api_key, start_run_over_http(api_url, org, api_key, start, end, pipeline))
-
-
-def cost_table(settings, org: str, start: str, end: str) -> list[dict]:
-    """Per day and model: tokens from the usage table and billed cost from the costs table."""
-    from shared.platform.clients import make_bigquery_client
-    from shared.warehouse.adapter import Warehouse
-
-    dataset = f"{settings.project}.{settings.org_dataset(org)}"
-    sql = f"""
-    WITH usage AS (
-      SELECT usage_date AS day, model, SUM(input_tokens) AS input_tokens,
-             SUM(input_cached_tokens) AS cached_tokens, SUM(output_tokens) AS output_tokens
-      FROM `{dataset}.openai_usage_daily` WHERE usage_date BETWEEN @start AND @end GROUP BY 1, 2),
-    costs AS (
-      SELECT cost_date AS day, SPLIT(line_item, ', ')[SAFE_OFFSET(0)] AS model, SUM(amount) AS cost
-      FROM `{dataset}.openai_costs_daily` WHERE cost_date BETWEEN @start AND @end GROUP BY 1, 2)
-    SELECT COALESCE(u.day, c.day) AS day, COALESCE(u.model, c.model) AS model, u.input_tokens, u.cached_tokens,
-           u.output_tokens, c.cost
-    FROM usage u FULL OUTER JOIN costs c ON u.day = c.day AND u.model = c.model
-    ORDER BY day, model
-    """
-    warehouse = Warehouse(make_bigquery_client(settings), settings.project)
-    params = {"start": datetime.fromisoformat(start).date(), "end": datetime.fromisoformat(end).date()}
-    return warehouse.query(sql, params)
-
-
-def print_cost_table(rows: list[dict]) -> None:
-    """Print the per-day, per-model table with a total."""
-    header = f"{'day':<11} {'model':<28} {'input tok':>11} {'cached':>10} {'output tok':>11} {'cost USD':>14}"
-    print(header + "\n" + "-" * len(header))
-    for r in rows:
-        print(
-            f"{r['day']!s:<11} {r['model'] or '(none)':<28} {r['input_tokens'] or 0:>11,} "
-            f"{r['cached_tokens'] or 0:>10,} {r['output_tokens'] or 0:>11,} {r['cost'] or 0:>14.6f}"
-        )
-    total = sum((r["cost"] or 0) for r in rows)
-    print("-" * len(header) + f"\n{'total':<76}{total:>14.6f}")
 
 
 def _report_run(run: dict) -> bool:
@@ -135,16 +91,32 @@ def run_scheduled_day(api_url: str, root_key: str, org: str, api_key: str, day: 
     return bool(runs) and all(run["status"] == "COMPLETED" for run in runs)
 
 
+def run_in_order(
+    api: str, org: str, api_key: str, dates: tuple[str, str], pipelines: list[str]
+) -> list[dict]:
+    """Run `pipelines` over HTTP in order, at most the plan's concurrency in flight (the oldest waited for first);
+    returns the final runs, in order."""
+    started: list[str] = []
+    runs: list[dict] = []
+    for pipeline in pipelines:
+        if len(started) - len(runs) == DEMO_PLAN_CONCURRENCY:
+            runs.append(wait_for_run(api, api_key, started[len(runs)]))
+        started.append(start_run_over_http(api, org, api_key, *dates, pipeline))
+    return runs + [wait_for_run(api, api_key, run_id) for run_id in started[len(runs) :]]
+
+
 def run_demo(local_dir: Path, days: int = 7) -> int:
-    """The whole demo; exit code 0 only if every run COMPLETED and cost_focus shows all three providers."""
+    """The whole demo; exit code 0 only if every run COMPLETED and cost_focus shows every provider."""
     from devstack.demo_report import (
         focus_table,
         print_focus_table,
         print_reconciliation,
         reconciliation_table,
     )
+    from devstack.providers import LOCAL_PROVIDERS
     from devstack.stack import LocalStack
     from devstack.up import publish_stack_file
+    from shared.providers.registry import PROVIDERS
 
     stack = LocalStack(data_dir=local_dir)
     try:
@@ -154,20 +126,20 @@ def run_demo(local_dir: Path, days: int = 7) -> int:
         end = datetime.now(UTC).date() - timedelta(days=1)
         start = end - timedelta(days=days - 1)
         org, api_key, api = info["demo_org"]["slug"], info["demo_org"]["api_key"], info["api_url"]
-        # The demo org's plan runs two at a time: queue two, and the third once the first has finished.
-        dates = (start.isoformat(), end.isoformat())
-        run_ids = [start_run_over_http(api, org, api_key, *dates, pipeline) for pipeline in PIPELINES[:2]]
-        runs = [wait_for_run(api, api_key, run_ids[0])]
-        run_ids.append(start_run_over_http(api, org, api_key, *dates, PIPELINES[2]))
-        runs += [wait_for_run(api, api_key, run_id) for run_id in run_ids[1:]]
+        pipelines = [pipeline for local in LOCAL_PROVIDERS.values() for pipeline in local.demo_pipelines]
+        runs = run_in_order(api, org, api_key, (start.isoformat(), end.isoformat()), pipelines)
         reported = [_report_run(run) for run in runs]  # every run is shown, failed or not
         if not all(reported):
             return 1
-        print_cost_table(cost_table(stack.settings(), org, start.isoformat(), end.isoformat()))
+        for local in LOCAL_PROVIDERS.values():
+            if local.demo_report is not None:
+                local.demo_report(stack.settings(), org, start, end)
         rows = focus_table(stack.settings(), org, start, end)
         print_focus_table(rows)
         print_reconciliation(reconciliation_table(stack.settings(), org, start, end))
-        if {row["ProviderName"] for row in rows} != PROVIDERS_SHOWN:
+        if {row["ProviderName"] for row in rows} != {
+            PROVIDERS[name].focus.provider_name for name in LOCAL_PROVIDERS
+        }:
             return 1
         print(f"\nA scheduled day: every pipeline's schedule for {end} (`dps trigger --date {end}`)")
         return 0 if run_scheduled_day(api, info["root_key"], org, api_key, end.isoformat()) else 1

@@ -1,34 +1,33 @@
-"""The demo org of the local stack: OpenAI and Anthropic sandbox credentials and a synthetic GCP billing export."""
+"""The demo org of the local stack: onboarded once, with every provider's demo credential (its local half seeds
+the source the credential names: a sandbox key, a synthetic billing export)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 
-def onboard_demo_org(stack, slug: str = "acmecorp", export_days: tuple | None = None) -> dict:
-    """Create the demo org with OpenAI and Anthropic (sandbox) credentials and a GCP credential pointing at a
-    synthetic billing export (rewritten for `export_days` = (first, last) usage day, default the last 12 days)
-    once; returns {"slug", "api_key"}."""
+
+def onboard_demo_org(stack, slug: str = "acmecorp") -> dict:
+    """Create the demo org (once) and store each provider's demo credential when it changed; {"slug", "api_key"}."""
+    from devstack.providers import LOCAL_PROVIDERS
     from shared.tenancy import onboarding
 
     settings, keys = stack.settings(), stack.secrets["demo_api_keys"]
-    credentials = stack.secrets["demo_credentials"]
+    stored = stack.secrets["demo_credentials"]
     if not onboarding.org_exists(settings, slug):
         keys[slug] = onboarding.create_org(settings, slug, "professional", "ACTIVE")["api_key"]
-        credentials.pop(slug, None)
-        stack.save_secrets()  # keep the key even if storing the credential below fails
+        stored.clear()
+        stack.save_secrets()  # keep the key even if storing a credential below fails
     elif slug not in keys:
         keys[slug] = onboarding.issue_api_key(settings, slug)["api_key"]
         stack.save_secrets()
-    if credentials.get(slug) != stack.secrets["sandbox_openai_key"]:
-        onboarding.set_credential(settings, slug, "openai", stack.secrets["sandbox_openai_key"], {})
-        credentials[slug] = stack.secrets["sandbox_openai_key"]
-        stack.save_secrets()
-    anthropic_key = stack.secrets["sandbox_anthropic_key"]
-    if credentials.get(f"{slug}/anthropic") != anthropic_key:
-        onboarding.set_credential(settings, slug, "anthropic", anthropic_key, {})
-        credentials[f"{slug}/anthropic"] = anthropic_key
-        stack.save_secrets()
-    from devstack.providers.gcp.export import onboard_demo_gcp
-
-    onboard_demo_gcp(stack, settings, slug, export_days)
+    for name, local in LOCAL_PROVIDERS.items():
+        credential = local.demo_credential(stack, settings, slug)
+        # Only a digest is kept: secrets.json must not hold a second copy of every credential.
+        digest = hashlib.sha256(json.dumps([credential.secret, credential.metadata]).encode()).hexdigest()
+        if stored.get(f"{slug}/{name}") != digest:
+            onboarding.set_credential(settings, slug, name, credential.secret, credential.metadata)
+            stored[f"{slug}/{name}"] = digest
+            stack.save_secrets()
     stack.demo_org = {"slug": slug, "api_key": keys[slug]}
     return stack.demo_org

@@ -57,11 +57,28 @@ def log_tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that is free right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def free_port(host: str = LOOPBACK, taken: set[int] | frozenset[int] = frozenset()) -> int:
+    """A TCP port free right now, below the ephemeral range and not in `taken`.
+
+    Not one the OS would pick: a port from the ephemeral range can be taken by any outgoing connection between
+    this check and the server's bind (seen: a stand-in answering another's readiness probe).
+    """
+    import random
+
+    low = _ephemeral_range()[0]
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        if port not in taken and port_is_free(port, host):
+            return port
+    raise StartupError(f"no free port found below {low}")
 
 
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:

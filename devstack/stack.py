@@ -14,14 +14,14 @@ from typing import Self
 
 from devstack import processes
 from devstack.processes import LOOPBACK
+from devstack.providers import LOCAL_PROVIDERS
 from shared.platform.settings import DEFAULT_CONFIG_DIR, REPO_ROOT, Settings, settings_from_env
 
-# Port names: "api" and each provider name are the functions; the rest are stand-ins. 0 picks a free port.
+# Port names: "api" and each provider's function (its local half names the port); the rest are stand-ins.
+# 0 picks a free port.
 DEFAULT_PORTS = {
     "api": 8001,
-    "openai": 8002,
-    "anthropic": 8003,
-    "gcp": 8004,
+    **{name: local.function_port for name, local in LOCAL_PROVIDERS.items()},
     "bigquery": 9050,
     "bigquery_grpc": 9060,
     "pubsub": 8085,
@@ -67,7 +67,9 @@ class LocalStack:
         # DuckDB extensions (~130 MB) go here; tests may share one directory across temporary stacks.
         self.duckdb_home = Path(duckdb_home) if duckdb_home else self.data_dir / "duckdb-home"
         wanted = {**default_ports(), **(ports or {})}
-        self.ports = {name: port or processes.free_port() for name, port in wanted.items()}
+        self.ports = {name: port for name, port in wanted.items() if port}
+        for name in [name for name, port in wanted.items() if not port]:
+            self.ports[name] = processes.free_port(taken=set(self.ports.values()))
         self.kms_key_name = f"projects/{project}/locations/global/keyRings/dps/cryptoKeys/credentials"
         self.timings: dict[str, float] = {}
         self.startup_seconds: float | None = None
@@ -84,28 +86,24 @@ class LocalStack:
 
     @property
     def secrets(self) -> dict:
-        """Root key, pepper, sandbox key and demo API keys, generated once and kept in secrets.json (0600)."""
+        """Root key, pepper, the demo org's keys and the sandbox keys, generated once and kept in secrets.json
+        (0600)."""
         if self._secrets is None:
             path = self.data_dir / "secrets.json"
             loaded = json.loads(path.read_text()) if path.exists() else {}
-            names = (
-                "root_key",
-                "api_key_pepper",
-                "sandbox_openai_key",
-                "sandbox_anthropic_key",
-                "sandbox_gcp_key_id",
-            )
-            generated = {name: secrets.token_urlsafe(32) for name in names if not loaded.get(name)}
-            if "sandbox_openai_key" in generated:  # shaped like an OpenAI admin key, as the sandbox expects
-                generated["sandbox_openai_key"] = "sk-admin-sandbox-" + generated["sandbox_openai_key"]
-            if "sandbox_anthropic_key" in generated:  # shaped like an Anthropic Admin API key
-                generated["sandbox_anthropic_key"] = (
-                    "sk-ant-admin01-sandbox-" + generated["sandbox_anthropic_key"]
-                )
+            generated = {name: secrets.token_urlsafe(32) for name in ("root_key", "api_key_pepper")}
+            generated = {name: value for name, value in generated.items() if not loaded.get(name)}
             self._secrets = {"demo_api_keys": {}, "demo_credentials": {}, **loaded, **generated}
             if generated:
                 self.save_secrets()
         return self._secrets
+
+    def secret(self, name: str, prefix: str = "") -> str:
+        """A named secret of this stack (e.g. a sandbox key), generated once with `prefix` and kept."""
+        if not self.secrets.get(name):
+            self.secrets[name] = prefix + secrets.token_urlsafe(32)
+            self.save_secrets()
+        return self.secrets[name]
 
     def save_secrets(self) -> None:
         """Write secrets.json (owner-only)."""
@@ -114,9 +112,7 @@ class LocalStack:
 
     def provider_functions(self) -> list[str]:
         """The providers whose CloudEvent function exists in functions/ (each gets a topic and a push sub)."""
-        from shared.providers.registry import PROVIDERS
-
-        return [name for name in PROVIDERS if (FUNCTIONS_DIR / name / "main.py").exists()]
+        return [name for name in LOCAL_PROVIDERS if (FUNCTIONS_DIR / name / "main.py").exists()]
 
     def url(self, name: str) -> str:
         """http://127.0.0.1:<port> of a named port."""
@@ -128,18 +124,13 @@ class LocalStack:
         return self.url("api")
 
     @property
-    def openai_function_url(self) -> str:
-        """Base URL of the openai CloudEvent function (Pub/Sub pushes here)."""
-        return self.url("openai")
-
-    @property
     def bigquery_url(self) -> str:
         """REST endpoint of the BigQuery emulator."""
         return self.url("bigquery")
 
     @property
     def sandbox_url(self) -> str:
-        """Base URL of the provider sandbox (what OPENAI_API_BASE_URL and ANTHROPIC_API_BASE_URL point at)."""
+        """Base URL of the provider sandbox (what each HTTP provider's <NAME>_API_BASE_URL points at)."""
         return self.url("sandbox")
 
     def env(self) -> dict[str, str]:
@@ -155,8 +146,11 @@ class LocalStack:
             # The emulator's Storage Read API (Arrow over gRPC): the GCP pipeline reads export rows through it.
             "BIGQUERY_STORAGE_API_ENDPOINT": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "PUBSUB_EMULATOR_HOST": f"{LOOPBACK}:{self.ports['pubsub']}",
-            "OPENAI_API_BASE_URL": self.sandbox_url,
-            "ANTHROPIC_API_BASE_URL": self.sandbox_url,
+            **{
+                f"{name.upper()}_API_BASE_URL": self.sandbox_url
+                for name, local in LOCAL_PROVIDERS.items()
+                if local.sandbox is not None
+            },
             "CONFIG_DIR": str(DEFAULT_CONFIG_DIR),
             "PROVIDER_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "CLOUD_TASKS_API_ENDPOINT": f"{LOOPBACK}:{self.ports['tasks']}",
@@ -229,11 +223,12 @@ class LocalStack:
         create_local_queue(self.settings(), self.tasks_queue)
 
     def _start_sandbox(self) -> None:
-        from devstack.providers.openai.sandbox import start_sandbox
+        from devstack.standins.sandbox import start_sandbox
 
-        # Any `sk-...` (OpenAI) or `sk-ant-admin...` (Anthropic) key is accepted, as orgs onboarded by tests store
-        # their own; others get a 401.
-        server, _ = start_sandbox(LOOPBACK, self.ports["sandbox"])
+        # Each provider's sandbox accepts any key shaped like its own (orgs onboarded by tests store their own);
+        # others get a 401.
+        routes = [local.sandbox for local in LOCAL_PROVIDERS.values() if local.sandbox is not None]
+        server, _ = start_sandbox(LOOPBACK, self.ports["sandbox"], routes)
         self._stoppers.append(("sandbox", server.shutdown))
 
     def _launch_emulators(self) -> dict[str, tuple[float, Callable[[], float]]]:
@@ -344,9 +339,7 @@ class LocalStack:
         """Every endpoint of the stack, the keys a developer needs, and how long it took to start."""
         return {
             "api_url": self.api_url,
-            "openai_function_url": self.openai_function_url,
-            "gcp_function_url": self.url("gcp"),
-            "anthropic_function_url": self.url("anthropic"),
+            **{f"{name}_function_url": self.url(name) for name in self.provider_functions()},
             "bigquery_url": self.bigquery_url,
             "bigquery_grpc": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "pubsub_emulator_host": f"{LOOPBACK}:{self.ports['pubsub']}",

@@ -1,1 +1,10 @@
-"""Each provider's local half: its sandbox or synthetic source, and how the demo onboards it."""
+"""Each provider's local half (`LOCAL`, see local.py), by name: one explicit mapping beside shared's registry."""
+
+from __future__ import annotations
+
+from devstack.providers import anthropic, gcp, openai
+from devstack.providers.local import LocalProvider
+
+LOCAL_PROVIDERS: dict[str, LocalProvider] = {
+    local.name: local for local in (openai.LOCAL, anthropic.LOCAL, gcp.LOCAL)
+}

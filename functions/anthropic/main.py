@@ -2,10 +2,11 @@
 
 import functions_framework
 
+from shared.providers.anthropic import PROVIDER
 from shared.worker.entry import handle_cloud_event
 
 
 @functions_framework.cloud_event
 def anthropic(cloud_event):
     """Entry point: process one delivery of a run request (raising makes Pub/Sub redeliver)."""
-    handle_cloud_event(cloud_event, "anthropic")
+    handle_cloud_event(cloud_event, PROVIDER)

@@ -2,10 +2,11 @@
 
 import functions_framework
 
+from shared.providers.gcp import PROVIDER
 from shared.worker.entry import handle_cloud_event
 
 
 @functions_framework.cloud_event
 def gcp(cloud_event):
     """Entry point: process one delivery of a run request (raising makes Pub/Sub redeliver)."""
-    handle_cloud_event(cloud_event, "gcp")
+    handle_cloud_event(cloud_event, PROVIDER)

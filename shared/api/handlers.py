@@ -10,9 +10,11 @@ from shared.api.paging import decode_page_token, encode_page_token
 from shared.platform.errors import ApiError
 from shared.platform.identifiers import is_org_slug, is_path_segment, is_run_id
 from shared.runs import publish
-from shared.runs.admission import ACCEPTED, DUPLICATE, load_plans, refusal, reserve_run
-from shared.runs.run_log import CANCELLED, PENDING, RUNNING, RunLog
+from shared.runs.admission import ACCEPTED, DUPLICATE, refusal, reserve_run
+from shared.runs.model import CANCELLED, PENDING, RUNNING
+from shared.runs.run_log import RunLog
 from shared.tenancy import auth
+from shared.tenancy.subscriptions import load_plans
 from shared.worker.pipelines import load_pipelines
 
 MAX_BODY_BYTES = 16 * 1024

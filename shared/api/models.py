@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from shared.platform.errors import ApiError
 from shared.platform.identifiers import SCHEDULER_TRIGGER
+from shared.runs.model import RUN_STATUSES
 
 
 class RunBody(BaseModel):
@@ -67,9 +68,6 @@ def parse_run_body(raw: bytes, max_range_days: int) -> RunBody:
             "INVALID_REQUEST", "start_date: more than three years ago; providers keep no such data"
         )
     return body
-
-
-RUN_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
 
 
 class ListRunsQuery(BaseModel):

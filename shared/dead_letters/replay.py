@@ -10,9 +10,10 @@ from shared.platform.errors import ApiError
 from shared.platform.logs import log
 from shared.platform.settings import Settings, central_table
 from shared.runs import publish
-from shared.runs.admission import REOPENED, REQUEUED, ensure_quota_row, load_plans, reopen_run
-from shared.runs.run_log import PENDING, RunLog, RunRequest
-from shared.tenancy import auth
+from shared.runs.admission import REOPENED, REQUEUED, ensure_quota_row, reopen_run
+from shared.runs.model import PENDING, RunRequest
+from shared.runs.run_log import RunLog
+from shared.tenancy.subscriptions import load_plans, subscription_refusal
 from shared.warehouse.adapter import Warehouse
 
 MAX_LETTERS = 500  # one replay call handles at most this many letters ("all" included)
@@ -105,7 +106,7 @@ def _replay_run(
     """Re-open one run and publish it; (outcome, error code)."""
     if run is None:
         return "run_not_found", None
-    refusal = auth.subscription_refusal(subscription and subscription["status"])
+    refusal = subscription_refusal(subscription and subscription["status"])
     limits = load_plans(settings.config_dir).get((subscription or {}).get("plan") or "")
     if refusal or limits is None:
         return "refused", refusal or "SUBSCRIPTION_INACTIVE"

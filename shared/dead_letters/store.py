@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from shared.platform.identifiers import is_org_slug, is_run_id
 from shared.platform.logs import log
 from shared.platform.settings import Settings, central_table
-from shared.warehouse.adapter import Typed, Warehouse
+from shared.warehouse.adapter import Warehouse
+from shared.warehouse.params import Typed
 from shared.worker.pipelines import load_pipelines
 
 TABLE = "org_meta_dead_letters"

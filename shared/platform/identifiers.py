@@ -8,9 +8,6 @@ import re
 ORG_SLUG = re.compile(r"^[a-z][a-z0-9_]{2,49}$")
 PATH_SEGMENT = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-PLANS = ("starter", "professional", "scale", "enterprise")
-SUBSCRIPTION_STATUSES = ("ACTIVE", "TRIAL", "SUSPENDED", "CANCELLED", "PAST_DUE")
-RUNNABLE_STATUSES = ("ACTIVE", "TRIAL")
 SCHEDULER_TRIGGER = "scheduler"  # trigger_by of scheduled runs; reserved, so an org cannot send it
 
 

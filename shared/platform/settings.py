@@ -40,8 +40,8 @@ class Settings:
     kms_api_endpoint: str | None = None
     pubsub_emulator_host: str | None = None
     topic_prefix: str = "pipeline-runs"
-    openai_base_url: str = "https://api.openai.com"
-    anthropic_base_url: str = "https://api.anthropic.com"
+    # <NAME>_API_BASE_URL of HTTP providers (e.g. OPENAI_API_BASE_URL): the operator's API base for every org.
+    api_base_urls: tuple[tuple[str, str], ...] = ()
     provider_allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     # Scheduler: the Cloud Tasks queue that carries one task per (org, pipeline, day), the base URL its tasks
     # call (this api function's), and who besides the root key may call the trigger (Cloud Scheduler's OIDC).
@@ -59,9 +59,9 @@ class Settings:
         """The BigQuery dataset that holds one org's data in this environment."""
         return f"{org_slug}_{self.environment}"
 
-    def provider_base_url(self, provider: str) -> str:
-        """The operator's default API base of an LLM provider (OPENAI_API_BASE_URL, ANTHROPIC_API_BASE_URL)."""
-        return {"openai": self.openai_base_url, "anthropic": self.anthropic_base_url}[provider]
+    def api_base_url(self, provider: str, default: str) -> str:
+        """The operator's API base for an HTTP provider (`<PROVIDER>_API_BASE_URL`), else `default`."""
+        return dict(self.api_base_urls).get(provider, default)
 
     def topic_for(self, provider: str) -> str:
         """The Pub/Sub topic id that carries run requests for one provider."""
@@ -110,8 +110,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         kms_api_endpoint=env.get("KMS_API_ENDPOINT") or None,
         pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
         topic_prefix=env.get("PIPELINE_TOPIC_PREFIX", "pipeline-runs"),
-        openai_base_url=env.get("OPENAI_API_BASE_URL", "https://api.openai.com").rstrip("/"),
-        anthropic_base_url=env.get("ANTHROPIC_API_BASE_URL", "https://api.anthropic.com").rstrip("/"),
+        api_base_urls=_api_base_urls(env),
         provider_allowed_hosts=_split(env.get("PROVIDER_ALLOWED_HOSTS", "")),
         tasks_queue=_queue_path(env.get("CLOUD_TASKS_QUEUE", "")),
         tasks_api_endpoint=env.get("CLOUD_TASKS_API_ENDPOINT") or None,
@@ -119,6 +118,16 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         scheduler_service_account=env.get("SCHEDULER_SERVICE_ACCOUNT") or None,
         scheduler_audience=env.get("SCHEDULER_AUDIENCE") or None,
     )
+
+
+def _api_base_urls(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """(provider, URL) of every non-empty `<PROVIDER>_API_BASE_URL` (the seed's OPENAI_API_BASE_URL and kin)."""
+    found = []
+    for name, value in sorted(env.items()):
+        match = re.fullmatch(r"([A-Z][A-Z0-9_]*)_API_BASE_URL", name)
+        if match and value.strip():
+            found.append((match.group(1).lower(), value.strip().rstrip("/")))
+    return tuple(found)
 
 
 def _queue_path(value: str) -> str | None:

@@ -1,13 +1,20 @@
-"""What a provider plugs into the executor: processors (extract + transform, or run) named by ps_type."""
+"""The provider contract: what a cost source declares (its steps, credential rules, where it reads from, its FOCUS
+identity) and what its steps are given (a StepContext with the org's Credential) and are (Processors).
+
+Onboarding, the worker, the local stack, the CLI and the demo read a `Provider`; none branches on a provider's
+name. A provider lives in its own folder, `shared/providers/<name>/`, whose `__init__.py` declares `PROVIDER`.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
+from shared.platform.errors import TerminalError
 from shared.platform.settings import Settings
 
 
@@ -34,9 +41,11 @@ class StepContext:
     http_transport: Any = None  # an httpx transport to inject (tests); None means the real network
     # How request retries wait: the executor's sleep, so tests that script provider faults run fast.
     sleep: Callable[[float], None] = time.sleep
-    request_timeout: float | None = None  # seconds one provider request may take; None: http_paging's default
+    request_timeout: float | None = None  # seconds one provider request may take; None: the kit's default
     force_refresh: bool = False  # reload everything in range, even what the provider says did not change
     destination_table: str | None = None  # the step's destination (what a `run` processor writes)
+    # A warehouse-table source's clients (tests inject failing ones); None: the provider opens its own.
+    source_clients: Any = None
 
     def seconds_left(self) -> float:
         return self.deadline - time.monotonic()
@@ -67,3 +76,113 @@ class Processor:
         rows_form = (self.extract is not None, self.transform is not None)
         if rows_form != ((True, True) if self.run is None else (False, False)):
             raise ValueError("a Processor has either extract and transform, or run")
+
+
+@dataclass(frozen=True)
+class HttpApi:
+    """The source is an HTTP API: its official base URL, which the operator may replace for every org with
+    `<NAME>_API_BASE_URL` and an org's credential with `metadata.base_url` (within the egress allow-list)."""
+
+    default_base_url: str
+    kind: str = "http"
+
+    @property
+    def official_host(self) -> str:
+        """The host of the official API (always allowed outside the local environment)."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.default_base_url).hostname or ""
+
+
+@dataclass(frozen=True)
+class WarehouseTable:
+    """The source is a table in the customer's BigQuery, named by the credential's `metadata[metadata_key]`."""
+
+    metadata_key: str
+    kind: str = "warehouse_table"
+
+
+@dataclass(frozen=True)
+class ObjectStorage:
+    """The source is files in the customer's object storage (a bucket or container named by metadata)."""
+
+    metadata_keys: tuple[str, ...]
+    kind: str = "object_storage"
+
+
+Source = HttpApi | WarehouseTable | ObjectStorage
+
+
+@dataclass(frozen=True)
+class FocusIdentity:
+    """Who the provider is in cost_focus: ProviderName, PublisherName, InvoiceIssuerName, and ServiceCategory per
+    ServiceName (configs/focus/service_categories.yml under ProviderName, plus `service_categories` here)."""
+
+    provider_name: str
+    publisher_name: str | None = None  # None: the provider publishes its own services
+    invoice_issuer_name: str | None = None  # None: the provider invoices them itself
+    service_categories: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def publisher(self) -> str:
+        return self.publisher_name or self.provider_name
+
+    @property
+    def invoice_issuer(self) -> str:
+        return self.invoice_issuer_name or self.provider_name
+
+
+class CredentialRejected(TerminalError):
+    """A credential a run would refuse; raised at onboarding too, with a message saying what to fix."""
+
+    def __init__(self, message: str, code: str = "CREDENTIAL_INVALID"):
+        super().__init__(code, message)
+
+
+def _no_checks(provider: Provider, secret: str, metadata: dict, settings: Settings) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A cost source. `name` is its path segment in run URLs, its credential's provider, its Pub/Sub topic's
+    suffix and its step types' prefix (`<name>.<step>`).
+
+    `load_processors` imports the provider's step code when a run needs it (the registry of every provider stays
+    cheap to import). `check_credential(provider, secret, metadata, settings)` raises a TerminalError
+    (CredentialRejected, or the error a run would meet) for what a run would refuse: onboarding calls it, so an
+    operator hears at once.
+    """
+
+    name: str
+    title: str  # how people write it: "OpenAI", "Google Cloud"
+    source: Source
+    focus: FocusIdentity
+    load_processors: Callable[[], Mapping[str, Processor]]
+    check_credential: Callable[[Provider, str, dict, Settings], None] = _no_checks
+    needs_secret: bool = True  # False: nothing secret is stored (e.g. federated identity)
+    metadata_keys: tuple[str, ...] = ()  # the credential metadata it reads
+    llm_pricing: bool = False  # its usage is priced with configs/prices/llm_prices.yml (overrides apply)
+
+    def processors(self) -> Mapping[str, Processor]:
+        """Every step type of the provider (imported on first use)."""
+        return self.load_processors()
+
+    def processor(self, ps_type: str) -> Processor:
+        """The processor of one step type; KeyError naming it if the provider has none."""
+        processors = self.processors()
+        if ps_type not in processors:
+            raise KeyError(f"provider {self.name} has no step type {ps_type!r}")
+        return processors[ps_type]
+
+    def validate_credential(self, secret: str, metadata: dict, settings: Settings) -> None:
+        """Raise a TerminalError for a credential a run would refuse (metadata keys, secret, provider rules)."""
+        unknown = sorted(set(metadata) - set(self.metadata_keys))
+        if unknown:
+            allowed = ", ".join(self.metadata_keys) or "none"
+            raise CredentialRejected(
+                f"metadata keys {unknown} are not read by {self.title} (it reads: {allowed})"
+            )
+        if self.needs_secret and not secret.strip():
+            raise CredentialRejected(f"the {self.title} secret is empty")
+        self.check_credential(self, secret.strip(), metadata, settings)

@@ -10,15 +10,13 @@ import weakref
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-
-import yaml
 
 from shared.platform.errors import ApiError
 from shared.platform.settings import Settings, central_table
 from shared.runs.group_commit import GroupCommit
+from shared.runs.model import RunRequest
 from shared.runs.reservation_batch import BatchedRequest, decide_batch
-from shared.runs.run_log import RunRequest
+from shared.tenancy.subscriptions import PlanLimits
 from shared.warehouse.adapter import Warehouse
 
 ACCEPTED, DUPLICATE = "ACCEPTED", "DUPLICATE"
@@ -31,23 +29,6 @@ _ORG_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 def _org_lock(org_slug: str) -> threading.Lock:
     return _ORG_LOCKS[zlib.crc32(org_slug.encode()) % len(_ORG_LOCKS)]
-
-
-@dataclass(frozen=True)
-class PlanLimits:
-    """Limits of one plan; None means unlimited."""
-
-    daily_runs: int | None
-    monthly_runs: int | None
-    concurrent_runs: int | None
-    requests_per_minute: int | None
-
-
-@functools.cache
-def load_plans(config_dir: Path) -> dict[str, PlanLimits]:
-    """configs/plans.yml, keyed by plan name."""
-    raw = yaml.safe_load((Path(config_dir) / "plans.yml").read_text())
-    return {name: PlanLimits(**limits) for name, limits in raw.items()}
 
 
 @dataclass(frozen=True)

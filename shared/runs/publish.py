@@ -6,7 +6,7 @@ import json
 
 from shared.platform.errors import ApiError
 from shared.platform.settings import Settings
-from shared.runs.run_log import RunRequest
+from shared.runs.model import RunRequest
 
 PUBLISH_TIMEOUT_SECONDS = 30
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from shared.platform.logs import log
 from shared.platform.settings import Settings
-from shared.runs.run_log import PENDING, RUNNING, RunLog
+from shared.runs.model import PENDING, RUNNING
+from shared.runs.run_log import RunLog
 from shared.warehouse.adapter import Warehouse
 from shared.worker.pipelines import load_pipelines
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.platform.settings import Settings, central_table
-from shared.runs.run_log import RunRequest, fingerprint
+from shared.runs.model import RunRequest, fingerprint
 from shared.warehouse.adapter import Warehouse
 
 

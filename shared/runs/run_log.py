@@ -2,60 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from shared.platform.settings import Settings, central_table
-from shared.warehouse.adapter import Typed, Warehouse
+from shared.runs.model import FAILED, RUNNING, TERMINAL, RunRequest, fingerprint
+from shared.warehouse.adapter import Warehouse
+from shared.warehouse.params import Typed
 
-PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"
-TERMINAL = (COMPLETED, FAILED, CANCELLED)
 _ERROR_MESSAGE_LIMIT = 1000
 # What an org may see of its run rows (internal bookkeeping columns stay inside).
 _PUBLIC_COLUMNS = (
     "* EXCEPT (request_fingerprint, message_id, attempts, quota_day, slot_held, last_transition_id)"
 )
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What a run is asked to do; the message published for the worker carries exactly this."""
-
-    pipeline_logging_id: str
-    org_slug: str
-    pipeline_id: str
-    provider: str
-    start_date: date
-    end_date: date
-    force_refresh: bool = False
-    trigger_by: str | None = None
-
-    def to_message(self) -> dict:
-        return {
-            "pipeline_logging_id": self.pipeline_logging_id,
-            "org_slug": self.org_slug,
-            "pipeline_id": self.pipeline_id,
-            "provider": self.provider,
-            "start_date": self.start_date.isoformat(),
-            "end_date": self.end_date.isoformat(),
-            "force_refresh": self.force_refresh,
-            "trigger_by": self.trigger_by,
-        }
-
-    @classmethod
-    def from_message(cls, data: dict) -> RunRequest:
-        return cls(
-            pipeline_logging_id=data["pipeline_logging_id"],
-            org_slug=data["org_slug"],
-            pipeline_id=data["pipeline_id"],
-            provider=data["provider"],
-            start_date=date.fromisoformat(data["start_date"]),
-            end_date=date.fromisoformat(data["end_date"]),
-            force_refresh=bool(data.get("force_refresh", False)),
-            trigger_by=data.get("trigger_by"),
-        )
 
 
 def run_row_params(request: RunRequest, now: datetime) -> dict:
@@ -71,11 +30,6 @@ def run_row_params(request: RunRequest, now: datetime) -> dict:
         "trigger_by": Typed(request.trigger_by, "STRING"),
         "now": now,
     }
-
-
-def fingerprint(org_slug: str, pipeline_id: str, start: date, end: date) -> str:
-    """Identifies identical requests (same org, pipeline and dates) to find a run already in flight."""
-    return hashlib.sha256(f"{org_slug}|{pipeline_id}|{start}|{end}".encode()).hexdigest()
 
 
 class RunLog:

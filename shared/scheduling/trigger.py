@@ -12,11 +12,12 @@ from shared.platform.identifiers import SCHEDULER_TRIGGER
 from shared.platform.logs import log
 from shared.platform.settings import Settings, central_table
 from shared.runs import publish
-from shared.runs.admission import ACCEPTED, DUPLICATE, load_plans, refusal, reserve_run
-from shared.runs.run_log import PENDING, RunLog
+from shared.runs.admission import ACCEPTED, DUPLICATE, refusal, reserve_run
+from shared.runs.model import PENDING
+from shared.runs.run_log import RunLog
 from shared.scheduling.cron import due_date
 from shared.scheduling.tasks import ScheduledRun, enqueue
-from shared.tenancy.auth import subscription_refusal
+from shared.tenancy.subscriptions import load_plans, subscription_refusal
 from shared.worker.pipelines import PipelineConfig, load_pipelines, scheduled_pipelines
 
 ENQUEUE_THREADS = 8  # CreateTask calls in flight per trigger: thousands of orgs enqueue in seconds

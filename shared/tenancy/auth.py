@@ -9,19 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.platform.errors import ApiError
-from shared.platform.identifiers import RUNNABLE_STATUSES
 from shared.platform.settings import Settings, central_table
-from shared.tenancy import keys
+from shared.tenancy import api_keys
+from shared.tenancy.subscriptions import subscription_refusal
 from shared.warehouse.adapter import Warehouse
 
 # A valid key lookup is reused for this long in one instance: a revoked or expired key, a suspended subscription
 # or a removed credential takes effect within this bound (see README, "Authentication").
 AUTH_CACHE_SECONDS = 30.0
-_SUBSCRIPTION_CODES = {
-    "SUSPENDED": "SUBSCRIPTION_SUSPENDED",
-    "CANCELLED": "SUBSCRIPTION_CANCELLED",
-    "PAST_DUE": "SUBSCRIPTION_PAST_DUE",
-}
 
 
 @dataclass(frozen=True)
@@ -92,7 +87,7 @@ def authenticate_org(
         raise ApiError("UNAUTHENTICATED", "Missing X-API-Key header.")
     if len(api_key) > 200:  # no real key is this long; don't hash arbitrary payloads
         raise ApiError("UNAUTHENTICATED", "The API key is not valid.")
-    key_hash = keys.hash_api_key(api_key, settings.key_pepper)
+    key_hash = api_keys.hash_api_key(api_key, settings.key_pepper)
     caller = cache.get(key_hash) if cache else None
     if caller is None:
         caller = _lookup(warehouse, settings, key_hash)
@@ -113,13 +108,6 @@ def authorize_org(caller: OrgCaller, path_org: str) -> None:
     code = subscription_refusal(status)
     if code:
         raise ApiError(code, f"The subscription is {status or 'missing'}; runs need ACTIVE or TRIAL.")
-
-
-def subscription_refusal(status: str | None) -> str | None:
-    """The error code refusing runs for a subscription in `status`, or None when it may run (ACTIVE, TRIAL)."""
-    if status in RUNNABLE_STATUSES:
-        return None
-    return _SUBSCRIPTION_CODES.get(status or "", "SUBSCRIPTION_INACTIVE")
 
 
 def verify_root_key(settings: Settings, presented: str | None) -> None:

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
 import random
 import time
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
 from shared.platform.errors import TransientError
+from shared.warehouse.arrow import rows_to_parquet
+from shared.warehouse.params import InlineRows, can_inline, query_parameters
 from shared.warehouse.schemas import TableSpec
-
-_PARAM_TYPES: tuple[tuple[type, str], ...] = (
-    (bool, "BOOL"),  # before int: bool is an int subclass
-    (int, "INT64"),
-    (Decimal, "NUMERIC"),
-    (datetime, "TIMESTAMP"),  # before date: datetime is a date subclass
-    (date, "DATE"),
-    (bytes, "BYTES"),
-    (str, "STRING"),
-)
-
 
 # Concurrent DML/transactions on one table abort all but one (BigQuery: "Could not serialize access ... due to
 # concurrent update" / "Transaction is aborted due to concurrent update"; the emulator: "Failed to commit").
@@ -35,123 +24,11 @@ CONFLICT_RETRY_SECONDS = 30.0  # how long one statement keeps retrying lost race
 # run; the API answers 503 with Retry-After soon instead of holding the caller's connection (see Warehouse).
 WORKER_UNAVAILABLE_AFTER_SECONDS = 120.0
 API_UNAVAILABLE_AFTER_SECONDS = 10.0
-# A slice this small is sent inside the transaction's request (one ARRAY<STRUCT> parameter, well under BigQuery's
-# 10 MB request limit) instead of through a staging table: one round trip and one commit instead of three.
-INLINE_SLICE_MAX_ROWS = 500
-_INLINE_TYPES = frozenset({"STRING", "INT64", "NUMERIC", "BOOL", "DATE", "TIMESTAMP"})
 
 
 def is_conflict(exc: Exception) -> bool:
     """True for the error BigQuery gives a statement that lost a race with a concurrent write."""
     return any(marker in str(exc).lower() for marker in _CONFLICT_MARKERS)
-
-
-class Typed:
-    """A query parameter with an explicit type, for NULLs and JSON."""
-
-    def __init__(self, value: Any, type_: str):
-        self.value, self.type = value, type_
-
-
-class InlineRows:
-    """Rows passed as one ARRAY<STRUCT> query parameter, typed by the table spec (read as `UNNEST(@p) AS r`)."""
-
-    def __init__(self, spec: TableSpec, rows: list[dict]):
-        self.spec, self.rows = spec, rows
-
-    def parameter(self, name: str):
-        from google.cloud import bigquery
-
-        columns = self.spec.columns
-        struct_type = bigquery.StructQueryParameterType(
-            *(bigquery.ScalarQueryParameterType(column.type, name=column.name) for column in columns)
-        )
-        values = [
-            bigquery.StructQueryParameter(
-                None,
-                *(bigquery.ScalarQueryParameter(c.name, c.type, row.get(c.name)) for c in columns),
-            )
-            for row in self.rows
-        ]
-        return bigquery.ArrayQueryParameter(name, struct_type, values)
-
-
-def can_inline(spec: TableSpec, rows: list[dict]) -> bool:
-    """Whether `rows` may travel inline: few enough for one request, and only scalar columns of plain types."""
-    return len(rows) <= INLINE_SLICE_MAX_ROWS and all(
-        column.mode != "REPEATED" and column.type in _INLINE_TYPES for column in spec.columns
-    )
-
-
-def _query_parameter(name: str, value: Any):
-    from google.cloud import bigquery
-
-    if isinstance(value, InlineRows):
-        return value.parameter(name)
-    if isinstance(value, Typed):
-        return bigquery.ScalarQueryParameter(name, value.type, value.value)
-    if isinstance(value, (list, tuple)):
-        item_type = next((t for cls, t in _PARAM_TYPES if value and isinstance(value[0], cls)), "STRING")
-        return bigquery.ArrayQueryParameter(name, item_type, list(value))
-    for cls, type_ in _PARAM_TYPES:
-        if isinstance(value, cls):
-            return bigquery.ScalarQueryParameter(name, type_, value)
-    raise TypeError(f"query parameter {name!r}: unsupported type {type(value).__name__}; wrap it in Typed")
-
-
-def query_parameters(params: dict[str, Any] | None) -> list:
-    """BigQuery query parameters for a mapping of Python values (types as in `Warehouse.query`)."""
-    return [_query_parameter(name, value) for name, value in (params or {}).items()]
-
-
-def _arrow_type(column_type: str):
-    import pyarrow as pa
-
-    return {
-        "STRING": pa.string(),
-        "INT64": pa.int64(),
-        "INTEGER": pa.int64(),
-        "NUMERIC": pa.decimal128(38, 9),
-        "BOOL": pa.bool_(),
-        "BOOLEAN": pa.bool_(),
-        "DATE": pa.date32(),
-        "TIMESTAMP": pa.timestamp("us", tz="UTC"),
-        "FLOAT64": pa.float64(),
-        "FLOAT": pa.float64(),
-        "BYTES": pa.binary(),
-        "JSON": pa.string(),
-    }[column_type]
-
-
-def _arrow_field(column):
-    import pyarrow as pa
-
-    if column.type == "RECORD":
-        type_ = pa.struct([_arrow_field(sub) for sub in column.fields])
-    else:
-        type_ = _arrow_type(column.type)
-    if column.mode == "REPEATED":
-        return pa.field(column.name, pa.list_(type_), nullable=False)
-    return pa.field(column.name, type_, column.mode != "REQUIRED")
-
-
-def arrow_schema(spec: TableSpec):
-    """The table's schema as an Arrow schema (NUMERIC is decimal128(38, 9), RECORD a struct, REPEATED a list)."""
-    import pyarrow as pa
-
-    return pa.schema([_arrow_field(column) for column in spec.columns])
-
-
-def rows_to_parquet(rows: list[dict], spec: TableSpec) -> io.BytesIO:
-    """Rows as a Parquet file typed by the table spec (NUMERIC stays decimal, never float)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    columns = {c.name: [row.get(c.name) for row in rows] for c in spec.columns}
-    buffer = io.BytesIO()
-    pq.write_table(pa.table(columns, schema=arrow_schema(spec)), buffer)
-    buffer.seek(0)
-    return buffer
 
 
 def slice_condition(spec: TableSpec, match: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -364,52 +241,3 @@ class Warehouse:
 
     def _load_stage(self, stage: str, spec: TableSpec, rows: list[dict]) -> None:
         self.load_parquet_stage(stage, spec, rows_to_parquet(rows, spec))
-
-
-class StageWriter:
-    """Arrow data → a staging table, through Parquet files of at most ~`chunk_rows` rows on local disk.
-
-    Rows never become Python objects, and memory stays bounded by one chunk whatever the total: each full chunk is
-    loaded by one load job (the first replaces the stage, the others append). `finish()` loads the rest.
-    """
-
-    def __init__(self, warehouse: Warehouse, stage: str, spec: TableSpec, chunk_rows: int = 1_000_000):
-        import tempfile
-
-        self.warehouse, self.stage, self.spec, self.chunk_rows = warehouse, stage, spec, chunk_rows
-        self.schema = arrow_schema(spec)
-        self._folder = tempfile.TemporaryDirectory(prefix="dps-stage-")
-        self._path = os.path.join(self._folder.name, "chunk.parquet")
-        self._writer, self._in_chunk, self._loads, self.rows = None, 0, 0, 0
-
-    def write(self, data) -> None:
-        """Add a RecordBatch or Table (cast to the stage's schema: names, nesting and decimal types must fit)."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self._path, self.schema)
-        self._writer.write_table(table.cast(self.schema))
-        self._in_chunk, self.rows = self._in_chunk + table.num_rows, self.rows + table.num_rows
-        if self._in_chunk >= self.chunk_rows:
-            self._flush()
-
-    def _flush(self) -> None:
-        self._writer.close()
-        self.warehouse.load_parquet_stage(self.stage, self.spec, self._path, append=self._loads > 0)
-        self._writer, self._in_chunk, self._loads = None, 0, self._loads + 1
-
-    def finish(self) -> int:
-        """Load what is left (an empty stage if nothing was written: the caller's SQL reads it); returns rows."""
-        import pyarrow.parquet as pq
-
-        try:
-            if self._writer is not None:
-                self._flush()
-            if self._loads == 0:
-                pq.write_table(self.schema.empty_table(), self._path)
-                self.warehouse.load_parquet_stage(self.stage, self.spec, self._path)
-        finally:
-            self._folder.cleanup()
-        return self.rows

@@ -12,7 +12,9 @@ from shared.platform.errors import PipelineError, TerminalError, TransientError,
 from shared.platform.identifiers import is_org_slug, is_run_id
 from shared.platform.logs import log, log_context, trace_fields
 from shared.platform.settings import Settings
-from shared.runs.run_log import CANCELLED, COMPLETED, PENDING, RUNNING, RunLog, RunRequest
+from shared.providers.contract import Provider
+from shared.runs.model import CANCELLED, COMPLETED, PENDING, RUNNING, RunRequest
+from shared.runs.run_log import RunLog
 from shared.worker.crash_points import EXECUTED, crash_point
 from shared.worker.executor import Executor, RunCancelled
 from shared.worker.pipelines import load_pipelines
@@ -59,7 +61,7 @@ def default_deps() -> WorkerDeps:
     return WorkerDeps(get_settings(), clients.warehouse(), clients.kms_client())
 
 
-def handle_cloud_event(cloud_event, provider: str) -> str:
+def handle_cloud_event(cloud_event, provider: Provider) -> str:
     """A provider function's whole body: one Pub/Sub CloudEvent delivery of a run request for `provider`."""
     return handle_run_event(
         cloud_event.data,
@@ -72,7 +74,7 @@ def handle_cloud_event(cloud_event, provider: str) -> str:
 
 def handle_run_event(
     event_data: dict,
-    provider: str,
+    provider: Provider,
     deps: WorkerDeps,
     *,
     event_id: str | None = None,
@@ -93,11 +95,13 @@ def handle_run_event(
             return _claim_and_execute(request, message_id, provider, deps)
 
 
-def _claim_and_execute(request: RunRequest, message_id: str | None, provider: str, deps: WorkerDeps) -> str:
+def _claim_and_execute(
+    request: RunRequest, message_id: str | None, provider: Provider, deps: WorkerDeps
+) -> str:
     run_log = RunLog(deps.warehouse, deps.settings)
     ids = {"org_slug": request.org_slug, "pipeline_logging_id": request.pipeline_logging_id}
-    if request.provider != provider:
-        log("ERROR", f"run for provider {request.provider} delivered to {provider}", **ids)
+    if request.provider != provider.name:
+        log("ERROR", f"run for provider {request.provider} delivered to {provider.name}", **ids)
         return "dropped"
     # Claim: only one delivery moves PENDING -> RUNNING; a duplicate finds the run claimed and acknowledges.
     if not run_log.transition(
@@ -112,12 +116,12 @@ def _claim_and_execute(request: RunRequest, message_id: str | None, provider: st
         log("INFO", f"duplicate delivery ignored (run is {status})", message_id=message_id, **ids)
         return "duplicate"
     log("INFO", "run started", message_id=message_id, **ids)
-    return _execute_claimed(request, run_log, deps)
+    return _execute_claimed(request, provider, run_log, deps)
 
 
-def _execute_claimed(request: RunRequest, run_log: RunLog, deps: WorkerDeps) -> str:
+def _execute_claimed(request: RunRequest, provider: Provider, run_log: RunLog, deps: WorkerDeps) -> str:
     from shared.tenancy.credentials import load_credential
-    from shared.tenancy.onboarding import ensure_org_dataset
+    from shared.warehouse.datasets import ensure_org_dataset
 
     run_id, org = request.pipeline_logging_id, request.org_slug
     try:
@@ -130,6 +134,7 @@ def _execute_claimed(request: RunRequest, run_log: RunLog, deps: WorkerDeps) -> 
             deps.warehouse,
             deps.settings,
             run_log,
+            processor_for=provider.processor,
             is_cancelled=lambda: run_log.status(org, run_id) == CANCELLED,
             **deps.executor_options,
         )

@@ -12,8 +12,8 @@ from shared.platform.errors import PipelineError, TerminalError, TransientError
 from shared.platform.logs import log, log_context
 from shared.platform.settings import Settings
 from shared.providers.contract import Credential, Processor, StepContext
-from shared.providers.registry import get_processor
-from shared.runs.run_log import RunLog, RunRequest
+from shared.runs.model import RunRequest
+from shared.runs.run_log import RunLog
 from shared.warehouse.adapter import Warehouse
 from shared.warehouse.schemas import load_table_specs
 from shared.worker.crash_points import EXTRACTED, LOADED, crash_point
@@ -31,12 +31,12 @@ class Executor:
     warehouse: Warehouse
     settings: Settings
     run_log: RunLog
+    processor_for: Callable[[str], Processor]  # the run's provider's: Provider.processor
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     http_transport: object = None
     request_timeout: float | None = None  # seconds one provider request may take; None: http_paging's default
     is_cancelled: Callable[[], bool] = lambda: False
-    processor_for: Callable[[str], Processor] = get_processor
 
     def execute(self, request: RunRequest, config: PipelineConfig, credential: Credential) -> int:
         """Run every step; returns the rows written. Raises TransientError or TerminalError on failure."""

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from shared.platform.errors import TransientError
 from shared.platform.settings import DEFAULT_CONFIG_DIR, Settings
-from shared.runs.run_log import RunLog, RunRequest
+from shared.providers.openai import PROVIDER as OPENAI
+from shared.runs.model import RunRequest
+from shared.runs.run_log import RunLog
 from shared.worker.entry import WorkerDeps, handle_run_event
 
 COSTS_PATH = "/v1/organization/costs"
@@ -93,7 +95,8 @@ def new_run(settings: Settings, warehouse, org_slug: str, pipeline: str, day: da
 
 def reserve(settings: Settings, warehouse, org_slug: str, day: date) -> RunRequest:
     """A run of openai/cost/usage_costs accepted as the API accepts one: with a concurrency slot."""
-    from shared.runs.admission import load_plans, reserve_run
+    from shared.runs.admission import reserve_run
+    from shared.tenancy.subscriptions import load_plans
 
     request = RunLog(warehouse, settings).new_request(org_slug, "openai/cost/usage_costs", "openai", day, day)
     limits = load_plans(settings.config_dir)["professional"]
@@ -119,7 +122,7 @@ def deliver(event: dict, deps: WorkerDeps, times: int, **labels) -> list[str]:
     outcomes = []
     for _ in range(times):
         try:
-            outcomes.append(handle_run_event(event, "openai", deps, **labels))
+            outcomes.append(handle_run_event(event, OPENAI, deps, **labels))
             break
         except TransientError as error:  # the function answers 5xx: Pub/Sub redelivers
             outcomes.append(f"redeliver {error.code}")

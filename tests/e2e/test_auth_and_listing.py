@@ -9,7 +9,8 @@ import pytest
 
 from shared.api.app import ApiDeps, handle
 from shared.platform.errors import ApiError
-from shared.runs.run_log import COMPLETED, PENDING, RUNNING, RunLog
+from shared.runs.model import COMPLETED, PENDING, RUNNING
+from shared.runs.run_log import RunLog
 from shared.tenancy import onboarding
 from shared.tenancy.auth import KeyCache, authenticate_org
 

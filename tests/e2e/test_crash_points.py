@@ -32,9 +32,10 @@ WORKER = """
 import json, sys
 from shared.platform import clients
 from shared.platform.settings import get_settings
+from shared.providers.openai import PROVIDER
 from shared.worker.entry import WorkerDeps, handle_run_event
 deps = WorkerDeps(get_settings(), clients.warehouse(), clients.kms_client())
-print(handle_run_event(json.loads(sys.argv[1]), "openai", deps))
+print(handle_run_event(json.loads(sys.argv[1]), PROVIDER, deps))
 """
 
 

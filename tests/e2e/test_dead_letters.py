@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from shared.runs import publish
-from shared.runs.admission import load_plans, reserve_run
+from shared.runs.admission import reserve_run
 from shared.runs.run_log import RunLog
+from shared.tenancy.subscriptions import load_plans
 from tests.e2e.test_openai_pipeline import _sandbox_cost_total, _table_facts, _wait
 
 pytestmark = pytest.mark.stack

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from shared.providers.openai import PROVIDER as OPENAI
 from shared.runs.run_log import RunLog
 from shared.worker.entry import handle_run_event
 from tests.e2e.faultkit import (
@@ -23,12 +24,12 @@ from tests.e2e.faultkit import (
 
 
 def _sequential(events, deps):
-    return [handle_run_event(event, "openai", deps) for event in events]
+    return [handle_run_event(event, OPENAI, deps) for event in events]
 
 
 def _concurrent(events, deps):
     with ThreadPoolExecutor(len(events)) as pool:
-        return list(pool.map(lambda event: handle_run_event(event, "openai", deps), events))
+        return list(pool.map(lambda event: handle_run_event(event, OPENAI, deps), events))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import httpx
 
+from shared.providers.openai import PROVIDER as OPENAI
 from shared.runs.run_log import RunLog
 from shared.worker.entry import WorkerDeps, handle_run_event
 from tests.focus_conformance import violations
@@ -160,9 +161,9 @@ def test_the_same_message_delivered_twice_runs_once(stack, settings, warehouse, 
     }
     deps = WorkerDeps(settings, warehouse, kms)
     with ThreadPoolExecutor(2) as pool:  # two concurrent deliveries of one message
-        outcomes = sorted(pool.map(lambda _: handle_run_event(event, "openai", deps), range(2)))
+        outcomes = sorted(pool.map(lambda _: handle_run_event(event, OPENAI, deps), range(2)))
     assert outcomes == ["completed", "duplicate"]
-    assert handle_run_event(event, "openai", deps) == "duplicate"  # and a late third one
+    assert handle_run_event(event, OPENAI, deps) == "duplicate"  # and a late third one
     facts = _table_facts(warehouse, settings, org["org_slug"])
     steps = run_log.step_logs(org["org_slug"], request.pipeline_logging_id)
     assert [(s["step_id"], s["attempt"]) for s in steps] == [

@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from shared.pricing import overrides
 from shared.providers.contract import Credential, StepContext
 from shared.providers.registry import get_processor
 from shared.tenancy import onboarding
@@ -120,7 +121,7 @@ def test_estimates_equal_billed_where_priced_and_the_unpriced_model_shows_as_the
 
 def test_an_org_override_discounts_the_estimate_not_the_list_price(settings, warehouse):
     slug = _org(settings, warehouse)
-    onboarding.add_price_override(
+    overrides.add_price_override(
         settings,
         slug,
         "anthropic",
@@ -129,7 +130,7 @@ def test_an_org_override_discounts_the_estimate_not_the_list_price(settings, war
         model="claude-sonnet-4-5-20250929",
         note="golden contract",
     )
-    onboarding.add_price_override(  # more specific (model + rate): an absolute negotiated rate beats the discount
+    overrides.add_price_override(  # more specific (model + rate): an absolute negotiated rate beats the discount
         settings,
         slug,
         "anthropic",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shared.providers.contract import Credential, StepContext
 from shared.providers.registry import get_processor
-from shared.tenancy.onboarding import ensure_org_dataset
+from shared.warehouse.datasets import ensure_org_dataset
 from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import violations
 from tests.golden.test_gcp_golden import jsonable

@@ -11,7 +11,7 @@ from devstack.standins.kms import KEY_FILE, start_kms_server
 from shared.platform.clients import make_kms_client
 from shared.platform.errors import TerminalError
 from shared.platform.settings import settings_from_env
-from shared.tenancy import keys
+from shared.tenancy import credentials as keys
 
 KEY = "projects/local-project/locations/global/keyRings/dps/cryptoKeys/credentials"
 OTHER_KEY = "projects/local-project/locations/global/keyRings/dps/cryptoKeys/other"
@@ -79,7 +79,7 @@ def test_tampered_garbage_or_misaddressed_requests_are_invalid_argument(kms):
         client.encrypt(request={"name": KEY, "plaintext": b"secret", "plaintext_crc32c": 1})
     with pytest.raises(exceptions.InvalidArgument, match="resource name"):
         client.encrypt(request={"name": "credentials", "plaintext": b"secret"})
-    # shared.tenancy.keys turns an unreadable credential into a terminal (not retried) failure.
+    # shared.tenancy.credentials turns an unreadable credential into a terminal (not retried) failure.
     with pytest.raises(TerminalError):
         keys.decrypt_secret(client, KEY, bytes(ciphertext))
 

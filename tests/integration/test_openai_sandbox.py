@@ -9,7 +9,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from devstack.providers.openai.sandbox import MODELS, PROJECTS, start_sandbox
+from devstack.providers.openai import LOCAL
+from devstack.providers.openai.sandbox import MODELS, PROJECTS
+from devstack.standins.sandbox import start_sandbox
 from shared.platform.errors import TerminalError
 from shared.platform.settings import settings_from_env
 from shared.providers.contract import Credential, StepContext
@@ -21,7 +23,7 @@ START, END = date(2024, 10, 1), date(2024, 12, 4)  # 65 days: three usage pages 
 
 @pytest.fixture(scope="module")
 def sandbox_url():
-    server, port = start_sandbox("127.0.0.1", 0)
+    server, port = start_sandbox("127.0.0.1", 0, [LOCAL.sandbox])
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
 

@@ -8,8 +8,10 @@ import pytest
 
 from shared.platform.errors import TransientError
 from shared.platform.settings import central_table
-from shared.runs.admission import PlanLimits, refusal, reserve_run
-from shared.runs.run_log import COMPLETED, PENDING, RUNNING, RunLog
+from shared.runs.admission import refusal, reserve_run
+from shared.runs.model import COMPLETED, PENDING, RUNNING
+from shared.runs.run_log import RunLog
+from shared.tenancy.subscriptions import PlanLimits
 
 NOON = datetime(2026, 3, 31, 12, 0, 5, tzinfo=UTC)
 

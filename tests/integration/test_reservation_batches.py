@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 from shared.platform.settings import central_table
 from shared.runs import reservation_batch
 from shared.runs.admission import (
-    PlanLimits,
     batched_request,
     ensure_quota_row,
     reservation_batcher,
@@ -17,6 +16,7 @@ from shared.runs.admission import (
 )
 from shared.runs.group_commit import GroupCommit
 from shared.runs.run_log import RunLog
+from shared.tenancy.subscriptions import PlanLimits
 
 NOON = datetime(2026, 3, 31, 12, 0, 5, tzinfo=UTC)
 PIPELINE = "openai/cost/usage_cost"

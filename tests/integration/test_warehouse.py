@@ -26,7 +26,7 @@ def _cost_row(day, amount, run="r1"):
 def test_replace_slice_is_idempotent_exact_and_bounded(settings, warehouse, monkeypatch, path):
     """Both ways a slice travels (inline parameter, staging table) load the same exact rows."""
     if path == "staged":
-        monkeypatch.setattr("shared.warehouse.adapter.INLINE_SLICE_MAX_ROWS", 0)
+        monkeypatch.setattr("shared.warehouse.params.INLINE_SLICE_MAX_ROWS", 0)
     dataset = f"slice_test_{path}_local"
     warehouse.ensure_dataset(dataset)
     spec = load_table_specs(settings.config_dir, "org")["openai_costs_daily"]

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from shared.warehouse.adapter import StageWriter, arrow_schema, slice_condition
+from shared.warehouse.adapter import slice_condition
+from shared.warehouse.arrow import StageWriter, arrow_schema
 from shared.warehouse.schemas import Column, TableSpec
 
 SPEC = TableSpec(

@@ -20,6 +20,7 @@ PROD = settings_from_env(
     }
 )
 DEFAULT = "https://api.openai.com"
+OFFICIAL = ("api.openai.com",)  # the OpenAI provider's own host
 
 
 @pytest.mark.parametrize(
@@ -28,14 +29,13 @@ DEFAULT = "https://api.openai.com"
         ("https://api.openai.com", "https://api.openai.com"),
         ("https://api.openai.com/", "https://api.openai.com"),
         ("https://API.OpenAI.com:443", "https://api.openai.com"),
-        ("https://api.anthropic.com", "https://api.anthropic.com"),
         ("https://gateway.corp.example/openai/v1-proxy/", "https://gateway.corp.example/openai/v1-proxy"),
         ("https://eu.proxy.example.com:8443", "https://eu.proxy.example.com:8443"),
         ("https://a.b.proxy.example.com", "https://a.b.proxy.example.com"),
     ],
 )
 def test_allowed_outside_local(candidate, expected):
-    assert resolve_base_url(candidate, DEFAULT, PROD) == expected
+    assert resolve_base_url(candidate, DEFAULT, PROD, OFFICIAL) == expected
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_allowed_outside_local(candidate, expected):
 )
 def test_denied_outside_local(candidate):
     with pytest.raises(TerminalError) as caught:
-        resolve_base_url(candidate, DEFAULT, PROD)
+        resolve_base_url(candidate, DEFAULT, PROD, OFFICIAL)
     assert caught.value.code == "BASE_URL_NOT_ALLOWED"
     assert "api.openai.com" in caught.value.message  # it says what is allowed
 
@@ -96,7 +96,7 @@ def test_denied_outside_local(candidate):
     ],
 )
 def test_loopback_allowed_in_local(candidate, expected):
-    assert resolve_base_url(candidate, DEFAULT, LOCAL) == expected
+    assert resolve_base_url(candidate, DEFAULT, LOCAL, OFFICIAL) == expected
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ def test_loopback_allowed_in_local(candidate, expected):
 )
 def test_only_loopback_in_local(candidate):
     with pytest.raises(TerminalError) as caught:
-        resolve_base_url(candidate, DEFAULT, LOCAL)
+        resolve_base_url(candidate, DEFAULT, LOCAL, OFFICIAL)
     assert caught.value.code == "BASE_URL_NOT_ALLOWED"
     assert "127.0.0.1" in caught.value.message
 
@@ -126,8 +126,29 @@ def test_no_candidate_means_the_operators_default():
 
 def test_message_never_echoes_the_candidate():
     with pytest.raises(TerminalError) as caught:
-        resolve_base_url("https://user:hunter2@evil.com", DEFAULT, PROD)
+        resolve_base_url("https://user:hunter2@evil.com", DEFAULT, PROD, OFFICIAL)
     assert "hunter2" not in caught.value.message
+
+
+def test_a_providers_own_host_is_allowed_for_it_only():
+    from shared.providers.anthropic import PROVIDER as ANTHROPIC
+    from shared.providers.kit.egress import provider_base_url
+    from shared.providers.openai import PROVIDER as OPENAI
+
+    anthropic = {"base_url": "https://api.anthropic.com"}
+    assert provider_base_url(ANTHROPIC, anthropic, PROD) == "https://api.anthropic.com"
+    with pytest.raises(TerminalError) as caught:  # an OpenAI credential has no business calling Anthropic
+        provider_base_url(OPENAI, anthropic, PROD)
+    assert caught.value.code == "BASE_URL_NOT_ALLOWED"
+    assert provider_base_url(OPENAI, {}, PROD) == "https://api.openai.com"
+
+
+def test_the_operators_base_url_replaces_the_official_one():
+    env = {**BASE_ENV, "ENVIRONMENT": "local", "OPENAI_API_BASE_URL": "http://127.0.0.1:9012/"}
+    from shared.providers.kit.egress import provider_base_url
+    from shared.providers.openai import PROVIDER as OPENAI
+
+    assert provider_base_url(OPENAI, {}, settings_from_env(env)) == "http://127.0.0.1:9012"
 
 
 def test_wildcard_matching():

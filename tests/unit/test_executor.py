@@ -7,7 +7,7 @@ import pytest
 from shared.platform.errors import TerminalError, TransientError
 from shared.platform.settings import settings_from_env
 from shared.providers.contract import Credential, Processor
-from shared.runs.run_log import RunRequest
+from shared.runs.model import RunRequest
 from shared.worker.executor import Executor, RunCancelled
 from shared.worker.pipelines import PipelineConfig
 

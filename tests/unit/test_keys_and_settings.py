@@ -3,7 +3,7 @@
 import pytest
 
 from shared.platform.settings import SettingsError, settings_from_env
-from shared.tenancy import keys
+from shared.tenancy import api_keys as keys
 
 BASE = {"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "projects/p/locations/global/keyRings/r/cryptoKeys/k"}
 

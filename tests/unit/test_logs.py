@@ -18,7 +18,8 @@ from shared.platform.logs import (
 )
 from shared.platform.settings import settings_from_env
 from shared.providers.contract import Credential, Processor
-from shared.runs.run_log import RunRequest
+from shared.providers.openai import PROVIDER as OPENAI
+from shared.runs.model import RunRequest
 from shared.worker.entry import WorkerDeps, handle_run_event
 from shared.worker.executor import Executor
 from shared.worker.pipelines import PipelineConfig
@@ -107,8 +108,8 @@ def test_traceparent_wins_and_garbage_gives_no_trace():
 def test_the_worker_labels_its_lines_with_the_execution_and_trace(capsys):
     deps = WorkerDeps(SETTINGS, warehouse=None, kms_client=None)
     event = {"message": {"data": base64.b64encode(b"not json").decode(), "messageId": "42"}}
-    assert handle_run_event(event, "openai", deps, event_id="ev-1", traceparent=TRACEPARENT) == "dropped"
-    assert handle_run_event(event, "openai", deps) == "dropped"
+    assert handle_run_event(event, OPENAI, deps, event_id="ev-1", traceparent=TRACEPARENT) == "dropped"
+    assert handle_run_event(event, OPENAI, deps) == "dropped"
     traced, untraced = _lines(capsys)
     assert traced["execution_id"] == "ev-1" and traced[TRACE_FIELD] == f"projects/p/traces/{TRACE_ID}"
     assert traced["error_code"] == "BAD_MESSAGE" and traced["severity"] == "ERROR"

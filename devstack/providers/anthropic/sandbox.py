@@ -279,3 +279,12 @@ def check_auth(api_key: str | None, version: str | None, expected: str | None = 
         raise SandboxError(401, "invalid x-api-key", "authentication_error")
     if not version:
         raise SandboxError(400, "anthropic-version: header is required")
+
+
+def answer(path: str, query: dict[str, list[str]], headers) -> tuple[int, dict]:
+    """The sandbox's answer to GET `path`: (status, JSON body), an error shaped as Anthropic's when refused."""
+    try:
+        check_auth(headers.get("x-api-key"), headers.get("anthropic-version"))
+        return 200, build_page(path, query)
+    except SandboxError as error:
+        return error.status, error.body()

@@ -208,19 +208,15 @@ def demo_service_account_key(project: str, key_id: str) -> str:
     )
 
 
-def onboard_demo_gcp(stack, settings, slug: str, export_days: tuple[date, date] | None = None) -> str:
-    """Rewrite the demo export (default: the 12 days before today) and give the demo org a GCP credential naming
-    it, once; returns the export table id."""
+def demo_credential(stack, settings):
+    """Rewrite the demo export (the 12 days before today, as exported by now) and return the credential naming
+    it: a service-account key shaped like Google's and the export table."""
+    from devstack.providers.local import DemoCredential
     from shared.platform.clients import make_bigquery_client
-    from shared.tenancy import onboarding
 
     last = datetime.now(UTC).date() - timedelta(days=1)
-    first, last = export_days or (last - timedelta(days=11), last)
-    table_id = ensure_demo_export(make_bigquery_client(settings), stack.project, first, last)
-    credentials = stack.secrets["demo_credentials"]
-    if credentials.get(f"{slug}/gcp") != table_id:
-        key = demo_service_account_key(stack.project, stack.secrets["sandbox_gcp_key_id"])
-        onboarding.set_credential(settings, slug, "gcp", key, {"billing_export_table": table_id})
-        credentials[f"{slug}/gcp"] = table_id
-        stack.save_secrets()
-    return table_id
+    table_id = ensure_demo_export(
+        make_bigquery_client(settings), stack.project, last - timedelta(days=11), last
+    )
+    key = demo_service_account_key(stack.project, stack.secret("sandbox_gcp_key_id"))
+    return DemoCredential(key, {"billing_export_table": table_id})

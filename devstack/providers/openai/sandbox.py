@@ -1,23 +1,15 @@
-"""Local stand-in for the OpenAI organization Usage/Costs APIs: synthetic, deterministic, correctly shaped pages.
-
-The same server answers the Anthropic Admin reports (/v1/organizations/..., shared/local/anthropic_sandbox.py), so
-one loopback port stands in for both providers' API bases.
-"""
+"""Local stand-in for the OpenAI organization Usage/Costs APIs: synthetic, deterministic, correctly shaped pages
+(served under /v1/organization/ by devstack.standins.sandbox)."""
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import random
-import socket
-import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 DAY = 86_400
 PROJECTS = ("proj_sandbox_web", "proj_sandbox_support", "proj_sandbox_research")
@@ -309,75 +301,10 @@ def check_auth(header: str | None, api_key: str | None) -> None:
         )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like the real API; needs Content-Length on every answer
-
-    def do_GET(self) -> None:
-        from devstack.providers.anthropic import sandbox as anthropic_sandbox
-
-        parts = urlsplit(self.path)
-        try:
-            if parts.path.startswith("/v1/organizations/"):  # Anthropic's Admin API (plural "organizations")
-                anthropic_sandbox.check_auth(
-                    self.headers.get("x-api-key"), self.headers.get("anthropic-version")
-                )
-                status, body = 200, anthropic_sandbox.build_page(parts.path, parse_qs(parts.query))
-            else:
-                check_auth(self.headers.get("Authorization"), self.server.api_key)
-                status, body = 200, build_page(parts.path, parse_qs(parts.query))
-        except (SandboxError, anthropic_sandbox.SandboxError) as error:
-            status, body = error.status, error.body()
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args) -> None:
-        pass  # quiet: tests and the demo stack read their own logs
-
-
-class SandboxServer(ThreadingHTTPServer):
-    """The sandbox HTTP server; `shutdown()` stops serving and closes the socket."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], api_key: str | None = None):
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.api_key = api_key
-        super().__init__(address, _Handler)
-
-    def shutdown(self) -> None:
-        """Stop serve_forever (from another thread) and release the port."""
-        super().shutdown()
-        self.server_close()
-
-
-def start_sandbox(host: str, port: int, api_key: str | None = None) -> tuple[SandboxServer, int]:
-    """Serve the sandbox on a daemon thread; port 0 picks a free port. Returns (server, bound port)."""
-    server = SandboxServer((host, port), api_key)
-    threading.Thread(target=server.serve_forever, name="openai-sandbox", daemon=True).start()
-    return server, server.server_address[1]
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run the sandbox in the foreground: python -m devstack.providers.openai.sandbox --port 9012."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9012)
-    parser.add_argument("--api-key", default=None, help="accept only this key (default: any sk-... key)")
-    args = parser.parse_args(argv)
-    server = SandboxServer((args.host, args.port), args.api_key)
-    print(f"OpenAI sandbox on http://{args.host}:{server.server_address[1]} (Ctrl-C stops it)", flush=True)
+def answer(path: str, query: dict[str, list[str]], headers, api_key: str | None = None) -> tuple[int, dict]:
+    """The sandbox's answer to GET `path`: (status, JSON body), an error shaped as OpenAI's when refused."""
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
-if __name__ == "__main__":
-    main()
+        check_auth(headers.get("Authorization"), api_key)
+        return 200, build_page(path, query)
+    except SandboxError as error:
+        return error.status, error.body()

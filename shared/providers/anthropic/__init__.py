@@ -1,20 +1,25 @@
-"""Anthropic provider: Admin API usage (messages) and cost reports → anthropic_usage_daily, anthropic_costs_daily,
+"""Anthropic: the Admin API usage (messages) and cost reports → anthropic_usage_daily, anthropic_costs_daily,
 their priced estimates (llm_cost_estimates) and the Anthropic rows of cost_focus."""
 
 from __future__ import annotations
 
-from shared.pricing.estimates import estimate_processor
-from shared.pricing.price_table import load_prices_processor
-from shared.providers.anthropic.estimate import SOURCES
-from shared.providers.anthropic.extract import extract_cost_report, extract_usage_messages
-from shared.providers.anthropic.focus import build_anthropic_focus
-from shared.providers.anthropic.transform import transform_costs, transform_usage
-from shared.providers.contract import Processor
+from shared.providers.contract import FocusIdentity, HttpApi, Provider
+from shared.providers.kit.egress import check_base_url
 
-PROCESSORS: dict[str, Processor] = {
-    "anthropic.usage_messages": Processor(extract=extract_usage_messages, transform=transform_usage),
-    "anthropic.cost_report": Processor(extract=extract_cost_report, transform=transform_costs),
-    "anthropic.prices": Processor(run=load_prices_processor("anthropic")),
-    "anthropic.estimate": Processor(run=estimate_processor(SOURCES)),
-    "anthropic.focus": Processor(run=build_anthropic_focus),
-}
+
+def _processors():
+    from shared.providers.anthropic.steps import PROCESSORS
+
+    return PROCESSORS
+
+
+PROVIDER = Provider(
+    name="anthropic",
+    title="Anthropic",
+    source=HttpApi(default_base_url="https://api.anthropic.com"),
+    focus=FocusIdentity(provider_name="Anthropic"),
+    load_processors=_processors,
+    check_credential=check_base_url,
+    metadata_keys=("base_url",),
+    llm_pricing=True,
+)

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 
 from shared.platform.errors import TerminalError
+from shared.providers.anthropic import PROVIDER
 from shared.providers.anthropic import constants as api
 from shared.providers.contract import StepContext
-from shared.providers.kit.egress import resolve_base_url
+from shared.providers.kit.egress import provider_base_url
 from shared.providers.kit.http import paged_data
 
 
@@ -33,9 +34,7 @@ def _auth_headers(ctx: StepContext) -> dict[str, str]:
 
 def _paged_buckets(ctx: StepContext, path: str, group_by: tuple[str, ...], limit: int) -> Iterator[dict]:
     """Every bucket of every page of one report for the context's date range."""
-    base_url = resolve_base_url(
-        ctx.credential.metadata.get("base_url"), ctx.settings.anthropic_base_url, ctx.settings
-    )
+    base_url = provider_base_url(PROVIDER, ctx.credential.metadata, ctx.settings)
     headers = _auth_headers(ctx)
     starting_at, ending_at = time_window(ctx)
     params = [

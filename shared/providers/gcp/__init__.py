@@ -1,10 +1,31 @@
-"""GCP provider: the org's Cloud Billing export → gcp_billing_daily and cost_focus, incrementally."""
+"""Google Cloud: the org's Cloud Billing export (a BigQuery table) → gcp_billing_daily and cost_focus,
+incrementally."""
 
 from __future__ import annotations
 
-from shared.providers.contract import Processor
-from shared.providers.gcp.load import load_billing_export
+from shared.providers.contract import FocusIdentity, Provider, WarehouseTable
+from shared.providers.gcp import constants as gcp
 
-PROCESSORS: dict[str, Processor] = {
-    "gcp.billing_export": Processor(run=load_billing_export),
-}
+
+def _processors():
+    from shared.providers.gcp.steps import PROCESSORS
+
+    return PROCESSORS
+
+
+def _check_credential(provider, secret: str, metadata: dict, settings) -> None:
+    from shared.providers.gcp.source import parse_export_table, service_account_info
+
+    parse_export_table(metadata.get(gcp.METADATA_KEY))
+    service_account_info(secret)
+
+
+PROVIDER = Provider(
+    name="gcp",
+    title="Google Cloud",
+    source=WarehouseTable(metadata_key=gcp.METADATA_KEY),
+    focus=FocusIdentity(provider_name=gcp.PROVIDER_NAME),  # Marketplace rows name their own publisher
+    load_processors=_processors,
+    check_credential=_check_credential,
+    metadata_keys=(gcp.METADATA_KEY,),
+)

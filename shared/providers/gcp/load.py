@@ -15,7 +15,8 @@ from shared.providers.gcp.source import open_source, partition_stats, read_rows
 from shared.providers.gcp.state import STATE_TABLE, advance_state_sql, read_state
 from shared.providers.gcp.transform import raw_rows, source_schema
 from shared.providers.kit.focus import FOCUS_TABLE
-from shared.warehouse.adapter import StageWriter, Warehouse, slice_condition
+from shared.warehouse.adapter import Warehouse, slice_condition
+from shared.warehouse.arrow import StageWriter
 from shared.warehouse.schemas import Column, TableSpec, load_table_specs
 
 RAW_TABLE = "gcp_billing_daily"

@@ -154,7 +154,7 @@ def source_errors() -> Iterator[None]:
 def _job_config(params: dict):
     from google.cloud import bigquery
 
-    from shared.warehouse.adapter import query_parameters
+    from shared.warehouse.params import query_parameters
 
     return bigquery.QueryJobConfig(
         query_parameters=query_parameters(params),

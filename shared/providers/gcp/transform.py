@@ -16,7 +16,7 @@ SOURCE_SCHEMA_NAME = "gcp_billing_export_resource_v1"
 @functools.cache
 def source_schema(config_dir: Path) -> pa.Schema:
     """The Arrow shape of a source batch: partition_date, then the export's columns (configs/schemas/sources)."""
-    from shared.warehouse.adapter import arrow_schema
+    from shared.warehouse.arrow import arrow_schema
     from shared.warehouse.schemas import load_table_specs
 
     export = arrow_schema(load_table_specs(config_dir, "sources")[SOURCE_SCHEMA_NAME])

@@ -1,4 +1,4 @@
-"""Egress allow-list: which provider base URLs a credential may point the pipeline at."""
+"""Egress allow-list: which API base URLs a credential may point an HTTP provider's steps at."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 from shared.platform.errors import TerminalError
 from shared.platform.settings import Settings
 
-# The providers' own API hosts are always allowed outside local; anything else must be named by the operator.
-OFFICIAL_HOSTS = ("api.openai.com", "api.anthropic.com")
+# Outside local, a provider's own API host is always allowed; anything else must be named by the operator.
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 # Characters we accept anywhere in a base URL. Anything else (whitespace, backslashes, percent-escapes,
@@ -25,10 +24,10 @@ def _deny(reason: str, allowed: str) -> TerminalError:
     return TerminalError("BASE_URL_NOT_ALLOWED", f"base_url rejected: {reason}. Allowed: {allowed}.")
 
 
-def _allowed_text(settings: Settings) -> str:
+def _allowed_text(settings: Settings, official_hosts: tuple[str, ...]) -> str:
     if settings.is_local:
         return "in the local environment, http:// or https:// to 127.0.0.1, localhost or [::1]"
-    hosts = ", ".join(OFFICIAL_HOSTS + tuple(settings.provider_allowed_hosts))
+    hosts = ", ".join(official_hosts + tuple(settings.provider_allowed_hosts))
     return f"https:// to one of {hosts} (extend with PROVIDER_ALLOWED_HOSTS); no userinfo, query or fragment"
 
 
@@ -52,7 +51,7 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
-def _check_host(host: str, settings: Settings, allowed: str) -> None:
+def _check_host(host: str, settings: Settings, official_hosts: tuple[str, ...], allowed: str) -> None:
     if settings.is_local:
         if host not in LOOPBACK_HOSTS:
             raise _deny(f"host {host!r} is not a loopback host", allowed)
@@ -61,7 +60,7 @@ def _check_host(host: str, settings: Settings, allowed: str) -> None:
         raise _deny("IP-literal hosts are not allowed", allowed)
     if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in host.split(".")):
         raise _deny(f"host {host!r} is not a valid DNS name", allowed)
-    entries = OFFICIAL_HOSTS + tuple(settings.provider_allowed_hosts)
+    entries = official_hosts + tuple(settings.provider_allowed_hosts)
     if not any(host_matches(host, entry) for entry in entries):
         raise _deny(f"host {host!r} is not on the allow-list", allowed)
 
@@ -76,11 +75,14 @@ def _normalized_path(path: str, allowed: str) -> str:
     return "/".join(segments)
 
 
-def resolve_base_url(candidate: str | None, default: str, settings: Settings) -> str:
-    """The API base URL to call: the operator's `default` when `candidate` is None, else the validated candidate."""
+def resolve_base_url(
+    candidate: str | None, default: str, settings: Settings, official_hosts: tuple[str, ...] = ()
+) -> str:
+    """The API base URL to call: the operator's `default` when `candidate` is None, else the validated candidate
+    (a loopback URL in local; else https to one of `official_hosts` or the operator's PROVIDER_ALLOWED_HOSTS)."""
     if candidate is None:
         return default.rstrip("/")  # the operator's own setting is trusted
-    allowed = _allowed_text(settings)
+    allowed = _allowed_text(settings, official_hosts)
     if not isinstance(candidate, str) or not _SAFE_URL.fullmatch(candidate):
         raise _deny("it is not a plain URL (unexpected type or characters)", allowed)
     try:
@@ -99,9 +101,22 @@ def resolve_base_url(candidate: str | None, default: str, settings: Settings) ->
         raise _deny("the URL has no host", allowed)
     if port == 0:
         raise _deny("port 0 is not a port", allowed)
-    _check_host(host, settings, allowed)
+    _check_host(host, settings, official_hosts, allowed)
     path = _normalized_path(parts.path, allowed)
     shown_host = f"[{host}]" if ":" in host else host
     default_port = {"http": 80, "https": 443}[parts.scheme]
     netloc = shown_host if port in (None, default_port) else f"{shown_host}:{port}"
     return f"{parts.scheme}://{netloc}{path}"
+
+
+def provider_base_url(provider, metadata: dict, settings: Settings) -> str:
+    """The base URL a run of an HTTP `provider` calls: the credential's `base_url` (checked), else the operator's
+    `<NAME>_API_BASE_URL`, else the provider's official API."""
+    default = settings.api_base_url(provider.name, provider.source.default_base_url)
+    return resolve_base_url(metadata.get("base_url"), default, settings, (provider.source.official_host,))
+
+
+def check_base_url(provider, secret: str, metadata: dict, settings: Settings) -> None:
+    """An HTTP provider's credential check: a `base_url` in its metadata must pass the allow-list."""
+    if "base_url" in metadata:
+        provider_base_url(provider, metadata, settings)

@@ -1,22 +1,25 @@
-"""OpenAI provider: organization Usage (completions and every other endpoint) and Costs APIs → openai_usage_daily,
+"""OpenAI: the organization Usage (completions and every other endpoint) and Costs APIs → openai_usage_daily,
 openai_usage_other_daily, openai_costs_daily, their priced estimates and the OpenAI rows of cost_focus."""
 
 from __future__ import annotations
 
-from shared.pricing.estimates import estimate_processor
-from shared.pricing.price_table import load_prices_processor
-from shared.providers.contract import Processor
-from shared.providers.openai.estimate import SOURCES
-from shared.providers.openai.extract import extract_costs, extract_usage_completions, extract_usage_other
-from shared.providers.openai.focus import build_openai_focus
-from shared.providers.openai.transform import transform_costs, transform_usage
-from shared.providers.openai.transform_other import transform_usage_other
+from shared.providers.contract import FocusIdentity, HttpApi, Provider
+from shared.providers.kit.egress import check_base_url
 
-PROCESSORS: dict[str, Processor] = {
-    "openai.usage_completions": Processor(extract=extract_usage_completions, transform=transform_usage),
-    "openai.usage_other": Processor(extract=extract_usage_other, transform=transform_usage_other),
-    "openai.costs": Processor(extract=extract_costs, transform=transform_costs),
-    "openai.prices": Processor(run=load_prices_processor("openai")),
-    "openai.estimate": Processor(run=estimate_processor(SOURCES)),
-    "openai.focus": Processor(run=build_openai_focus),
-}
+
+def _processors():
+    from shared.providers.openai.steps import PROCESSORS
+
+    return PROCESSORS
+
+
+PROVIDER = Provider(
+    name="openai",
+    title="OpenAI",
+    source=HttpApi(default_base_url="https://api.openai.com"),
+    focus=FocusIdentity(provider_name="OpenAI"),
+    load_processors=_processors,
+    check_credential=check_base_url,
+    metadata_keys=("base_url",),
+    llm_pricing=True,
+)

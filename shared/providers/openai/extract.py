@@ -7,8 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from shared.platform.errors import TerminalError
 from shared.providers.contract import StepContext
-from shared.providers.kit.egress import resolve_base_url
+from shared.providers.kit.egress import provider_base_url
 from shared.providers.kit.http import paged_data
+from shared.providers.openai import PROVIDER
 from shared.providers.openai import constants as api
 
 
@@ -33,9 +34,7 @@ def _auth_headers(ctx: StepContext) -> dict[str, str]:
 
 def _paged_buckets(ctx: StepContext, path: str, group_by: tuple[str, ...], limit: int) -> Iterator[dict]:
     """Every bucket of every page of one endpoint for the context's date range."""
-    base_url = resolve_base_url(
-        ctx.credential.metadata.get("base_url"), ctx.settings.openai_base_url, ctx.settings
-    )
+    base_url = provider_base_url(PROVIDER, ctx.credential.metadata, ctx.settings)
     headers = _auth_headers(ctx)
     start_time, end_time = time_window(ctx)
     params = [
