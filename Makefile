@@ -10,11 +10,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup up demo test lint fmt package clean
+CODE := shared devstack functions tests benchmarks
+FAST_TESTS := tests/unit tests/golden tests/providers
+STACK_TESTS := tests/integration tests/e2e
+
+.PHONY: help setup up demo test check lint fmt package clean
 
 help:
 	@echo "make demo   set up, start the local stack, run the pipelines for a week and a scheduled day, print the result"
-	@echo "make test   set up and run the test suite"
+	@echo "make test   set up, lint and run every test (the fast tier, then the stack tier)"
+	@echo "make check  set up, lint and run the fast tier only: unit, golden and the provider suite (no stack)"
 	@echo "make up     start the local stack in the foreground (Ctrl-C stops it)"
 	@echo "make package  build each function's deploy package into build/functions"
 
@@ -33,18 +38,22 @@ up: setup
 demo: setup
 	$(BIN)/dps demo
 
-test: setup
-	$(BIN)/python -m pytest -q
+test: lint
+	$(BIN)/python -m pytest -q $(FAST_TESTS) $(STACK_TESTS)
+
+check: lint
+	$(BIN)/python -m pytest -q $(FAST_TESTS)
 
 lint: setup
-	$(BIN)/ruff check shared functions tests
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check --quiet $(CODE)
 	terraform fmt -check -recursive terraform
 
 package: setup
 	$(BIN)/python -m devstack.packaging build/functions
 
 fmt: setup
-	$(BIN)/ruff format shared functions tests
+	$(BIN)/ruff format $(CODE)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache
