@@ -1,6 +1,6 @@
 """Cold-start import time of each function's deploy package next to a hello-world function's.
 
-Each package is built with shared/packaging.py and installed into a clean virtual environment holding only its
+Each package is built with devstack/packaging.py and installed into a clean virtual environment holding only its
 requirements (the same environments as tests/integration/test_packages.py, cached under
 $TMPDIR/dps-package-venvs). A fresh interpreter then times `import main` (what the runtime does before the first
 request) and, separately, importing every module the function's code can reach (the most a first request can

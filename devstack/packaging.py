@@ -1,5 +1,17 @@
-"""Deploy packages: each function's main.py with shared/ and configs/, and a requirements.txt of only what its
-code imports (found by walking its imports, lazy ones included), pinned as in pyproject.toml. Deterministic zips.
+"""Deploy packages. A function's zip holds exactly what its entry point can reach, computed, never an exclude list:
+
+- main.py (functions/<name>/main.py);
+- the .py file of every `shared` module its import graph reaches (an AST walk from main.py through every `shared.*`
+  import, lazy imports inside functions included), and the __init__.py of each of their parent packages (Python
+  imports those first, so their imports are walked too);
+- the data files those modules read beside themselves (MODULE_DATA: today shared/api/openapi.yaml);
+- the configs those modules read (CONFIG_READS: which module reads which configs/ paths); a config no reached module
+  reads does not ship;
+- requirements.txt: exactly the distributions its third-party imports need, pinned as in pyproject.toml.
+
+A graph that reaches devstack/, tests/ or any other top-level folder of the repository but shared/ is refused
+(PackagingError), as is a `shared` import that names no file or a dynamic import the walk cannot follow.
+Deterministic zips (fixed timestamps, sorted entries), so the content-hashed archive name changes only with content.
 
     python -m devstack.packaging build/functions            # every function in functions/
     python -m devstack.packaging build/functions api openai # some
@@ -47,22 +59,37 @@ TRANSITIVE = (
     "grpc",
     "google_crc32c",
 )
-# Imported only on paths a deployed function never takes, so never shipped (none today).
-NOT_SHIPPED: tuple[str, ...] = ()
-# Stand-ins and tools: never shipped (nothing a function imports may reach them).
-EXCLUDED = ("devstack/", "__pycache__/")
+# Which configs each module reads (through Settings.config_dir), as globs relative to the repository: the only list.
+# A function ships a config exactly when its import graph reaches a module that reads it. A module that reads
+# a config must be named here (tests/unit/test_packaging.py scans shared/ for every use of config_dir).
+CONFIG_READS: dict[str, tuple[str, ...]] = {
+    "shared.worker.pipelines": ("configs/pipelines/*/*/*.yml",),  # load_pipelines
+    "shared.warehouse.schemas": ("configs/schemas/*/*.yml",),  # load_table_specs(config_dir, group)
+    "shared.pricing.price_table": ("configs/prices/llm_prices.yml",),  # PRICE_FILE
+    "shared.providers.kit.focus": ("configs/focus/service_categories.yml",),  # service_categories
+    "shared.tenancy.subscriptions": ("configs/plans.yml",),  # PLANS_FILE
+}
+# Non-Python files a module reads from beside itself (Path(__file__).with_name(...)), relative to the repository.
+MODULE_DATA: dict[str, tuple[str, ...]] = {
+    "shared.api.openapi": ("shared/api/openapi.yaml",),
+}
+# The one top-level package deployed code may import; the repository's other top-level folders (devstack, tests,
+# benchmarks, functions, ...) never ship.
+DEPLOYED_PACKAGE = "shared"
+DYNAMIC_IMPORTS = ("import_module", "__import__")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip entries carry no build time, so equal content => equal archive hash
 
 
 class PackagingError(RuntimeError):
-    """A function imports something no pinned requirement provides, or a file is missing."""
+    """A function reaches something it may not ship or cannot be followed, needs a distribution no pinned
+    requirement provides, or a file is missing."""
 
 
 @dataclass
 class Imports:
     """What a function's code imports: our modules, third-party modules, and those it can live without."""
 
-    shared: set[str] = field(default_factory=set)
+    shared: set[str] = field(default_factory=set)  # reached modules and their parent packages
     third_party: set[tuple[str, str | None]] = field(default_factory=set)  # (module, imported name or None)
     optional: set[tuple[str, str | None]] = field(default_factory=set)  # inside try/except ImportError
 
@@ -73,6 +100,12 @@ def _module_file(module: str) -> Path | None:
         if candidate.exists():
             return candidate
     return None
+
+
+def _parents(module: str) -> list[str]:
+    """The packages Python imports before `module`: shared.a.b => shared, shared.a."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _optional_nodes(tree: ast.AST) -> set[int]:
@@ -98,19 +131,36 @@ def _imports_of(path: Path) -> list[tuple[str, str | None, bool]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(alias.name, None, id(node) in guarded) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise PackagingError(
+                f"{_relative(path)}: relative import (the walk follows absolute imports only)"
+            )
+        elif isinstance(node, ast.ImportFrom) and node.module:
             found += [(node.module, alias.name, id(node) in guarded) for alias in node.names]
+        elif isinstance(node, ast.Call):
+            called = (
+                node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            )
+            if called in DYNAMIC_IMPORTS:
+                raise PackagingError(f"{_relative(path)}: {called}() is an import the walk cannot follow")
     return found
 
 
+def _relative(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def _local_roots() -> set[str]:
+    """Top-level names that resolve to this repository's own folders or modules, other than the deployed package."""
+    names = {p.name if p.is_dir() else p.stem for p in REPO_ROOT.iterdir() if p.is_dir() or p.suffix == ".py"}
+    return {n for n in names if not n.startswith(".")} - {DEPLOYED_PACKAGE}
+
+
 def function_imports(name: str) -> Imports:
-    """Everything reachable from functions/<name>/main.py through shared/ (a provider's function also runs
-    shared.providers.registry.<name>, which the registry imports by name)."""
-    result, todo = Imports(), [FUNCTIONS_DIR / name / "main.py"]
-    if _module_file(f"shared.providers.registry.{name}"):
-        todo.append(_module_file(f"shared.providers.registry.{name}"))
-        result.shared.add(f"shared.providers.registry.{name}")
-    seen: set[Path] = set()
+    """Everything reachable from functions/<name>/main.py through shared/: every module its imports (lazy ones
+    included) reach, with their parent packages, and the third-party modules they import."""
+    result, local = Imports(), _local_roots()
+    todo, seen = [FUNCTIONS_DIR / name / "main.py"], set()
     while todo:
         path = todo.pop()
         if path in seen:
@@ -120,21 +170,57 @@ def function_imports(name: str) -> Imports:
             root = module.split(".")[0]
             if root == "__future__" or root in sys.stdlib_module_names:
                 continue
-            if root == "shared":
-                for candidate in ([f"{module}.{imported}"] if imported else []) + [module]:
-                    if (file := _module_file(candidate)) is not None:
-                        result.shared.add(candidate)
+            if root in local:
+                raise PackagingError(
+                    f"function {name} reaches {module} (imported by {_relative(path)}): only {DEPLOYED_PACKAGE}/ "
+                    "ships; devstack/, tests/ and the repository's other folders never do"
+                )
+            if root == DEPLOYED_PACKAGE:
+                candidates = ([f"{module}.{imported}"] if imported else []) + [module]
+                found = next((c for c in candidates if _module_file(c) is not None), None)
+                if found is None:
+                    raise PackagingError(
+                        f"{_relative(path)} imports {module}, which has no file under shared/"
+                    )
+                for package in [*_parents(found), found]:  # Python imports (runs) each parent package first
+                    if (file := _module_file(package)) is not None:
+                        result.shared.add(package)
                         todo.append(file)
-                        break
                 continue
-            dotted = f"{module}.{imported}" if imported else module
-            unshipped = any(dotted == m or dotted.startswith(m + ".") for m in NOT_SHIPPED)
-            (result.optional if optional or unshipped else result.third_party).add((module, imported))
+            (result.optional if optional else result.third_party).add((module, imported))
     result.third_party -= result.optional
-    leaked = sorted(m for m in result.shared if m.startswith("devstack"))
-    if leaked:
-        raise PackagingError(f"function {name} reaches the local stand-ins: {leaked}")
     return result
+
+
+def module_path(module: str) -> str:
+    """The repository-relative file of a reached `shared` module (a package's __init__.py)."""
+    file = _module_file(module)
+    if file is None:
+        raise PackagingError(f"{module} has no file")
+    return _relative(file)
+
+
+def _declared(table: dict[str, tuple[str, ...]], modules: set[str], what: str) -> list[str]:
+    """The files the reached modules read according to `table` (each pattern must match at least one file)."""
+    files = set()
+    for module in sorted(modules & table.keys()):
+        for pattern in table[module]:
+            matched = [p for p in REPO_ROOT.glob(pattern) if p.is_file()]
+            if not matched:
+                raise PackagingError(f"{what}[{module!r}]: {pattern} matches no file")
+            files |= {_relative(p) for p in matched}
+    return sorted(files)
+
+
+def package_files(name: str) -> list[str]:
+    """The repository-relative files a function's zip holds besides main.py and requirements.txt: its reached
+    modules (with their parent packages), the data files they read beside them and the configs they read."""
+    modules = function_imports(name).shared
+    return sorted(
+        {module_path(m) for m in modules}
+        | set(_declared(MODULE_DATA, modules, "MODULE_DATA"))
+        | set(_declared(CONFIG_READS, modules, "CONFIG_READS"))
+    )
 
 
 def pinned_versions() -> dict[str, str]:
@@ -175,24 +261,15 @@ def requirements(name: str) -> list[str]:
 
 
 def _entries(name: str) -> list[tuple[str, bytes]]:
-    entries = [
+    return [
         ("main.py", (FUNCTIONS_DIR / name / "main.py").read_bytes()),
         ("requirements.txt", ("\n".join(requirements(name)) + "\n").encode()),
+        *((relative, (REPO_ROOT / relative).read_bytes()) for relative in package_files(name)),
     ]
-    for folder in ("shared", "configs"):
-        for path in sorted((REPO_ROOT / folder).rglob("*")):
-            relative = path.relative_to(REPO_ROOT).as_posix()
-            if (
-                path.is_file()
-                and not any(part in relative + ("/" if path.is_dir() else "") for part in EXCLUDED)
-                and path.suffix not in (".pyc",)
-            ):
-                entries.append((relative, path.read_bytes()))
-    return entries
 
 
 def build_package(name: str, out_dir: Path) -> dict:
-    """Write out_dir/<name>.zip; returns {"function", "archive", "sha256", "requirements", "files"}."""
+    """Write out_dir/<name>.zip; returns {"function", "archive", "sha256", "bytes", "requirements", "files"}."""
     if not (FUNCTIONS_DIR / name / "main.py").exists():
         raise PackagingError(f"functions/{name}/main.py does not exist")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,6 +284,7 @@ def build_package(name: str, out_dir: Path) -> dict:
         "function": name,
         "archive": str(archive),
         "sha256": digest,
+        "bytes": archive.stat().st_size,
         "requirements": requirements(name),
         "files": len(entries),
     }

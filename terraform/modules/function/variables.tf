@@ -35,7 +35,7 @@ variable "description" {
 }
 
 variable "archive_path" {
-  description = "The function's deploy package (zip of main.py, shared/, configs/, requirements.txt)."
+  description = "The function's deploy package (zip of main.py, the shared/ modules and configs it reaches, requirements.txt)."
   type        = string
 }
 
