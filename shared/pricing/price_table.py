@@ -131,11 +131,31 @@ def parse_price_table(text: str) -> list[dict]:
         raise _bad("", f"is not valid YAML ({exc})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("version"), str) or raw.get("currency") != "USD":
         raise _bad("", "needs a version string and currency USD")
+    providers = _providers(raw)
     version = raw["version"]
     rows = [row for i, entry in enumerate(raw.get("models") or []) for row in _model_rows(i, entry, version)]
     rows += [_tool_row(i, entry, version) for i, entry in enumerate(raw.get("tools") or [])]
+    unnamed = sorted({row["provider"] for row in rows} - set(providers))
+    if unnamed:
+        raise _bad("providers", f"name the cost_focus ProviderName of {', '.join(unnamed)}")
     _check_no_overlap(rows)
     return rows
+
+
+def _providers(raw: dict) -> dict[str, str]:
+    providers = raw.get("providers")
+    if not isinstance(providers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in providers.items()
+    ):
+        raise _bad("providers", "must map each priced provider to its cost_focus ProviderName")
+    return providers
+
+
+@functools.cache
+def priced_providers(config_dir: Path) -> dict[str, str]:
+    """provider → its cost_focus ProviderName, for every provider the price table prices."""
+    text = (Path(config_dir) / PRICE_FILE).read_text()
+    return _providers(yaml.load(text, Loader=_ExactLoader))
 
 
 @functools.cache

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from shared.platform.identifiers import is_org_slug
+from shared.pricing.price_table import priced_providers
 
 VIEW = "llm_cost_reconciliation"
-# cost_focus ProviderName → the provider names of llm_cost_estimates.
-PROVIDER_NAMES = {"OpenAI": "openai", "Anthropic": "anthropic"}
 
 
-def reconciliation_sql(dataset: str, org_slug: str) -> str:
-    """CREATE OR REPLACE VIEW: one row per provider, day and billing currency (estimates are USD).
+def reconciliation_sql(dataset: str, org_slug: str, providers: dict[str, str]) -> str:
+    """CREATE OR REPLACE VIEW: one row per provider, day and billing currency (estimates are USD); `providers` maps
+    each priced provider to its cost_focus ProviderName.
 
     The view's description carries a digest of this text, so a run can tell whether the view is current."""
-    body = _view_body(dataset, org_slug)
+    body = _view_body(dataset, org_slug, providers)
     description = f"Billed (cost_focus) against estimated LLM cost per provider and day; {_digest(body)}"
     return f"CREATE OR REPLACE VIEW `{dataset}.{VIEW}` OPTIONS (description = '{description}') AS {body}"
 
@@ -24,11 +25,11 @@ def _digest(body: str) -> str:
     return "definition " + hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def _view_body(dataset: str, org_slug: str) -> str:
+def _view_body(dataset: str, org_slug: str, providers: dict[str, str]) -> str:
     if not is_org_slug(org_slug):  # interpolated as a literal below: only a validated slug may be
         raise ValueError(f"not an org slug: {org_slug!r}")
-    names = " ".join(f"WHEN '{focus}' THEN '{name}'" for focus, name in PROVIDER_NAMES.items())
-    in_list = ", ".join(f"'{focus}'" for focus in PROVIDER_NAMES)
+    names = " ".join(f"WHEN {_literal(focus)} THEN {_literal(name)}" for name, focus in providers.items())
+    in_list = ", ".join(_literal(focus) for focus in providers.values())
     return f"""
     WITH billed AS (
       SELECT CASE ProviderName {names} END AS provider, DATE(ChargePeriodStart) AS day,
@@ -63,15 +64,23 @@ def _view_body(dataset: str, org_slug: str) -> str:
     """
 
 
+def _literal(text: str) -> str:
+    """A SQL string literal of a reviewed config value (the price table): refuse anything but plain names."""
+    if not re.fullmatch(r"[A-Za-z0-9 ._-]+", text):
+        raise ValueError(f"not a plain provider name: {text!r}")
+    return f"'{text}'"
+
+
 def ensure_reconciliation_view(warehouse, settings, org_slug: str) -> None:
     """Create the org's reconciliation view, or replace it when its definition changed (the view reads the tables
     live, so a current view needs no DDL: one metadata read instead of a DDL job on every run)."""
     from google.api_core.exceptions import NotFound
 
     dataset = f"{warehouse.project}.{settings.org_dataset(org_slug)}"
+    providers = priced_providers(settings.config_dir)
     try:
         description = warehouse.client.get_table(f"{dataset}.{VIEW}").description or ""
     except NotFound:
         description = ""
-    if _digest(_view_body(dataset, org_slug)) not in description:
-        warehouse.execute(reconciliation_sql(dataset, org_slug))
+    if _digest(_view_body(dataset, org_slug, providers)) not in description:
+        warehouse.execute(reconciliation_sql(dataset, org_slug, providers))

@@ -27,15 +27,17 @@ def _arrow_type(column_type: str):
     }[column_type]
 
 
-def _arrow_field(column):
+def _arrow_field(column, nested: bool = False):
     import pyarrow as pa
 
     if column.type == "RECORD":
-        type_ = pa.struct([_arrow_field(sub) for sub in column.fields])
+        type_ = pa.struct([_arrow_field(sub, nested=True) for sub in column.fields])
     else:
         type_ = _arrow_type(column.type)
     if column.mode == "REPEATED":
-        return pa.field(column.name, pa.list_(type_), nullable=False)
+        # A top-level REPEATED column is never NULL (an empty list at most). Inside a RECORD it is NULL wherever the
+        # record is (a GCP export row without a project has no project.labels), so it must be nullable there.
+        return pa.field(column.name, pa.list_(type_), nullable=nested)
     return pa.field(column.name, type_, column.mode != "REQUIRED")
 
 

@@ -29,7 +29,7 @@ from tests.e2e.faultkit import (
     worker_deps,
 )
 
-REQUESTS_PER_STEP_ATTEMPT = 4  # shared.providers.openai.constants.MAX_ATTEMPTS_PER_REQUEST
+REQUESTS_PER_STEP_ATTEMPT = 4  # shared.providers.kit.report_api.MAX_ATTEMPTS_PER_REQUEST
 STEP_ATTEMPTS = 3  # the retry policy of the short pipeline's step (as in production)
 DELIVERIES = 4  # shared.worker.entry.MAX_RUN_ATTEMPTS
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,53 +13,36 @@ import pytest
 
 from devstack.providers.anthropic import sandbox as anthropic_sandbox
 from shared.platform.errors import TerminalError
-from shared.platform.settings import settings_from_env
-from shared.providers.contract import Credential, StepContext
+from shared.providers.contract import StepContext
 from shared.providers.registry import get_processor
-from tests.golden.test_openai_golden import _jsonable
+from tests.kit.golden import jsonable
+from tests.kit.recorded import RecordedApi
+from tests.kit.steps import step_context
 
 GOLDEN = Path(__file__).parent / "anthropic"
+PAGES = Path(__file__).resolve().parents[1] / "providers" / "anthropic" / "pages"
 START, END = date(2025, 11, 3), date(2025, 11, 4)
 SECRET = "sk-ant-admin01-golden-0123456789abcdef"
-RUN_ID = "run_golden_0001"
 INGESTED_AT = datetime(2025, 11, 5, 6, 0, tzinfo=UTC)
 USAGE_PATH, COSTS_PATH = "/v1/organizations/usage_report/messages", "/v1/organizations/cost_report"
 USAGE_PAGES, COSTS_PAGES = (
     ["usage_page_1.json", "usage_page_2.json"],
     ["costs_page_1.json", "costs_page_2.json"],
 )
-ENV = {"GCP_PROJECT_ID": "golden-project", "KMS_KEY_NAME": "projects/p/locations/l/keyRings/r/cryptoKeys/k"}
 
 
-class RecordedApi:
-    """Serves recorded pages by their cursor, byte for byte; `failures` answers come first (e.g. a 429)."""
+class Recorded(RecordedApi):
+    """One report's recorded pages, with the cursors in the order the pages name them."""
 
     def __init__(self, path: str, page_files: list[str], failures: list[httpx.Response] | None = None):
-        self.path = path
-        self.bodies = [(GOLDEN / name).read_bytes() for name in page_files]
-        self.cursors = [None] + [json.loads(body)["next_page"] for body in self.bodies[:-1]]
-        self.failures = list(failures or [])
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        assert request.url.path.endswith(self.path)
-        if self.failures:
-            return self.failures.pop(0)
-        body = self.bodies[self.cursors.index(request.url.params.get("page"))]
-        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+        super().__init__({path: [PAGES / name for name in page_files]}, failures)
+        self.cursors = [None] + [json.loads((PAGES / n).read_text())["next_page"] for n in page_files[:-1]]
 
 
-def _context(handler, start=START, end=END, seconds=30) -> StepContext:
-    return StepContext(
-        org_slug="acmecorp",
-        run_id=RUN_ID,
-        start_date=start,
-        end_date=end,
-        credential=Credential("anthropic", SECRET, {}),
-        settings=settings_from_env(ENV),
-        deadline=time.monotonic() + seconds,
-        http_transport=httpx.MockTransport(handler),
+def _context(handler, start=START, end=END, seconds=30, sleep=None) -> StepContext:
+    options = {"sleep": sleep} if sleep else {}
+    return step_context(
+        "anthropic", start, end, SECRET, transport=httpx.MockTransport(handler), seconds=seconds, **options
     )
 
 
@@ -74,7 +56,7 @@ def _expected(name: str) -> list[dict]:
     return json.loads((GOLDEN / name).read_text())
 
 
-def _assert_queries(api: RecordedApi, group_by: list[str]) -> None:
+def _assert_queries(api: Recorded, group_by: list[str]) -> None:
     assert len(api.requests) == len(api.cursors)  # one request per page: nothing fetched twice
     for request, cursor in zip(api.requests, api.cursors, strict=True):
         params = request.url.params
@@ -90,14 +72,14 @@ def _assert_queries(api: RecordedApi, group_by: list[str]) -> None:
 
 
 def test_usage_pages_become_expected_rows():
-    api = RecordedApi(USAGE_PATH, USAGE_PAGES)
+    api = Recorded(USAGE_PATH, USAGE_PAGES)
     rows = _run("anthropic.usage_messages", api)
     _assert_queries(api, ["model", "workspace_id", "api_key_id", "service_tier", "context_window"])
-    assert _jsonable(rows) == _expected("expected_usage_rows.json")
+    assert jsonable(rows) == _expected("expected_usage_rows.json")
 
 
 def test_nulls_are_kept_and_labelled_and_both_cache_ttls_are_separate():
-    rows = _run("anthropic.usage_messages", RecordedApi(USAGE_PATH, USAGE_PAGES))
+    rows = _run("anthropic.usage_messages", Recorded(USAGE_PATH, USAGE_PAGES))
     default = [r for r in rows if r["workspace_id"] is None]
     assert default and {r["workspace_label"] for r in default} == {"default"}
     console = [r for r in rows if r["api_key_id"] is None]
@@ -113,10 +95,10 @@ def test_nulls_are_kept_and_labelled_and_both_cache_ttls_are_separate():
 
 
 def test_cost_pages_become_expected_rows_in_dollars_to_the_cent():
-    api = RecordedApi(COSTS_PATH, COSTS_PAGES)
+    api = Recorded(COSTS_PATH, COSTS_PAGES)
     rows = _run("anthropic.cost_report", api)
     _assert_queries(api, ["workspace_id", "description"])
-    assert _jsonable(rows) == _expected("expected_costs_rows.json")
+    assert jsonable(rows) == _expected("expected_costs_rows.json")
     amounts = {(r["cost_date"], r["description"]): r["amount"] for r in rows}
     # The API's amount is cents as a decimal string: "123.45" is $1.2345, never through float.
     assert amounts[(START, "Claude Haiku 4.5 Usage - Input Tokens (Batch)")] == Decimal("0.500000500")
@@ -141,16 +123,16 @@ def test_429_with_retry_after_then_success_gives_the_same_rows():
     unavailable = httpx.Response(
         529, json={"type": "error", "error": {"type": "overloaded_error", "message": "x"}}
     )
-    api = RecordedApi(COSTS_PATH, COSTS_PAGES, failures=[throttled, unavailable])
-    began = time.monotonic()
-    rows = _run("anthropic.cost_report", api)
-    assert time.monotonic() - began >= 1.0  # the Retry-After was honoured
+    api = Recorded(COSTS_PATH, COSTS_PAGES, failures=[throttled, unavailable])
+    waits: list[float] = []
+    rows = _run("anthropic.cost_report", api, sleep=waits.append)
+    assert waits[0] >= 1.0  # the Retry-After was honoured (the step's own sleep, not the wall clock)
     assert len(api.requests) == len(COSTS_PAGES) + 2
-    assert _jsonable(rows) == _expected("expected_costs_rows.json")
+    assert jsonable(rows) == _expected("expected_costs_rows.json")
 
 
 def test_a_repeated_page_token_is_an_error_not_a_loop():
-    page = json.loads((GOLDEN / "usage_page_1.json").read_text())  # has_more with the same cursor, forever
+    page = json.loads((PAGES / "usage_page_1.json").read_text())  # has_more with the same cursor, forever
 
     def handler(request):
         return httpx.Response(200, json={**page, "next_page": "page_same"})
@@ -195,7 +177,7 @@ def test_a_90_day_range_costs_three_pages_per_report():
 )
 def test_malformed_results_fail_terminally(ps_type, result):
     bucket = {"starting_at": "2025-11-03T00:00:00Z", "ending_at": "2025-11-04T00:00:00Z", "results": [result]}
-    ctx = _context(RecordedApi(COSTS_PATH, COSTS_PAGES))
+    ctx = _context(Recorded(COSTS_PATH, COSTS_PAGES))
     with pytest.raises(TerminalError) as caught:
         get_processor(ps_type).transform([bucket], ctx, ingested_at=INGESTED_AT)
     assert caught.value.code == "PROVIDER_BAD_DATA"
@@ -205,5 +187,5 @@ def test_a_bucket_that_is_not_a_utc_day_is_refused():
     bucket = {"starting_at": "2025-11-03T05:00:00Z", "results": []}
     with pytest.raises(TerminalError):
         get_processor("anthropic.usage_messages").transform(
-            [bucket], _context(RecordedApi(USAGE_PATH, USAGE_PAGES))
+            [bucket], _context(Recorded(USAGE_PATH, USAGE_PAGES))
         )

@@ -17,8 +17,10 @@ from shared.providers.gcp.focus import focus_rows
 from shared.providers.gcp.transform import raw_rows, source_schema
 from shared.providers.kit.focus import service_categories
 from tests.focus_conformance import violations
+from tests.kit.golden import jsonable
 
 GOLDEN = Path(__file__).parent / "gcp"
+PAGES = Path(__file__).resolve().parents[1] / "providers" / "gcp" / "pages"
 RUN_ID = "run_golden_gcp_0001"
 INGESTED_AT = datetime(2025, 11, 6, 6, 0, tzinfo=UTC)
 AUDIT = {
@@ -36,28 +38,13 @@ def _timestamp(text: str) -> datetime:
 def export_slice(name: str = "export_slice.json") -> pa.Table:
     """The recorded rows as the source query returns them: partition_date, then the export's columns."""
     rows = []
-    for row in json.loads((GOLDEN / name).read_text()):
+    for row in json.loads((PAGES / name).read_text()):
         row = {**row, **{key: _timestamp(row[key]) for key in TIMESTAMPS}}
         row["partition_date"] = _timestamp(row.pop("_PARTITIONTIME")).date()
         if row["price"]:
             row["price"] = {k: Decimal(v) if k != "unit" else v for k, v in row["price"].items()}
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=source_schema(DEFAULT_CONFIG_DIR))
-
-
-def jsonable(rows: list[dict]) -> list[dict]:
-    """Rows with dates as ISO text and Decimals as plain digits (scale kept): what the expected files hold."""
-
-    def value(v):
-        if isinstance(v, (date, datetime)):
-            return v.isoformat()
-        if isinstance(v, Decimal):
-            return format(v, "f")
-        if isinstance(v, dict):
-            return {k: value(x) for k, x in v.items()}
-        return [value(x) for x in v] if isinstance(v, list) else v
-
-    return [value(row) for row in rows]
 
 
 def _transformed():

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from shared.platform.errors import TerminalError
-from shared.platform.settings import settings_from_env
-from shared.providers.contract import Credential, StepContext
+from shared.providers.contract import StepContext
 from shared.providers.registry import get_processor
+from tests.kit.golden import jsonable
+from tests.kit.recorded import RecordedApi
+from tests.kit.steps import PROD_ENV, offline_settings, step_context
 
 GOLDEN = Path(__file__).parent / "openai"
+PAGES = Path(__file__).resolve().parents[1] / "providers" / "openai" / "pages"
 SCHEMAS = Path(__file__).resolve().parents[2] / "configs" / "schemas" / "org"
 START, END = date(2024, 11, 1), date(2024, 11, 4)
 START_TIME, END_TIME = 1730419200, 1730764800  # 2024-11-01 00:00 UTC, 2024-11-05 00:00 UTC (exclusive)
@@ -27,40 +28,20 @@ INGESTED_AT = datetime(2024, 11, 5, 6, 0, tzinfo=UTC)
 USAGE_PATH, COSTS_PATH = "/v1/organization/usage/completions", "/v1/organization/costs"
 USAGE_PAGES = ["usage_page_1.json", "usage_page_2.json", "usage_page_3.json"]
 COSTS_PAGES = ["costs_page_1.json", "costs_page_2.json"]
-BASE_ENV = {
-    "GCP_PROJECT_ID": "golden-project",
-    "KMS_KEY_NAME": "projects/p/locations/l/keyRings/r/cryptoKeys/k",
-}
-PROD_ENV = {**BASE_ENV, "ENVIRONMENT": "prod", "CA_ROOT_API_KEY": "r" * 32, "API_KEY_PEPPER": "p" * 32}
 
 
-class RecordedApi:
-    """An httpx handler serving recorded pages by their cursor, byte for byte, and keeping every request."""
+class Recorded(RecordedApi):
+    """One endpoint's recorded pages, with the cursors in the order the pages name them."""
 
     def __init__(self, path: str, page_files: list[str]):
-        self.path = path
-        self.bodies = [(GOLDEN / name).read_bytes() for name in page_files]
-        pages = [json.loads(body) for body in self.bodies]
-        self.cursors = [None] + [page["next_page"] for page in pages[:-1]]
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        assert request.url.path.endswith(self.path)
-        body = self.bodies[self.cursors.index(request.url.params.get("page"))]
-        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+        super().__init__({path: [PAGES / name for name in page_files]})
+        self.cursors = [None] + [json.loads((PAGES / n).read_text())["next_page"] for n in page_files[:-1]]
 
 
 def _context(api: RecordedApi, env: dict | None = None, metadata: dict | None = None) -> StepContext:
-    return StepContext(
-        org_slug="acmecorp",
-        run_id=RUN_ID,
-        start_date=START,
-        end_date=END,
-        credential=Credential("openai", SECRET, metadata or {}),
-        settings=settings_from_env(env or BASE_ENV),
-        deadline=time.monotonic() + 30,
-        http_transport=httpx.MockTransport(api),
+    settings = offline_settings(env) if env else None
+    return step_context(
+        "openai", START, END, SECRET, metadata=metadata, settings=settings, transport=api.transport()
     )
 
 
@@ -70,20 +51,11 @@ def _run(ps_type: str, api: RecordedApi, **kwargs) -> list[dict]:
     return processor.transform(processor.extract(ctx), ctx, ingested_at=INGESTED_AT)
 
 
-def _jsonable(rows: list[dict]) -> list[dict]:
-    def value(v):
-        if isinstance(v, (date, datetime)):
-            return v.isoformat()
-        return format(v, "f") if isinstance(v, Decimal) else v  # plain digits, scale kept
-
-    return [{key: value(v) for key, v in row.items()} for row in rows]
-
-
 def _expected(name: str) -> list[dict]:
     return json.loads((GOLDEN / name).read_text())
 
 
-def _assert_queries(api: RecordedApi, group_by: list[str], limit: int) -> None:
+def _assert_queries(api: Recorded, group_by: list[str], limit: int) -> None:
     assert len(api.requests) == len(api.cursors)  # one request per page: nothing fetched twice
     for request, cursor in zip(api.requests, api.cursors, strict=True):
         params = request.url.params
@@ -101,17 +73,17 @@ def _assert_queries(api: RecordedApi, group_by: list[str], limit: int) -> None:
 
 
 def test_usage_pages_become_expected_rows():
-    api = RecordedApi(USAGE_PATH, USAGE_PAGES)
+    api = Recorded(USAGE_PATH, USAGE_PAGES)
     rows = _run("openai.usage_completions", api)
     _assert_queries(api, ["project_id", "model"], 31)
-    assert _jsonable(rows) == _expected("expected_usage_rows.json")
+    assert jsonable(rows) == _expected("expected_usage_rows.json")
 
 
 def test_cost_pages_become_expected_rows():
-    api = RecordedApi(COSTS_PATH, COSTS_PAGES)
+    api = Recorded(COSTS_PATH, COSTS_PAGES)
     rows = _run("openai.costs", api)
     _assert_queries(api, ["project_id", "line_item"], 180)
-    assert _jsonable(rows) == _expected("expected_costs_rows.json")
+    assert jsonable(rows) == _expected("expected_costs_rows.json")
 
 
 _PY_TYPES = {
@@ -133,7 +105,7 @@ _PY_TYPES = {
 )
 def test_rows_match_the_table_schema_and_python_types(ps_type, table, path, pages):
     fields = yaml.safe_load((SCHEMAS / f"{table}.yml").read_text())["fields"]
-    rows = _run(ps_type, RecordedApi(path, pages))
+    rows = _run(ps_type, Recorded(path, pages))
     assert rows
     for row in rows:
         assert list(row) == [field["name"] for field in fields]  # same columns, in the table's order
@@ -152,7 +124,7 @@ def test_rows_match_the_table_schema_and_python_types(ps_type, table, path, page
 
 def test_transform_stamps_one_ingestion_time_when_none_is_given():
     processor = get_processor("openai.usage_completions")
-    ctx = _context(RecordedApi(USAGE_PATH, USAGE_PAGES))
+    ctx = _context(Recorded(USAGE_PATH, USAGE_PAGES))
     rows = processor.transform(processor.extract(ctx), ctx)
     stamps = {row["x_ingested_at"] for row in rows}
     assert len(stamps) == 1 and next(iter(stamps)).tzinfo is not None
@@ -160,14 +132,14 @@ def test_transform_stamps_one_ingestion_time_when_none_is_given():
 
 
 def test_out_of_range_bucket_is_dropped():
-    first_page = json.loads((GOLDEN / "usage_page_1.json").read_text())
+    first_page = json.loads((PAGES / "usage_page_1.json").read_text())
     assert first_page["data"][0]["start_time"] < START_TIME  # the recording carries a bucket before the range
-    rows = _run("openai.usage_completions", RecordedApi(USAGE_PATH, USAGE_PAGES))
+    rows = _run("openai.usage_completions", Recorded(USAGE_PATH, USAGE_PAGES))
     assert min(row["usage_date"] for row in rows) == START
 
 
 def test_gateway_base_url_from_credential_metadata_is_used_when_allowed():
-    api = RecordedApi(COSTS_PATH, COSTS_PAGES)
+    api = Recorded(COSTS_PATH, COSTS_PAGES)
     env = {**PROD_ENV, "PROVIDER_ALLOWED_HOSTS": "gateway.example.com"}
     _run("openai.costs", api, env=env, metadata={"base_url": "https://gateway.example.com/openai/"})
     assert [str(r.url.copy_with(query=None)) for r in api.requests] == [
@@ -176,7 +148,7 @@ def test_gateway_base_url_from_credential_metadata_is_used_when_allowed():
 
 
 def test_disallowed_base_url_fails_before_any_request():
-    api = RecordedApi(COSTS_PATH, COSTS_PAGES)
+    api = Recorded(COSTS_PATH, COSTS_PAGES)
     with pytest.raises(TerminalError) as caught:
         _run("openai.costs", api, env=PROD_ENV, metadata={"base_url": "http://169.254.169.254"})
     assert caught.value.code == "BASE_URL_NOT_ALLOWED"
@@ -219,14 +191,14 @@ _COST_OK = {
     ],
 )
 def test_malformed_results_fail_terminally(ps_type, result):
-    ctx = _context(RecordedApi(COSTS_PATH, COSTS_PAGES))
+    ctx = _context(Recorded(COSTS_PATH, COSTS_PAGES))
     with pytest.raises(TerminalError) as caught:
         get_processor(ps_type).transform([_bucket(result)], ctx, ingested_at=INGESTED_AT)
     assert caught.value.code == "PROVIDER_BAD_DATA"
 
 
 def test_amounts_in_different_currencies_are_never_added():
-    ctx = _context(RecordedApi(COSTS_PATH, COSTS_PAGES))
+    ctx = _context(Recorded(COSTS_PATH, COSTS_PAGES))
     eur = {**_COST_OK, "amount": {"value": Decimal(2), "currency": "eur"}}
     rows = get_processor("openai.costs").transform(
         [_bucket(_COST_OK, eur, _COST_OK)], ctx, ingested_at=INGESTED_AT

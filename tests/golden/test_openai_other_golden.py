@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime
 from urllib.parse import parse_qs
 
 import httpx
 
 from devstack.providers.openai import sandbox as openai_sandbox
-from shared.platform.settings import settings_from_env
-from shared.providers.contract import Credential, StepContext
 from shared.providers.openai import constants as api
 from shared.providers.registry import get_processor
+from tests.kit.steps import step_context
 
 START, END = date(2025, 11, 3), date(2025, 11, 5)
-ENV = {"GCP_PROJECT_ID": "golden-project", "KMS_KEY_NAME": "projects/p/locations/l/keyRings/r/cryptoKeys/k"}
 
 
 def test_every_endpoint_is_pulled_once_and_becomes_rows_of_its_metric():
@@ -27,16 +24,7 @@ def test_every_endpoint_is_pulled_once_and_becomes_rows_of_its_metric():
         query = parse_qs(request.url.query.decode())
         return httpx.Response(200, json=openai_sandbox.build_page(request.url.path, query, now=2_000_000_000))
 
-    ctx = StepContext(
-        "acmecorp",
-        "run_other",
-        START,
-        END,
-        Credential("openai", "sk-admin-golden-0123"),
-        settings_from_env(ENV),
-        time.monotonic() + 30,
-        http_transport=httpx.MockTransport(sandbox),
-    )
+    ctx = step_context("openai", START, END, "sk-admin-golden-0123", transport=httpx.MockTransport(sandbox))
     processor = get_processor("openai.usage_other")
     rows = processor.transform(processor.extract(ctx), ctx, ingested_at=datetime(2025, 11, 6, tzinfo=UTC))
     # One page per endpoint (3 days fit in one), with only the dimensions each accepts.

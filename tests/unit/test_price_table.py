@@ -8,11 +8,12 @@ from devstack.providers.anthropic import sandbox as anthropic_sandbox
 from devstack.providers.openai import sandbox as openai_sandbox
 from shared.platform.errors import TerminalError
 from shared.platform.settings import DEFAULT_CONFIG_DIR
-from shared.pricing.price_table import load_price_table, parse_price_table
+from shared.pricing.price_table import load_price_table, parse_price_table, priced_providers
 
 ENTRY = """
 version: "t1"
 currency: USD
+providers: {{anthropic: Anthropic}}
 models:
   - provider: anthropic
     model: m
@@ -78,3 +79,19 @@ def test_the_openai_sandbox_bills_at_the_price_table():
     for model, (uncached, cached, output) in openai_sandbox.MODELS.items():
         rates = _rates("openai", model, "standard")
         assert (rates["input"], rates["cache_read"], rates["output"]) == (uncached, cached, output)
+
+
+def test_the_priced_providers_are_the_llm_providers_with_their_focus_names():
+    """The price table names each priced provider's cost_focus ProviderName (the reconciliation view matches the
+    bill by it): the same providers, and names, as their contracts declare."""
+    from shared.providers.registry import PROVIDERS
+
+    declared = {name: p.focus.provider_name for name, p in PROVIDERS.items() if p.llm_pricing}
+    assert priced_providers(DEFAULT_CONFIG_DIR) == declared
+
+
+def test_a_priced_provider_without_a_focus_name_is_refused():
+    with pytest.raises(TerminalError, match="ProviderName of anthropic"):
+        parse_price_table(
+            ENTRY.replace("providers: {{anthropic: Anthropic}}", "providers: {{}}").format(end="null")
+        )

@@ -6,8 +6,6 @@ USAGE_MESSAGES_PATH = "/v1/organizations/usage_report/messages"
 COST_REPORT_PATH = "/v1/organizations/cost_report"
 API_VERSION = "2023-06-01"
 
-# Daily buckets: the tables are per UTC day, and 1d is the only width the cost report offers.
-BUCKET_WIDTH = "1d"
 # The API's page-size ceiling for daily buckets: 90 days cost three pages per endpoint, no more.
 USAGE_PAGE_LIMIT = 31
 COSTS_PAGE_LIMIT = 31
@@ -19,6 +17,3 @@ COSTS_GROUP_BY = ("workspace_id", "description")
 # Labels for the nulls the API gives on purpose (kept, never dropped).
 DEFAULT_WORKSPACE = "default"
 CONSOLE_API_KEY = "console"
-
-# Attempts per request inside one step; beyond that the step fails transiently and Pub/Sub redelivers.
-MAX_ATTEMPTS_PER_REQUEST = 4

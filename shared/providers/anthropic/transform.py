@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from shared.platform.errors import TerminalError
 from shared.providers.anthropic import constants as api
 from shared.providers.contract import StepContext
-from shared.providers.openai.transform import (
-    MONEY,
-    NUMERIC_LIMIT,
-    NUMERIC_SCALE,
+from shared.providers.kit.money import MONEY, exact_decimal, to_numeric
+from shared.providers.kit.rows import (
+    AUDIT_COLUMNS,
+    bad_data,
     buckets_in_range,
+    count,
     finish_rows,
     optional_str,
 )
@@ -32,7 +31,6 @@ USAGE_COUNTS = (
 )
 # Top-level counters every result must carry; nested ones are optional (older responses lack them).
 _REQUIRED_COUNTS = frozenset({"uncached_input_tokens", "cache_read_input_tokens", "output_tokens"})
-_AUDIT = ("x_pipeline_logging_id", "x_ingested_at")
 USAGE_COLUMNS = (
     "usage_date",
     "workspace_id",
@@ -41,16 +39,20 @@ USAGE_COLUMNS = (
     "api_key_label",
     *USAGE_DIMS,
     *(column for column, _ in USAGE_COUNTS),
-    *_AUDIT,
+    *AUDIT_COLUMNS,
 )
 COST_DIMS = ("description", "cost_type", "model", "token_type", "service_tier", "context_window")
 COSTS_KEY = ("cost_date", "workspace_label", *COST_DIMS, "currency")
-COSTS_COLUMNS = ("cost_date", "workspace_id", "workspace_label", *COST_DIMS, "amount", "currency", *_AUDIT)
+COSTS_COLUMNS = (
+    "cost_date",
+    "workspace_id",
+    "workspace_label",
+    *COST_DIMS,
+    "amount",
+    "currency",
+    *AUDIT_COLUMNS,
+)
 CENTS_PER_UNIT = Decimal(100)
-
-
-def _bad(message: str) -> TerminalError:
-    return TerminalError("PROVIDER_BAD_DATA", message)
 
 
 def bucket_date(bucket: dict) -> date:
@@ -59,12 +61,12 @@ def bucket_date(bucket: dict) -> date:
     try:
         when = datetime.fromisoformat(start)
     except (TypeError, ValueError):
-        raise _bad(f"bucket starting_at {start!r} is not an RFC 3339 timestamp") from None
+        raise bad_data(f"bucket starting_at {start!r} is not an RFC 3339 timestamp") from None
     if when.tzinfo is None:
-        raise _bad(f"bucket starting_at {start!r} has no time zone")
+        raise bad_data(f"bucket starting_at {start!r} has no time zone")
     when = when.astimezone(UTC)
     if when.time() != datetime.min.time():
-        raise _bad(f"bucket starting_at {start!r} is not a UTC day (bucket_width must be 1d)")
+        raise bad_data(f"bucket starting_at {start!r} is not a UTC day (bucket_width must be 1d)")
     return when.date()
 
 
@@ -74,9 +76,7 @@ def _count(result: dict, column: str, path: tuple[str, ...]) -> int:
         value = value.get(step) if isinstance(value, dict) else None
     if value is None and column not in _REQUIRED_COUNTS:
         return 0
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _bad(f"{'.'.join(path)} {value!r} is not a non-negative integer")
-    return value
+    return count(value, ".".join(path))
 
 
 def workspace_label(workspace_id: str | None) -> str:
@@ -114,16 +114,7 @@ def transform_usage(
 
 def cents_to_units(value: object) -> Decimal:
     """The cost report's amount (a decimal string in cents, the lowest currency unit) in currency units, exact."""
-    if isinstance(value, bool) or not isinstance(value, (str, Decimal, int)):
-        # A float means JSON was parsed without parse_float=Decimal: refuse rather than round silently.
-        raise _bad(f"amount {value!r} is not an exact decimal")
-    try:
-        cents = Decimal(value)
-    except decimal.InvalidOperation:
-        raise _bad(f"amount {value!r} is not a number") from None
-    if not cents.is_finite() or abs(cents) >= NUMERIC_LIMIT:
-        raise _bad(f"amount {value!r} does not fit BigQuery NUMERIC")
-    return MONEY.divide(cents, CENTS_PER_UNIT)  # exact: a finite decimal divided by 100
+    return MONEY.divide(exact_decimal(value), CENTS_PER_UNIT)  # exact: a finite decimal divided by 100
 
 
 def transform_costs(
@@ -136,7 +127,7 @@ def transform_costs(
         for result in results:
             currency = result.get("currency")
             if not isinstance(currency, str) or not currency.strip():
-                raise _bad(f"cost result of {day} has no currency")
+                raise bad_data(f"cost result of {day} has no currency")
             workspace_id = optional_str(result, "workspace_id")
             label = workspace_label(workspace_id)
             workspace_ids[label] = workspace_id
@@ -147,7 +138,7 @@ def transform_costs(
         {
             **dict(zip(COSTS_KEY, dims)),
             "workspace_id": workspace_ids[dims[1]],
-            "amount": MONEY.quantize(total, NUMERIC_SCALE),
+            "amount": to_numeric(total),
         }
         for dims, total in totals.items()
     )

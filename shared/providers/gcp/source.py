@@ -76,6 +76,8 @@ def open_source(ctx: StepContext) -> Source:
 
     table = parse_export_table(ctx.credential.metadata.get(gcp.METADATA_KEY))
     info = service_account_info(ctx.credential.secret)
+    if ctx.source_clients is not None:  # injected (tests): (client, read_client)
+        return Source(*ctx.source_clients, table)
     if ctx.settings.bigquery_api_endpoint:
         from shared.platform.clients import make_bigquery_client
 
@@ -120,11 +122,13 @@ def source_errors() -> Iterator[None]:
         raise
     except auth_exceptions.RefreshError as exc:
         raise TerminalError("PROVIDER_AUTH_FAILED", "Google refused the service-account key.") from exc
+    except exceptions.TooManyRequests as exc:
+        raise TransientError("PROVIDER_RATE_LIMITED", "BigQuery rate-limited the export read (429).") from exc
+    except (exceptions.DeadlineExceeded, exceptions.GatewayTimeout) as exc:
+        raise TransientError("PROVIDER_TIMEOUT", f"BigQuery timed out reading the export ({exc.code}).") from exc
     except (
-        exceptions.TooManyRequests,
         exceptions.ServiceUnavailable,
         exceptions.InternalServerError,
-        exceptions.GatewayTimeout,
         exceptions.BadGateway,
     ) as exc:
         raise TransientError(
@@ -141,6 +145,14 @@ def source_errors() -> Iterator[None]:
         raise TerminalError("PROVIDER_AUTH_FAILED", "Google refused the service-account key.") from exc
     except exceptions.NotFound as exc:
         raise TerminalError("BILLING_EXPORT_NOT_FOUND", "The billing export table does not exist.") from exc
+    except exceptions.RetryError as exc:  # the client's own retries of 5xx and dropped connections ran out
+        raise TransientError("PROVIDER_UNAVAILABLE", "BigQuery did not answer the export read.") from exc
+    except OSError as exc:  # requests' timeouts and connection errors (reset, truncated body) are OSErrors
+        timeout = "Timeout" in type(exc).__name__
+        raise TransientError(
+            "PROVIDER_TIMEOUT" if timeout else "PROVIDER_UNREACHABLE",
+            f"The export read failed in transit ({type(exc).__name__}).",
+        ) from exc
     except exceptions.BadRequest as exc:
         if "bytesBilledLimitExceeded" in str(exc) or "bytes billed" in str(exc).lower():
             raise TerminalError(

@@ -5,10 +5,6 @@ from __future__ import annotations
 USAGE_COMPLETIONS_PATH = "/v1/organization/usage/completions"
 COSTS_PATH = "/v1/organization/costs"
 
-# Daily buckets: the tables are per UTC day, and 1d is the only width the Costs API offers.
-BUCKET_WIDTH = "1d"
-BUCKET_SECONDS = 86_400
-
 # The API's maximum page sizes for daily buckets; the largest page means the fewest requests.
 USAGE_PAGE_LIMIT = 31
 COSTS_PAGE_LIMIT = 180
@@ -31,6 +27,3 @@ OTHER_USAGE = {
     "web_search_calls": (("project_id",), "num_requests"),
     "file_search_calls": (("project_id",), "num_requests"),
 }
-
-# Attempts per request inside one step; beyond that the step fails transiently and Pub/Sub redelivers.
-MAX_ATTEMPTS_PER_REQUEST = 4

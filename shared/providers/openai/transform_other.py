@@ -5,43 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from shared.platform.errors import TerminalError
 from shared.providers.contract import StepContext
+from shared.providers.kit.rows import AUDIT_COLUMNS, bad_data, count, finish_rows, optional_str
 from shared.providers.openai import constants as api
-from shared.providers.openai.transform import bucket_date, finish_rows
+from shared.providers.openai.transform import bucket_date
 
 OTHER_KEY = ("usage_date", "endpoint", "project_id", "model", "detail", "metric")
-OTHER_COLUMNS = (*OTHER_KEY, "quantity", "num_model_requests", "x_pipeline_logging_id", "x_ingested_at")
+OTHER_COLUMNS = (*OTHER_KEY, "quantity", "num_model_requests", *AUDIT_COLUMNS)
 # Older responses of code_interpreter_sessions call the count `sessions`.
 _ALIASES = {"num_sessions": ("num_sessions", "sessions")}
-
-
-def _bad(message: str) -> TerminalError:
-    return TerminalError("PROVIDER_BAD_DATA", message)
-
-
-def _text(result: dict, field: str) -> str | None:
-    value = result.get(field)
-    if value is not None and not isinstance(value, str):
-        raise _bad(f"{field} {value!r} is not a string")
-    return value
-
-
-def _integer(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _bad(f"{what} {value!r} is not a non-negative integer")
-    return value
 
 
 def _quantity(result: dict, endpoint: str, metric: str) -> int:
     for field in _ALIASES.get(metric, (metric,)):
         if result.get(field) is not None:
-            return _integer(result[field], f"{endpoint}.{field}")
-    raise _bad(f"{endpoint} result without {metric}")
+            return count(result[field], f"{endpoint}.{field}")
+    raise bad_data(f"{endpoint} result without {metric}")
 
 
 def _detail(result: dict) -> str | None:
-    size, source = _text(result, "size"), _text(result, "source")
+    size, source = optional_str(result, "size"), optional_str(result, "source")
     return None if size is None and source is None else f"{size or '-'}/{source or '-'}"
 
 
@@ -53,7 +36,7 @@ def transform_usage_other(
     for bucket in buckets:
         endpoint = bucket.get("endpoint")
         if endpoint not in api.OTHER_USAGE:
-            raise _bad(f"bucket of unknown endpoint {endpoint!r}")
+            raise bad_data(f"bucket of unknown endpoint {endpoint!r}")
         day = bucket_date(bucket)
         # Same rule as the other tables: only the requested slice, which the load replaces exactly.
         if not ctx.start_date <= day <= ctx.end_date:
@@ -63,8 +46,8 @@ def transform_usage_other(
             key = (
                 day,
                 endpoint,
-                _text(result, "project_id"),
-                _text(result, "model"),
+                optional_str(result, "project_id"),
+                optional_str(result, "model"),
                 _detail(result),
                 metric,
             )
@@ -74,5 +57,5 @@ def transform_usage_other(
             )
             row["quantity"] += _quantity(result, endpoint, metric)
             if requests is not None:
-                row["num_model_requests"] = (row["num_model_requests"] or 0) + _integer(requests, "requests")
+                row["num_model_requests"] = (row["num_model_requests"] or 0) + count(requests, "requests")
     return finish_rows(rows.values(), OTHER_KEY, OTHER_COLUMNS, ctx, ingested_at)

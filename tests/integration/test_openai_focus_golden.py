@@ -15,9 +15,9 @@ from shared.providers.registry import get_processor
 from shared.warehouse.datasets import ensure_org_dataset
 from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import violations
-from tests.golden.test_gcp_golden import jsonable
+from tests.kit.golden import jsonable
 
-GOLDEN = Path(__file__).parent / "openai"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "openai"
 START, END = date(2024, 11, 1), date(2024, 11, 4)
 INGESTED_AT = datetime(2024, 11, 5, 7, 0, tzinfo=UTC)
 ORDER = ("ChargePeriodStart", "SubAccountId", "SkuId")

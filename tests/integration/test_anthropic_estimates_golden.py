@@ -10,15 +10,16 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from tests.golden.test_openai_focus_golden import _typed
+
 from shared.pricing import overrides
 from shared.providers.contract import Credential, StepContext
 from shared.providers.registry import get_processor
 from shared.tenancy import onboarding
 from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import violations
-from tests.golden.test_openai_focus_golden import _typed
 
-GOLDEN = Path(__file__).parent / "anthropic"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "anthropic"
 START, END = date(2025, 11, 3), date(2025, 11, 4)
 STEPS = (("prices", "llm_prices"), ("estimate", "llm_cost_estimates"), ("focus", "cost_focus"))
 

@@ -1,0 +1,79 @@
+"""Fixtures of the standard provider suite: one BigQuery stand-in for the session (the SQL steps and slice loads
+need a warehouse; nothing else of the stack is started), and per case its settings and warehouse."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from shared.platform.settings import settings_from_env
+from tests.providers.registry import CASES
+
+PROJECT = "suite-project"
+
+
+@pytest.fixture(scope="session")
+def bigquery_standin(tmp_path_factory):
+    """The BigQuery stand-in (REST and Storage Read gRPC) on free ports, for the session."""
+    from devstack.processes import free_port
+    from devstack.standins.bigquery import launch_bigquery
+
+    data_dir = tmp_path_factory.mktemp("suite-bigquery")
+    rest = free_port()
+    grpc = free_port(taken={rest})
+    # DuckDB's extensions (~130 MB) are installed once per machine, not per session.
+    duckdb_home = Path(tempfile.gettempdir()) / "dps-duckdb-home"
+    emulator = launch_bigquery(data_dir, rest, grpc, PROJECT, duckdb_home=duckdb_home)
+    try:
+        emulator.wait_ready()
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session", params=CASES, ids=lambda case: case.name)
+def case(request):
+    """Each registered provider's case in turn."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def suite_settings(case, bigquery_standin, tmp_path_factory):
+    """Settings of the case's runs: the stand-in warehouse, the case's configs."""
+    root = tmp_path_factory.getbasetemp()
+    return settings_from_env(
+        {
+            "GCP_PROJECT_ID": PROJECT,
+            "ENVIRONMENT": "local",
+            "KMS_KEY_NAME": f"projects/{PROJECT}/locations/global/keyRings/dps/cryptoKeys/credentials",
+            "BIGQUERY_API_ENDPOINT": bigquery_standin.url,
+            "BIGQUERY_STORAGE_API_ENDPOINT": bigquery_standin.grpc_address,
+            "CONFIG_DIR": str(case.config_dir(root)),
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def suite_warehouse(suite_settings):
+    """The Warehouse adapter over the stand-in."""
+    from shared.platform.clients import make_bigquery_client
+    from shared.warehouse.adapter import Warehouse
+
+    return Warehouse(make_bigquery_client(suite_settings), suite_settings.project)
+
+
+@pytest.fixture(scope="session")
+def golden_run(case, suite_settings, suite_warehouse):
+    """The case's pipeline run once over its recorded source into its golden org, with what it logged: the
+    golden, schema, FOCUS and secrets checks read this one run."""
+    import contextlib
+    import io
+
+    from tests.providers.case import golden_slug, run_case
+
+    logged = io.StringIO()
+    with contextlib.redirect_stdout(logged):
+        run = run_case(case, suite_warehouse, suite_settings, golden_slug(case))
+    return run, logged.getvalue()

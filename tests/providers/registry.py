@@ -1,0 +1,13 @@
+"""The providers the standard suite runs over: every registered provider's case, and the test-only provider's.
+A new provider registers here with one line (and in shared.providers.registry if it ships)."""
+
+from __future__ import annotations
+
+from tests.providers import anthropic, gcp, openai, seatbill
+
+CASES = [
+    openai.CASE,
+    anthropic.CASE,
+    gcp.CASE,
+    seatbill.CASE,  # exists only in the tests: the contract is all a provider needs
+]
