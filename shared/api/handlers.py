@@ -121,8 +121,8 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
         publish.publish_run(deps.publisher, deps.settings, run_request)
     except ApiError:  # never queued: give back the slot and the counts, and say so
         run_log.fail(
-            run_request.pipeline_logging_id,
             org,
+            run_request.pipeline_logging_id,
             PENDING,
             "PUBLISH_FAILED",
             "The run could not be queued.",
@@ -179,7 +179,7 @@ def cancel_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
         raise ApiError("RUN_NOT_FOUND", "No such run.")
     run_log = RunLog(deps.warehouse, deps.settings)
     for status in (PENDING, RUNNING):
-        if run_log.transition(run_id, caller.org_slug, status, CANCELLED, reason="cancelled by org"):
+        if run_log.transition(caller.org_slug, run_id, status, CANCELLED, reason="cancelled by org"):
             return json_response({"pipeline_logging_id": run_id, "status": CANCELLED})
     row = run_log.get(caller.org_slug, run_id)
     if row is None:

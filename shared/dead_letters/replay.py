@@ -128,7 +128,7 @@ def _replay_run(
         ApiError
     ):  # not queued: settle it FAILED (releasing the slot just taken) so it can be replayed again
         RunLog(warehouse, settings).fail(
-            run_id, org, PENDING, "REPLAY_PUBLISH_FAILED", "The replay could not be queued."
+            org, run_id, PENDING, "REPLAY_PUBLISH_FAILED", "The replay could not be queued."
         )
         return "publish_failed", "BACKEND_UNAVAILABLE"
     log("INFO", f"dead-lettered run replayed (was {prior})", org_slug=org, pipeline_logging_id=run_id)

@@ -199,8 +199,8 @@ def process_task(warehouse, settings: Settings, publisher, run: ScheduledRun) ->
         publish.publish_run(publisher, settings, request)
     except ApiError as error:  # never queued: give the slot back; the task is retried
         run_log.fail(
-            request.pipeline_logging_id,
             run.org_slug,
+            request.pipeline_logging_id,
             PENDING,
             "PUBLISH_FAILED",
             "The run could not be queued.",

@@ -170,7 +170,7 @@ def test_replay_leaves_the_runs_failed_and_replayable_without_refunding_them(
     for request in (failed, held):
         assert reserve_run(warehouse, settings, request, limits).decision == "ACCEPTED"
     # One run FAILED (its slot released: a replay re-opens it), one still PENDING with its slot (re-queued).
-    assert run_log.fail(failed.pipeline_logging_id, slug, "PENDING", "PROVIDER_UNAVAILABLE", "gave up")
+    assert run_log.fail(slug, failed.pipeline_logging_id, "PENDING", "PROVIDER_UNAVAILABLE", "gave up")
     letters = [_letter(failed), _letter(held)]
     store.store(warehouse, settings, letters)
     capsys.readouterr()
