@@ -149,15 +149,6 @@ def wait_until(process: ManagedProcess, ready: Callable[[], bool], what: str, ti
         time.sleep(0.05)
 
 
-def port_accepts(port: int, host: str = LOOPBACK) -> bool:
-    """True if a TCP connection to host:port succeeds now."""
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def http_status(url: str, timeout: float = 2.0) -> int | None:
     """The HTTP status of a GET to `url`, or None if nothing answered."""
     import urllib.error
@@ -170,11 +161,6 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return exc.code
     except (OSError, ValueError):
         return None
-
-
-def wait_for_port(process: ManagedProcess, port: int, timeout: float = 30.0, host: str = LOOPBACK) -> float:
-    """Wait until host:port accepts connections; returns the seconds waited."""
-    return wait_until(process, lambda: port_accepts(port, host), f"port {port} accepted connections", timeout)
 
 
 def stop_process(process: ManagedProcess, grace: float = STOP_GRACE_SECONDS) -> None:

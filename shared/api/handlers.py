@@ -9,9 +9,9 @@ from shared.api.models import parse_list_query, parse_run_body
 from shared.api.paging import decode_page_token, encode_page_token
 from shared.platform.errors import ApiError
 from shared.platform.identifiers import is_org_slug, is_path_segment, is_run_id
-from shared.runs import publish
 from shared.runs.admission import ACCEPTED, DUPLICATE, refusal, reserve_run
 from shared.runs.model import CANCELLED, PENDING, RUNNING
+from shared.runs.publish import NEW_RUN, reserve_and_publish
 from shared.runs.run_log import RunLog
 from shared.tenancy import auth
 from shared.tenancy.subscriptions import load_plans
@@ -98,7 +98,15 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
     limits = load_plans(deps.settings.config_dir).get(caller.plan or "")
     if limits is None:
         raise ApiError("SUBSCRIPTION_INACTIVE", f"The subscription's plan {caller.plan!r} is not offered.")
-    reservation = reserve_run(deps.warehouse, deps.settings, run_request, limits)
+    # Never queued (Pub/Sub refused): the run is FAILED, its slot and counts given back, and the 503 raised.
+    reservation = reserve_and_publish(
+        deps.warehouse,
+        deps.settings,
+        deps.publisher,
+        run_request,
+        reserve=lambda: reserve_run(deps.warehouse, deps.settings, run_request, limits),
+        if_unqueued=NEW_RUN,
+    )
     answer = {
         "org_slug": org,
         "pipeline_id": config.pipeline_id,
@@ -117,18 +125,6 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
         )
     if reservation.decision != ACCEPTED:
         raise refusal(reservation.decision, limits)
-    try:
-        publish.publish_run(deps.publisher, deps.settings, run_request)
-    except ApiError:  # never queued: give back the slot and the counts, and say so
-        run_log.fail(
-            run_request.pipeline_logging_id,
-            org,
-            PENDING,
-            "PUBLISH_FAILED",
-            "The run could not be queued.",
-            refund=True,
-        )
-        raise
     return json_response(
         {
             "pipeline_logging_id": run_request.pipeline_logging_id,
@@ -179,7 +175,7 @@ def cancel_run(request: Request, deps: ApiDeps, run_id: str) -> Response:
         raise ApiError("RUN_NOT_FOUND", "No such run.")
     run_log = RunLog(deps.warehouse, deps.settings)
     for status in (PENDING, RUNNING):
-        if run_log.transition(run_id, caller.org_slug, status, CANCELLED, reason="cancelled by org"):
+        if run_log.transition(caller.org_slug, run_id, status, CANCELLED, reason="cancelled by org"):
             return json_response({"pipeline_logging_id": run_id, "status": CANCELLED})
     row = run_log.get(caller.org_slug, run_id)
     if row is None:

@@ -9,10 +9,9 @@ from shared.dead_letters.store import TABLE, list_letters
 from shared.platform.errors import ApiError
 from shared.platform.logs import log
 from shared.platform.settings import Settings, central_table
-from shared.runs import publish
 from shared.runs.admission import REOPENED, REQUEUED, ensure_quota_row, reopen_run
-from shared.runs.model import PENDING, RunRequest
-from shared.runs.run_log import RunLog
+from shared.runs.model import RunRequest
+from shared.runs.publish import REPLAYED_RUN, PublishFailed, reserve_and_publish
 from shared.tenancy.subscriptions import load_plans, subscription_refusal
 from shared.warehouse.adapter import Warehouse
 
@@ -111,27 +110,34 @@ def _replay_run(
     if refusal or limits is None:
         return "refused", refusal or "SUBSCRIPTION_INACTIVE"
     org, run_id = run["org_slug"], run["pipeline_logging_id"]
-    ensure_quota_row(warehouse, settings, org)
-    decision, prior = reopen_run(
-        warehouse, settings, run_id, org, limits, reason=f"replayed (was {run['status']})"
+    request = RunRequest.from_message(
+        {**run, "start_date": str(run["start_date"]), "end_date": str(run["end_date"])}
     )
+    ensure_quota_row(warehouse, settings, org)
+    try:
+        reservation = reserve_and_publish(
+            warehouse,
+            settings,
+            publisher,
+            request,
+            reserve=lambda: reopen_run(
+                warehouse, settings, run_id, org, limits, reason=f"replayed (was {run['status']})"
+            ),
+            if_unqueued=REPLAYED_RUN,
+        )
+    except PublishFailed:  # not queued: FAILED again, the slot just taken released; it can be replayed later
+        return "publish_failed", "BACKEND_UNAVAILABLE"
+    decision = reservation.decision
     if decision == "CONCURRENCY_LIMIT_REACHED":
         return "refused", decision
     if decision not in (REOPENED, REQUEUED):
         return _NO_OPS.get(decision, decision.lower()), None
-    request = RunRequest.from_message(
-        {**run, "start_date": str(run["start_date"]), "end_date": str(run["end_date"])}
+    log(
+        "INFO",
+        f"dead-lettered run replayed (was {reservation.prior_status})",
+        org_slug=org,
+        pipeline_logging_id=run_id,
     )
-    try:
-        publish.publish_run(publisher, settings, request)
-    except (
-        ApiError
-    ):  # not queued: settle it FAILED (releasing the slot just taken) so it can be replayed again
-        RunLog(warehouse, settings).fail(
-            run_id, org, PENDING, "REPLAY_PUBLISH_FAILED", "The replay could not be queued."
-        )
-        return "publish_failed", "BACKEND_UNAVAILABLE"
-    log("INFO", f"dead-lettered run replayed (was {prior})", org_slug=org, pipeline_logging_id=run_id)
     return "replayed", None
 
 

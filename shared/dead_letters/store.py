@@ -42,13 +42,13 @@ def run_providers(settings: Settings) -> list[str]:
     return sorted({config.provider for config in load_pipelines(settings.config_dir).values()})
 
 
-def drain(warehouse: Warehouse, settings: Settings, subscriber, providers: list[str] | None = None) -> int:
+def drain(warehouse: Warehouse, settings: Settings, subscriber) -> int:
     """Move every waiting dead letter into the table; a batch is acknowledged only once its rows are stored
     (a failure leaves it to be pulled again, and storing is idempotent by message id). Returns rows new or seen."""
     from google.api_core import exceptions
 
     stored = 0
-    for provider in providers or run_providers(settings):
+    for provider in run_providers(settings):
         path = subscriber.subscription_path(settings.project, settings.dead_letter_subscription_for(provider))
         for _ in range(MAX_BATCHES_PER_PROVIDER):
             try:

@@ -33,11 +33,13 @@ def _org_lock(org_slug: str) -> threading.Lock:
 
 @dataclass(frozen=True)
 class Reservation:
-    """What the reservation decided: ACCEPTED, DUPLICATE (of `existing_id`) or the limit that refused it."""
+    """What the reservation decided: ACCEPTED, DUPLICATE (of `existing_id`) or the limit that refused it; for a
+    re-opened run (`reopen_run`), REOPENED, REQUEUED or why it was left alone, and the run's `prior_status`."""
 
     decision: str
     existing_id: str | None = None
     existing_status: str | None = None
+    prior_status: str | None = None
 
 
 def _limit(value: int | None) -> int:
@@ -153,8 +155,9 @@ def _reopen_script(settings: Settings) -> str:
 
 def reopen_run(
     warehouse: Warehouse, settings: Settings, run_id: str, org_slug: str, limits: PlanLimits, reason: str
-) -> tuple[str, str | None]:
-    """Make a FAILED or PENDING run PENDING again with a concurrency slot, in one transaction; (decision, prior).
+) -> Reservation:
+    """Make a FAILED or PENDING run PENDING again with a concurrency slot, in one transaction; the decision and
+    the run's status before (`prior_status`).
 
     A run that holds its slot keeps it (REQUEUED); one that released it takes one under the plan's concurrency
     limit, as a run request would, in the same transaction on the org's quota row (REOPENED), or is refused
@@ -174,7 +177,7 @@ def reopen_run(
     }
     with _org_lock(org_slug):
         row = warehouse.query(_reopen_script(settings), params)[0]
-    return row["decision"], row["prior_status"]
+    return Reservation(row["decision"], prior_status=row["prior_status"])
 
 
 def ensure_quota_row(warehouse: Warehouse, settings: Settings, org_slug: str) -> None:

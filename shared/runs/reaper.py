@@ -38,7 +38,7 @@ def reap_stuck_runs(warehouse: Warehouse, settings: Settings, now: datetime | No
     reaped = []
     for run in (r for r in candidates if _stuck(r, timeouts, now)):
         message = f"The run did not finish within its time limit (stuck {run['status']}); start it again."
-        if run_log.fail(run["pipeline_logging_id"], run["org_slug"], run["status"], "RUN_TIMEOUT", message):
+        if run_log.fail(run["org_slug"], run["pipeline_logging_id"], run["status"], "RUN_TIMEOUT", message):
             reaped.append(run["pipeline_logging_id"])
             log(
                 "WARNING",

@@ -33,7 +33,11 @@ def run_row_params(request: RunRequest, now: datetime) -> dict:
 
 
 class RunLog:
-    """Reads and writes run rows in the central dataset; every status change is conditional and audited."""
+    """Reads and writes run rows in the central dataset; every status change is conditional and audited.
+
+    Every method that names a run takes the org first, `(org_slug, run_id, ...)`: the org is the tenancy scope
+    every read and write of a run is filtered by.
+    """
 
     def __init__(self, warehouse: Warehouse, settings: Settings):
         self.warehouse = warehouse
@@ -99,8 +103,8 @@ class RunLog:
 
     def transition(
         self,
-        run_id: str,
         org_slug: str,
+        run_id: str,
         from_status: str,
         to_status: str,
         *,
@@ -134,7 +138,7 @@ class RunLog:
             assignments.append(f"{name} = @{name}")
             params[name] = value
         release = self._release_sql() if to_status in TERMINAL else ""
-        steps_sql, steps_params = self._steps_insert(self._take_deferred_steps(run_id))
+        steps_sql, steps_params = self._steps_insert(self._take_deferred_steps(org_slug, run_id))
         params.update(steps_params)
         rows = self.warehouse.query(
             f"""
@@ -169,12 +173,12 @@ class RunLog:
         """
 
     def fail(
-        self, run_id: str, org_slug: str, from_status: str, code: str, message: str, *, refund: bool = False
+        self, org_slug: str, run_id: str, from_status: str, code: str, message: str, *, refund: bool = False
     ) -> bool:
         """Mark a run FAILED with a stable code and a message for the org."""
         return self.transition(
-            run_id,
             org_slug,
+            run_id,
             from_status,
             FAILED,
             reason=code,
@@ -254,14 +258,14 @@ class RunLog:
 
     def log_step(
         self,
-        run_id: str,
         org_slug: str,
+        run_id: str,
+        *,
         step_id: str,
         ps_type: str,
         attempt: int,
         status: str,
         started_at: datetime,
-        *,
         rows: int | None = None,
         error_code: str | None = None,
         error_message: str | None = None,
@@ -285,17 +289,20 @@ class RunLog:
         }
         self._deferred_steps.append(row)
         if not defer:
-            self.flush_steps(run_id)
+            self.flush_steps(org_slug, run_id)
 
-    def flush_steps(self, run_id: str) -> None:
+    def flush_steps(self, org_slug: str, run_id: str) -> None:
         """Write the run's deferred step rows now (a run left without a status change, e.g. cancelled)."""
-        sql, params = self._steps_insert(self._take_deferred_steps(run_id))
+        sql, params = self._steps_insert(self._take_deferred_steps(org_slug, run_id))
         if sql:
             self.warehouse.execute(sql, params)
 
-    def _take_deferred_steps(self, run_id: str) -> list[dict]:
-        taken = [row for row in self._deferred_steps if row["pipeline_logging_id"] == run_id]
-        self._deferred_steps = [row for row in self._deferred_steps if row["pipeline_logging_id"] != run_id]
+    def _take_deferred_steps(self, org_slug: str, run_id: str) -> list[dict]:
+        def of_run(row: dict) -> bool:
+            return row["org_slug"] == org_slug and row["pipeline_logging_id"] == run_id
+
+        taken = [row for row in self._deferred_steps if of_run(row)]
+        self._deferred_steps = [row for row in self._deferred_steps if not of_run(row)]
         return taken
 
     def _steps_insert(self, rows: list[dict]) -> tuple[str, dict]:

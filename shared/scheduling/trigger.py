@@ -11,9 +11,9 @@ from shared.platform.errors import ApiError, TransientError
 from shared.platform.identifiers import SCHEDULER_TRIGGER
 from shared.platform.logs import log
 from shared.platform.settings import Settings, central_table
-from shared.runs import publish
 from shared.runs.admission import ACCEPTED, DUPLICATE, refusal, reserve_run
 from shared.runs.model import PENDING
+from shared.runs.publish import NEW_RUN, PublishFailed, reserve_and_publish
 from shared.runs.run_log import RunLog
 from shared.scheduling.cron import due_date
 from shared.scheduling.tasks import ScheduledRun, enqueue
@@ -184,7 +184,18 @@ def process_task(warehouse, settings: Settings, publisher, run: ScheduledRun) ->
             "error_code": reason,
             "pipeline_logging_id": request.pipeline_logging_id,
         }, 200
-    reservation = reserve_run(warehouse, settings, request, limits)
+    try:
+        reservation = reserve_and_publish(
+            warehouse,
+            settings,
+            publisher,
+            request,
+            reserve=lambda: reserve_run(warehouse, settings, request, limits),
+            if_unqueued=NEW_RUN,
+        )
+    except PublishFailed as failed:
+        # Never queued: the run is FAILED, its slot and counts given back; the queue retries the task.
+        raise TransientError("BACKEND_UNAVAILABLE", failed.message) from failed
     if reservation.decision == DUPLICATE:
         return {
             **ids,
@@ -195,18 +206,6 @@ def process_task(warehouse, settings: Settings, publisher, run: ScheduledRun) ->
     if reservation.decision != ACCEPTED:
         log("INFO", f"scheduled run refused for now ({reservation.decision}); the queue retries", **ids)
         raise refusal(reservation.decision, limits)
-    try:
-        publish.publish_run(publisher, settings, request)
-    except ApiError as error:  # never queued: give the slot back; the task is retried
-        run_log.fail(
-            request.pipeline_logging_id,
-            run.org_slug,
-            PENDING,
-            "PUBLISH_FAILED",
-            "The run could not be queued.",
-            refund=True,
-        )
-        raise TransientError("BACKEND_UNAVAILABLE", error.message) from error
     return {
         **ids,
         "status": PENDING,

@@ -105,8 +105,8 @@ def _claim_and_execute(
         return "dropped"
     # Claim: only one delivery moves PENDING -> RUNNING; a duplicate finds the run claimed and acknowledges.
     if not run_log.transition(
-        request.pipeline_logging_id,
         request.org_slug,
+        request.pipeline_logging_id,
         PENDING,
         RUNNING,
         reason="claimed",
@@ -141,7 +141,7 @@ def _execute_claimed(request: RunRequest, provider: Provider, run_log: RunLog, d
         rows = executor.execute(request, config, credential)
         crash_point(EXECUTED)
     except RunCancelled:
-        run_log.flush_steps(run_id)
+        run_log.flush_steps(org, run_id)
         log("INFO", "run cancelled; stopped at a step boundary", org_slug=org, pipeline_logging_id=run_id)
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - every failure must settle the run, never leave it RUNNING
@@ -150,7 +150,7 @@ def _execute_claimed(request: RunRequest, provider: Provider, run_log: RunLog, d
             log("ERROR", f"unclassified failure: {exc!r}", org_slug=org, pipeline_logging_id=run_id)
         if isinstance(error, TransientError):
             return _settle_transient(request, run_log, error)
-        run_log.fail(run_id, org, RUNNING, error.code, error.message)
+        run_log.fail(org, run_id, RUNNING, error.code, error.message)
         log(
             "ERROR",
             f"run failed: {error.message}",
@@ -159,7 +159,7 @@ def _execute_claimed(request: RunRequest, provider: Provider, run_log: RunLog, d
             error_code=error.code,
         )
         return "failed"
-    run_log.transition(run_id, org, RUNNING, COMPLETED, reason="completed", rows_written=rows)
+    run_log.transition(org, run_id, RUNNING, COMPLETED, reason="completed", rows_written=rows)
     log("INFO", "run completed", org_slug=org, pipeline_logging_id=run_id, rows=rows)
     return "completed"
 
@@ -168,7 +168,7 @@ def _settle_transient(request: RunRequest, run_log: RunLog, error: TransientErro
     run_id, org = request.pipeline_logging_id, request.org_slug
     if run_log.attempts(org, run_id) >= MAX_RUN_ATTEMPTS:
         run_log.fail(
-            run_id, org, RUNNING, error.code, f"Gave up after {MAX_RUN_ATTEMPTS} attempts: {error.message}"
+            org, run_id, RUNNING, error.code, f"Gave up after {MAX_RUN_ATTEMPTS} attempts: {error.message}"
         )
         log(
             "ERROR",
@@ -179,7 +179,7 @@ def _settle_transient(request: RunRequest, run_log: RunLog, error: TransientErro
         )
         return "failed"
     # Hand the run back so the redelivery Pub/Sub makes (with its backoff) can claim it again.
-    run_log.transition(run_id, org, RUNNING, PENDING, reason=f"retry: {error.code}")
+    run_log.transition(org, run_id, RUNNING, PENDING, reason=f"retry: {error.code}")
     log(
         "WARNING",
         f"transient failure, redelivery requested: {error.message}",

@@ -128,13 +128,13 @@ class Executor:
         code = error.code if error else None
         message = error.message if error else None
         self.run_log.log_step(
-            request.pipeline_logging_id,
             request.org_slug,
-            step.step_id,
-            step.ps_type,
-            attempt,
-            status,
-            started,
+            request.pipeline_logging_id,
+            step_id=step.step_id,
+            ps_type=step.ps_type,
+            attempt=attempt,
+            status=status,
+            started_at=started,
             rows=rows,
             error_code=code,
             error_message=message,

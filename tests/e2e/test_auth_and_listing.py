@@ -107,8 +107,8 @@ def test_listing_pages_through_the_orgs_runs_newest_first_with_filters(
         )
         run_log.create(request)
         made.append(request.pipeline_logging_id)
-    run_log.transition(made[0], org["org_slug"], PENDING, RUNNING)
-    run_log.transition(made[0], org["org_slug"], RUNNING, COMPLETED)
+    run_log.transition(org["org_slug"], made[0], PENDING, RUNNING)
+    run_log.transition(org["org_slug"], made[0], RUNNING, COMPLETED)
     run_log.create(
         run_log.new_request(
             stranger["org_slug"], "openai/cost/usage_cost", "openai", date(2025, 1, 1), date(2025, 1, 1)

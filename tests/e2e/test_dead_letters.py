@@ -161,7 +161,7 @@ def test_a_failed_run_is_replayed_only_into_a_free_concurrency_slot(
     slug, run_log = org["org_slug"], RunLog(warehouse, settings)
     failed = _reserved_run(warehouse, settings, slug, "starter")
     run_log.fail(
-        failed.pipeline_logging_id, slug, "PENDING", "PROVIDER_UNAVAILABLE", "Gave up after 4 attempts"
+        slug, failed.pipeline_logging_id, "PENDING", "PROVIDER_UNAVAILABLE", "Gave up after 4 attempts"
     )
     # Publish straight to the dead-letter topic, as Pub/Sub forwards a message it gave up on.
     publisher = pubsub_v1.PublisherClient()
@@ -180,7 +180,7 @@ def test_a_failed_run_is_replayed_only_into_a_free_concurrency_slot(
     twin = _reserved_run(warehouse, settings, slug, "starter").pipeline_logging_id  # also takes the only slot
     answer = _replay(stack, {"all": True, "org_slug": slug})
     assert answer.json()["results"][0]["outcome"] == "duplicate_in_flight" and answer.json()["replayed"] == 0
-    assert run_log.transition(twin, slug, "PENDING", "CANCELLED", reason="test")
+    assert run_log.transition(slug, twin, "PENDING", "CANCELLED", reason="test")
 
     holder = _reserved_run(warehouse, settings, slug, "starter", date(2025, 11, 7)).pipeline_logging_id
     refused = _replay(stack, {"all": True, "org_slug": slug})
@@ -190,7 +190,7 @@ def test_a_failed_run_is_replayed_only_into_a_free_concurrency_slot(
     assert run_log.status(slug, failed.pipeline_logging_id) == "FAILED"
     assert _running_slots(warehouse, settings, slug) == 1  # nothing taken, nothing leaked
 
-    assert run_log.transition(holder, slug, "PENDING", "CANCELLED", reason="test frees the slot")
+    assert run_log.transition(slug, holder, "PENDING", "CANCELLED", reason="test frees the slot")
     answer = _replay(stack, {"all": True, "org_slug": slug, "provider": "openai"})
     assert answer.status_code == 200 and answer.json()["replayed"] == 1, answer.text
     run = _wait(stack, org, failed.pipeline_logging_id)

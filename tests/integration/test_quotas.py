@@ -117,12 +117,12 @@ def test_release_happens_exactly_once_on_every_ending(warehouse, settings, org):
     runs = [_reserve(warehouse, settings, org, limits, NOON, d)[0] for d in _days(3)]
     assert _quota(warehouse, settings, org)["running"] == 3
     done, failed, cancelled = (r.pipeline_logging_id for r in runs)
-    assert run_log.transition(done, org, PENDING, RUNNING)
-    assert run_log.transition(done, org, RUNNING, COMPLETED)
-    assert not run_log.transition(done, org, RUNNING, COMPLETED)  # a second completion moves nothing
-    assert run_log.fail(failed, org, PENDING, "X", "failed")
-    assert run_log.transition(cancelled, org, PENDING, "CANCELLED")
-    assert not run_log.transition(cancelled, org, PENDING, "CANCELLED")
+    assert run_log.transition(org, done, PENDING, RUNNING)
+    assert run_log.transition(org, done, RUNNING, COMPLETED)
+    assert not run_log.transition(org, done, RUNNING, COMPLETED)  # a second completion moves nothing
+    assert run_log.fail(org, failed, PENDING, "X", "failed")
+    assert run_log.transition(org, cancelled, PENDING, "CANCELLED")
+    assert not run_log.transition(org, cancelled, PENDING, "CANCELLED")
     quota = _quota(warehouse, settings, org)
     assert quota["running"] == 0 and quota["daily_runs"] == 3  # slots back; counts stay (runs were accepted)
     transitions = warehouse.query(
@@ -138,7 +138,7 @@ def test_a_refund_goes_to_the_day_the_run_was_counted(warehouse, settings, org):
     run_log = RunLog(warehouse, settings)
     yesterday_run = _reserve(warehouse, settings, org, limits, NOON - timedelta(days=1), date(2025, 1, 1))[0]
     _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 2))
-    assert run_log.fail(yesterday_run.pipeline_logging_id, org, PENDING, "PUBLISH_FAILED", "x", refund=True)
+    assert run_log.fail(org, yesterday_run.pipeline_logging_id, PENDING, "PUBLISH_FAILED", "x", refund=True)
     quota = _quota(warehouse, settings, org)
     assert quota["daily_runs"] == 1  # today's count is untouched by yesterday's refund
     assert quota["monthly_runs"] == 1  # same month: the refund applies there

@@ -36,7 +36,7 @@ class FakeRunLog:
     def __init__(self):
         self.steps = []
 
-    def log_step(self, run_id, org, step_id, ps_type, attempt, status, started, **kw):
+    def log_step(self, org_slug, run_id, *, step_id, attempt, status, **kw):
         self.steps.append((step_id, attempt, status, kw.get("error_code")))
 
 

@@ -24,7 +24,17 @@ class RecordingWarehouse:
 
 
 def _log(run_log, step, status, defer=False, run="r1"):
-    run_log.log_step(run, "acme", step, "openai.costs", 1, status, datetime.now(UTC), rows=3, defer=defer)
+    run_log.log_step(
+        "acme",
+        run,
+        step_id=step,
+        ps_type="openai.costs",
+        attempt=1,
+        status=status,
+        started_at=datetime.now(UTC),
+        rows=3,
+        defer=defer,
+    )
 
 
 def _step_ids_written(statement: tuple[str, dict]) -> list[str]:
@@ -39,7 +49,7 @@ def test_completed_steps_are_written_with_the_status_change():
     _log(run_log, "usage", "COMPLETED", defer=True)
     _log(run_log, "costs", "COMPLETED", defer=True)
     assert warehouse.statements == []  # no DML job per step
-    assert run_log.transition("r1", "acme", "RUNNING", "COMPLETED", reason="completed")
+    assert run_log.transition("acme", "r1", "RUNNING", "COMPLETED", reason="completed")
     [(sql, params)] = warehouse.statements
     assert sql.index("BEGIN TRANSACTION") < sql.index("org_meta_step_logs") < sql.index("COMMIT TRANSACTION")
     assert _step_ids_written((sql, params)) == ["usage", "costs"]
@@ -52,8 +62,8 @@ def test_a_failed_attempt_writes_the_earlier_rows_first_and_other_runs_keep_thei
     _log(run_log, "usage", "COMPLETED", defer=True, run="r2")
     _log(run_log, "costs", "RETRYING")
     assert [_step_ids_written(s) for s in warehouse.statements] == [["usage", "costs"]]
-    run_log.flush_steps("r1")  # nothing left for r1
+    run_log.flush_steps("acme", "r1")  # nothing left for r1
     assert len(warehouse.statements) == 1
-    run_log.flush_steps("r2")  # e.g. a cancelled run: its completed steps are still recorded
+    run_log.flush_steps("acme", "r2")  # e.g. a cancelled run: its completed steps are still recorded
     assert _step_ids_written(warehouse.statements[-1]) == ["usage"]
     assert warehouse.statements[-1][1]["s0_pipeline_logging_id"] == "r2"
