@@ -121,7 +121,7 @@ def _replay_run(
             publisher,
             request,
             reserve=lambda: reopen_run(
-                warehouse, settings, run_id, org, limits, reason=f"replayed (was {run['status']})"
+                warehouse, settings, org, run_id, limits, reason=f"replayed (was {run['status']})"
             ),
             if_unqueued=REPLAYED_RUN,
         )

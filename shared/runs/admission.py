@@ -154,7 +154,7 @@ def _reopen_script(settings: Settings) -> str:
 
 
 def reopen_run(
-    warehouse: Warehouse, settings: Settings, run_id: str, org_slug: str, limits: PlanLimits, reason: str
+    warehouse: Warehouse, settings: Settings, org_slug: str, run_id: str, limits: PlanLimits, reason: str
 ) -> Reservation:
     """Make a FAILED or PENDING run PENDING again with a concurrency slot, in one transaction; the decision and
     the run's status before (`prior_status`).

@@ -56,5 +56,5 @@ class StepRecorder:
     def __init__(self):
         self.steps: list[tuple[str, int, str, str | None]] = []
 
-    def log_step(self, run_id, org_slug, step_id, ps_type, attempt, status, started, **kw) -> None:
-        self.steps.append((step_id, attempt, status, kw.get("error_code")))
+    def log_step(self, org_slug, run_id, *, step_id, attempt, status, error_code=None, **kw) -> None:
+        self.steps.append((step_id, attempt, status, error_code))
