@@ -1,5 +1,5 @@
 """The BigQuery stand-in with many orgs: one OpenAI run (reservation + worker, in process) through the project's
-launcher (shared/local/bigquery_serve.py) against plain `local-bigquery serve`, same machine, same run.
+launcher (devstack/standins/bigquery_serve.py) against plain `local-bigquery serve`, same machine, same run.
 
 Onboards --orgs enterprise orgs (each with its dataset of tables), then times --runs runs one after another and a
 `SELECT 1`. Prints medians for both; asserts nothing."""

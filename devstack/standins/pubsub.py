@@ -185,7 +185,7 @@ def ensure_topology(
             topic = _ensure_topic(publisher, project, topic_id)
             # Named as terraform/modules/run_topic names them (Settings.dead_letter_topic_for / _subscription_for).
             dlq = _ensure_topic(publisher, project, f"{topic_id}-dead-letter")
-            # A pull subscription on the DLQ keeps dead letters until shared/dead_letters.py drains them.
+            # A pull subscription on the DLQ keeps dead letters until shared/dead_letters/store.py drains them.
             dlq_sub = subscriber.subscription_path(project, f"{topic_id}-dead-letter-hold")
             _ensure_subscription(subscriber, _hold_subscription(dlq_sub, dlq))
             push_sub = subscriber.subscription_path(project, f"{topic_id}-push")

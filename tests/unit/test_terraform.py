@@ -126,7 +126,7 @@ def test_the_scheduler_jobs_are_made_from_the_configs_with_their_cron_and_time_z
     assert _unquote(target["uri"]).endswith("/api/v1/scheduler/trigger") and target["oidc_token"]
     assert module_calls(path)["configs"]["config_dir"] == "${var.config_dir}"
     locals_ = _load(TERRAFORM / "modules" / "pipeline_configs" / "main.tf")["locals"][0]
-    # The same files shared/pipelines.py loads (configs/pipelines/<provider>/<domain>/<pipeline>.yml).
+    # The same files shared/worker/pipelines.py loads (configs/pipelines/<provider>/<domain>/<pipeline>.yml).
     assert '"pipelines/*/*/*.yml"' in locals_["files"]
     for env in ("stage", "prod"):
         env_main = TERRAFORM / "envs" / env / "main.tf"
@@ -247,7 +247,7 @@ def test_cloudbuild_lints_tests_packages_and_deploys_one_environment():
 
 def test_dead_letter_names_agree_with_the_settings_and_the_local_stack():
     """The api drains `Settings.dead_letter_subscription_for(provider)`; Terraform and the emulator topology
-    (shared/local/pubsub.py, which derives the same suffixes) must create exactly those names."""
+    (devstack/standins/pubsub.py, which derives the same suffixes) must create exactly those names."""
     import inspect
 
     from devstack.standins import pubsub

@@ -3,7 +3,7 @@ locals {
   files   = fileset(var.config_dir, "pipelines/*/*/*.yml")
   configs = { for file in local.files : file => yamldecode(file("${var.config_dir}/${file}")) }
 
-  # One Cloud Scheduler job per config that carries a `schedule` block (defaults as in shared/pipelines.py).
+  # One Cloud Scheduler job per config that carries a `schedule` block (defaults as in shared/worker/pipelines.py).
   scheduled_jobs = {
     for file, config in local.configs : config.pipeline_id => {
       job_id    = replace(config.pipeline_id, "/", "-")

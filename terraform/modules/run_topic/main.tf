@@ -55,7 +55,7 @@ resource "google_pubsub_subscription" "push" {
 }
 
 # A pull subscription that keeps dead letters for 7 days (a topic without a subscription drops them) until the
-# api drains them into organizations.org_meta_dead_letters (shared/dead_letters.py), acknowledging only stored rows.
+# api drains them into organizations.org_meta_dead_letters (shared/dead_letters/store.py), acknowledging only stored rows.
 resource "google_pubsub_subscription" "dead_letter" {
   project                    = var.project_id
   name                       = "${var.topic_name}-dead-letter-hold"
