@@ -59,26 +59,42 @@ RUN_ERRORS: dict[str, RunErrorSpec] = {
     # The provider's side: retried with backoff inside the step, then by Pub/Sub redelivery.
     "PROVIDER_RATE_LIMITED": RunErrorSpec(True, "None: retried after the provider's Retry-After."),
     "PROVIDER_UNAVAILABLE": RunErrorSpec(True, "None: retried; persistent 5xx is the provider's outage."),
-    "PROVIDER_TIMEOUT": RunErrorSpec(True, "None: retried; persistent timeouts point at the network or base_url."),
-    "PROVIDER_UNREACHABLE": RunErrorSpec(True, "None: retried (connection refused or reset, truncated body)."),
-    "PROVIDER_BAD_RESPONSE": RunErrorSpec(True, "Check metadata.base_url if it persists: the answer is not JSON."),
+    "PROVIDER_TIMEOUT": RunErrorSpec(
+        True, "None: retried; lasting timeouts point at the network or base_url."
+    ),
+    "PROVIDER_UNREACHABLE": RunErrorSpec(True, "None: retried (connection refused or reset, cut body)."),
+    "PROVIDER_BAD_RESPONSE": RunErrorSpec(
+        True, "If it lasts, check metadata.base_url: the answer is not JSON."
+    ),
     # The provider refused: retrying cannot help.
-    "PROVIDER_AUTH_FAILED": RunErrorSpec(False, "Store a valid credential with the rights the provider needs."),
+    "PROVIDER_AUTH_FAILED": RunErrorSpec(
+        False, "Store a valid credential with the rights the provider needs."
+    ),
     "PROVIDER_PERMISSION_DENIED": RunErrorSpec(False, "Grant the credential read access to the source."),
-    "PROVIDER_REQUEST_REJECTED": RunErrorSpec(False, "Report it: the provider refused the request as malformed."),
+    "PROVIDER_REQUEST_REJECTED": RunErrorSpec(
+        False, "Report it: the provider refused the request as malformed."
+    ),
     "PROVIDER_BAD_DATA": RunErrorSpec(False, "Report it: the provider's data breaks its documented shape."),
     "PROVIDER_PAGING_LOOP": RunErrorSpec(False, "Report it: the provider repeated a page cursor."),
-    "PROVIDER_PAGING_BROKEN": RunErrorSpec(False, "Report it: the provider announced a page it did not name."),
+    "PROVIDER_PAGING_BROKEN": RunErrorSpec(
+        False, "Report it: the provider announced a page it did not name."
+    ),
     "BASE_URL_NOT_ALLOWED": RunErrorSpec(False, "Point metadata.base_url at an allowed host."),
     "CREDENTIAL_INVALID": RunErrorSpec(False, "Store the credential again as the message says."),
-    "CREDENTIAL_UNREADABLE": RunErrorSpec(False, "Store the credential again (it does not decrypt for this org)."),
+    "CREDENTIAL_UNREADABLE": RunErrorSpec(
+        False, "Store the credential again (it does not decrypt for this org)."
+    ),
     "INTEGRATION_NOT_CONFIGURED": RunErrorSpec(False, "Store an active credential for the provider."),
     "INVALID_BILLING_EXPORT_TABLE": RunErrorSpec(False, "Name the export table exactly in the credential."),
     "BILLING_EXPORT_NOT_FOUND": RunErrorSpec(False, "Check the export table exists and the name is right."),
-    "BILLING_EXPORT_QUERY_FAILED": RunErrorSpec(False, "Report it with the message: the export query was refused."),
+    "BILLING_EXPORT_QUERY_FAILED": RunErrorSpec(
+        False, "Report it with the message: the export query was refused."
+    ),
     "BYTES_BILLED_LIMIT": RunErrorSpec(False, "Operators: the export read would bill more than the cap."),
     "INVALID_DATE_RANGE": RunErrorSpec(False, "Ask for end_date on or after start_date."),
-    "PRICE_TABLE_INVALID": RunErrorSpec(False, "Operators: fix configs/prices/llm_prices.yml as the message says."),
+    "PRICE_TABLE_INVALID": RunErrorSpec(
+        False, "Operators: fix configs/prices/llm_prices.yml as the message says."
+    ),
     # Our side.
     "STEP_TIMEOUT": RunErrorSpec(True, "None: the step is retried with its time budget."),
     "RUN_TIMEOUT": RunErrorSpec(False, "Start the run again; a shorter date range finishes sooner."),

@@ -125,7 +125,9 @@ def source_errors() -> Iterator[None]:
     except exceptions.TooManyRequests as exc:
         raise TransientError("PROVIDER_RATE_LIMITED", "BigQuery rate-limited the export read (429).") from exc
     except (exceptions.DeadlineExceeded, exceptions.GatewayTimeout) as exc:
-        raise TransientError("PROVIDER_TIMEOUT", f"BigQuery timed out reading the export ({exc.code}).") from exc
+        raise TransientError(
+            "PROVIDER_TIMEOUT", f"BigQuery timed out reading the export ({exc.code})."
+        ) from exc
     except (
         exceptions.ServiceUnavailable,
         exceptions.InternalServerError,
