@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 from shared.providers.anthropic import PROVIDER
-from shared.providers.contract import StepContext
-from shared.providers.kit.focus import (
-    FOCUS_TABLE,
-    daily_usage_columns,
-    focus_parameters,
-    focus_select,
-    replace_focus_slice,
-)
-from shared.warehouse.adapter import Warehouse
-from shared.warehouse.schemas import load_table_specs
+from shared.providers.kit.focus import daily_usage_columns, focus_step
 
 SERVICE_NAME = "Claude API"
 # The line a cost row belongs to in llm_cost_estimates (the same expressions as estimate.BILLED_SQL).
@@ -69,15 +60,10 @@ COLUMNS = {
 }
 
 
-def focus_sql(spec, dataset: str) -> str:
-    """The SELECT of the Anthropic slice: one FOCUS row per costs row."""
-    columns = {**daily_usage_columns("cost_date", "amount", "currency", "anthropic_costs_daily"), **COLUMNS}
-    return _source(dataset) + focus_select(spec, columns, "FROM joined")
-
-
-def build_anthropic_focus(ctx: StepContext, warehouse: Warehouse) -> int:
-    """Replace the Anthropic slice (ProviderName, requested days) of cost_focus; returns the rows it now holds."""
-    spec = load_table_specs(ctx.settings.config_dir, "org")[ctx.destination_table or FOCUS_TABLE]
-    dataset = f"{warehouse.project}.{ctx.settings.org_dataset(ctx.org_slug)}"
-    params = focus_parameters(ctx, PROVIDER.focus, SERVICE_NAME)
-    return replace_focus_slice(ctx, warehouse, PROVIDER.focus, focus_sql(spec, dataset), params)
+# One FOCUS row per costs row (day, workspace, cost line).
+build_anthropic_focus = focus_step(
+    PROVIDER,
+    SERVICE_NAME,
+    {**daily_usage_columns("cost_date", "amount", "currency", "anthropic_costs_daily"), **COLUMNS},
+    lambda dataset: (_source(dataset), "FROM joined"),
+)

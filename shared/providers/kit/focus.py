@@ -107,6 +107,23 @@ def focus_parameters(ctx, identity, service_name: str) -> dict:
     }
 
 
+def focus_step(provider, service_name: str, columns: Mapping[str, str], source) -> object:
+    """A `run` processor replacing `provider`'s slice of cost_focus with one row per row of its source:
+    `source(dataset)` gives (the WITH clauses, the FROM clause) over the org's dataset; `columns` the FOCUS
+    expressions (usually `daily_usage_columns(...)` and the provider's own)."""
+
+    def build_focus(ctx, warehouse) -> int:
+        from shared.warehouse.schemas import load_table_specs
+
+        spec = load_table_specs(ctx.settings.config_dir, "org")[ctx.destination_table or FOCUS_TABLE]
+        ctes, from_sql = source(f"{warehouse.project}.{ctx.settings.org_dataset(ctx.org_slug)}")
+        params = focus_parameters(ctx, provider.focus, service_name)
+        select = ctes + focus_select(spec, columns, from_sql)
+        return replace_focus_slice(ctx, warehouse, provider.focus, select, params)
+
+    return build_focus
+
+
 def replace_focus_slice(ctx, warehouse, identity, select_sql: str, params: dict) -> int:
     """Replace the provider's slice of cost_focus (its ProviderName, the step's days) by `select_sql`'s rows in one
     transaction; returns the rows the slice holds now."""

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from shared.providers.contract import StepContext
-from shared.providers.kit.focus import (
-    FOCUS_TABLE,
-    daily_usage_columns,
-    focus_parameters,
-    focus_select,
-    replace_focus_slice,
-)
+from shared.providers.kit.focus import daily_usage_columns, focus_step
 from shared.providers.openai import PROVIDER
-from shared.warehouse.adapter import Warehouse
-from shared.warehouse.schemas import load_table_specs
 
 SERVICE_NAME = "OpenAI API"
 # Line item kinds ("<model>, <kind>") and the usage counter that measures each; others have no token count.
@@ -74,15 +65,10 @@ COLUMNS = {
 }
 
 
-def focus_sql(spec, dataset: str) -> str:
-    """The SELECT of the OpenAI slice: one FOCUS row per costs row."""
-    columns = {**daily_usage_columns("cost_date", "amount", "currency", "openai_costs_daily"), **COLUMNS}
-    return _source(dataset) + focus_select(spec, columns, "FROM priced")
-
-
-def build_openai_focus(ctx: StepContext, warehouse: Warehouse) -> int:
-    """Replace the OpenAI slice (ProviderName, requested days) of cost_focus; returns the rows it now holds."""
-    spec = load_table_specs(ctx.settings.config_dir, "org")[ctx.destination_table or FOCUS_TABLE]
-    dataset = f"{warehouse.project}.{ctx.settings.org_dataset(ctx.org_slug)}"
-    params = focus_parameters(ctx, PROVIDER.focus, SERVICE_NAME)
-    return replace_focus_slice(ctx, warehouse, PROVIDER.focus, focus_sql(spec, dataset), params)
+# One FOCUS row per costs row (day, project, line item).
+build_openai_focus = focus_step(
+    PROVIDER,
+    SERVICE_NAME,
+    {**daily_usage_columns("cost_date", "amount", "currency", "openai_costs_daily"), **COLUMNS},
+    lambda dataset: (_source(dataset), "FROM priced"),
+)

@@ -8,12 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from shared.providers.contract import Processor, StepContext
-from shared.providers.kit.focus import (
-    daily_usage_columns,
-    focus_parameters,
-    focus_select,
-    replace_focus_slice,
-)
+from shared.providers.kit.focus import daily_usage_columns, focus_step
 from shared.providers.kit.money import MONEY, exact_decimal, to_numeric
 from shared.providers.kit.report_api import ReportApi, report_items
 from shared.providers.kit.rows import (
@@ -24,7 +19,6 @@ from shared.providers.kit.rows import (
     finish_rows,
     optional_str,
 )
-from shared.warehouse.schemas import load_table_specs
 from tests.providers.seatbill import PROVIDER
 
 CHARGES_PATH = "/v2/reports/seat_charges"
@@ -85,17 +79,20 @@ FOCUS_COLUMNS = {
 }
 
 
-def build_focus(ctx: StepContext, warehouse) -> int:
-    """Replace SeatBill's slice of cost_focus: one FOCUS row per charge row."""
-    spec = load_table_specs(ctx.settings.config_dir, "org")["cost_focus"]
-    source = f"FROM `{warehouse.project}.{ctx.settings.org_dataset(ctx.org_slug)}.seatbill_charges_daily`"
-    source += " WHERE charge_date BETWEEN @slice_start AND @slice_end"
-    columns = {
-        **daily_usage_columns("charge_date", "amount", "currency", "seatbill_charges_daily"),
-        **FOCUS_COLUMNS,
-    }
-    params = focus_parameters(ctx, PROVIDER.focus, SERVICE_NAME)
-    return replace_focus_slice(ctx, warehouse, PROVIDER.focus, focus_select(spec, columns, source), params)
+def _charges(dataset: str) -> tuple[str, str]:
+    return (
+        "",
+        f"FROM `{dataset}.seatbill_charges_daily` WHERE charge_date BETWEEN @slice_start AND @slice_end",
+    )
+
+
+# One FOCUS row per charge row.
+build_focus = focus_step(
+    PROVIDER,
+    SERVICE_NAME,
+    {**daily_usage_columns("charge_date", "amount", "currency", "seatbill_charges_daily"), **FOCUS_COLUMNS},
+    _charges,
+)
 
 
 PROCESSORS = {
