@@ -4,20 +4,18 @@ cost equal to billed where priced, an unpriced model flagged (never 0), a reconc
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from tests.golden.test_openai_focus_golden import _typed
-
 from shared.pricing import overrides
-from shared.providers.contract import Credential, StepContext
 from shared.providers.registry import get_processor
 from shared.tenancy import onboarding
 from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import violations
+from tests.kit.golden import typed_row
+from tests.kit.steps import step_context
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "anthropic"
 START, END = date(2025, 11, 3), date(2025, 11, 4)
@@ -30,7 +28,7 @@ def _org(settings, warehouse) -> str:
     specs = load_table_specs(settings.config_dir, "org")
     for table, name in (("anthropic_usage_daily", "usage"), ("anthropic_costs_daily", "costs")):
         rows = json.loads((GOLDEN / f"expected_{name}_rows.json").read_text())
-        typed = [_typed(r, specs[table]) for r in rows]
+        typed = [typed_row(r, specs[table]) for r in rows]
         warehouse.replace_slice(settings.org_dataset(slug), specs[table], typed, START, END)
     return slug
 
@@ -38,14 +36,15 @@ def _org(settings, warehouse) -> str:
 def _run_steps(settings, warehouse, slug) -> dict[str, int]:
     written = {}
     for step, table in STEPS:
-        ctx = StepContext(
-            slug,
-            f"run_{step}",
+        ctx = step_context(
+            "anthropic",
             START,
             END,
-            Credential("anthropic", "sk-ant-x"),
-            settings,
-            time.monotonic() + 60,
+            "sk-ant-x",
+            settings=settings,
+            org_slug=slug,
+            run_id=f"run_{step}",
+            seconds=60,
             destination_table=table,
         )
         written[step] = get_processor(f"anthropic.{step}").run(ctx, warehouse)

@@ -5,17 +5,16 @@ The FOCUS mapping is SQL run in the warehouse, so this golden test needs the loc
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from shared.providers.contract import Credential, StepContext
 from shared.providers.registry import get_processor
 from shared.warehouse.datasets import ensure_org_dataset
 from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import violations
-from tests.kit.golden import jsonable
+from tests.kit.golden import jsonable, typed_row
+from tests.kit.steps import step_context
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "openai"
 START, END = date(2024, 11, 1), date(2024, 11, 4)
@@ -23,30 +22,23 @@ INGESTED_AT = datetime(2024, 11, 5, 7, 0, tzinfo=UTC)
 ORDER = ("ChargePeriodStart", "SubAccountId", "SkuId")
 
 
-def _typed(row: dict, spec) -> dict:
-    """A golden row (JSON) with its values in the column types of its table."""
-    parse = {"DATE": date.fromisoformat, "TIMESTAMP": datetime.fromisoformat, "NUMERIC": Decimal}
-    types = {c.name: c.type for c in spec.columns}
-    return {k: parse[types[k]](v) if v is not None and types[k] in parse else v for k, v in row.items()}
-
-
 def _load_golden_tables(settings, warehouse, slug) -> None:
     dataset = ensure_org_dataset(settings, warehouse, slug)
     specs = load_table_specs(settings.config_dir, "org")
     for table in ("openai_usage_daily", "openai_costs_daily"):
         rows = json.loads((GOLDEN / f"expected_{table.split('_')[1]}_rows.json").read_text())
-        warehouse.replace_slice(dataset, specs[table], [_typed(r, specs[table]) for r in rows], START, END)
+        warehouse.replace_slice(dataset, specs[table], [typed_row(r, specs[table]) for r in rows], START, END)
 
 
 def _focus(settings, warehouse, slug) -> list[dict]:
-    ctx = StepContext(
-        slug,
-        "run_golden_0001",
+    ctx = step_context(
+        "openai",
         START,
         END,
-        Credential("openai", "sk-x"),
-        settings,
-        time.monotonic() + 60,
+        "sk-x",
+        settings=settings,
+        org_slug=slug,
+        seconds=60,
         destination_table="cost_focus",
     )
     written = get_processor("openai.focus").run(ctx, warehouse)

@@ -22,3 +22,10 @@ def canonical(value):
 def jsonable(rows: list[dict]) -> list[dict]:
     """Rows as golden files hold them."""
     return [canonical(row) for row in rows]
+
+
+def typed_row(row: dict, spec) -> dict:
+    """A golden row (JSON) with its values in its table's column types (to load it back into the warehouse)."""
+    parse = {"DATE": date.fromisoformat, "TIMESTAMP": datetime.fromisoformat, "NUMERIC": Decimal}
+    types = {column.name: column.type for column in spec.columns}
+    return {k: parse[types[k]](v) if v is not None and types[k] in parse else v for k, v in row.items()}
