@@ -58,3 +58,29 @@ class StepRecorder:
 
     def log_step(self, org_slug, run_id, *, step_id, attempt, status, error_code=None, **kw) -> None:
         self.steps.append((step_id, attempt, status, error_code))
+
+
+class SliceRecorder:
+    """A warehouse that keeps the executor's slice loads in memory: (dataset, table, rows, start, end)."""
+
+    def __init__(self):
+        self.loads = []
+
+    def replace_slice(self, dataset, spec, rows, start, end):
+        self.loads.append((dataset, spec.name, list(rows), start, end))
+        return len(rows)
+
+
+class Clock:
+    """A monotonic clock that advances only by what `sleep` is asked for: backoff is asserted exactly."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -10,6 +10,7 @@ from shared.providers.contract import Credential, Processor
 from shared.runs.model import RunRequest
 from shared.worker.executor import Executor, RunCancelled
 from shared.worker.pipelines import PipelineConfig
+from tests.kit.steps import Clock, SliceRecorder, StepRecorder
 
 SETTINGS = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"})
 REQUEST = RunRequest(
@@ -21,36 +22,6 @@ REQUEST = RunRequest(
     date(2025, 11, 7),
 )
 CREDENTIAL = Credential("openai", "sk-test")
-
-
-class FakeWarehouse:
-    def __init__(self):
-        self.loads = []
-
-    def replace_slice(self, dataset, spec, rows, start, end):
-        self.loads.append((dataset, spec.name, list(rows), start, end))
-        return len(rows)
-
-
-class FakeRunLog:
-    def __init__(self):
-        self.steps = []
-
-    def log_step(self, org_slug, run_id, *, step_id, attempt, status, **kw):
-        self.steps.append((step_id, attempt, status, kw.get("error_code")))
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _config(max_attempts=3, step_timeout=300, run_timeout=900):
@@ -88,7 +59,7 @@ def _executor(behaviours, clock=None, **kw):
         return next(calls)(ctx)
 
     processor = Processor(extract=extract, transform=lambda records, ctx: list(records))
-    warehouse, run_log = FakeWarehouse(), FakeRunLog()
+    warehouse, run_log = SliceRecorder(), StepRecorder()
     executor = Executor(
         warehouse,
         SETTINGS,

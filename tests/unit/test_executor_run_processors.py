@@ -10,7 +10,7 @@ from shared.providers.contract import Credential, Processor
 from shared.runs.model import RunRequest
 from shared.worker.executor import Executor, RunCancelled
 from shared.worker.pipelines import PipelineConfig
-from tests.unit.test_executor import Clock, FakeRunLog, FakeWarehouse
+from tests.kit.steps import Clock, SliceRecorder, StepRecorder
 
 SETTINGS = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"})
 REQUEST = RunRequest(
@@ -62,7 +62,7 @@ def _executor(behaviours, clock=None, **kw):
         seen.append((ctx, warehouse))
         return next(calls)(ctx)
 
-    warehouse, run_log = FakeWarehouse(), FakeRunLog()
+    warehouse, run_log = SliceRecorder(), StepRecorder()
     executor = Executor(
         warehouse,
         SETTINGS,
