@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from shared.platform.errors import TerminalError
 from shared.platform.settings import Settings
@@ -84,7 +84,7 @@ class HttpApi:
     `<NAME>_API_BASE_URL` and an org's credential with `metadata.base_url` (within the egress allow-list)."""
 
     default_base_url: str
-    kind: str = "http"
+    kind: ClassVar[str] = "http"
 
     @property
     def official_host(self) -> str:
@@ -99,7 +99,7 @@ class WarehouseTable:
     """The source is a table in the customer's BigQuery, named by the credential's `metadata[metadata_key]`."""
 
     metadata_key: str
-    kind: str = "warehouse_table"
+    kind: ClassVar[str] = "warehouse_table"
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class ObjectStorage:
     """The source is files in the customer's object storage (a bucket or container named by metadata)."""
 
     metadata_keys: tuple[str, ...]
-    kind: str = "object_storage"
+    kind: ClassVar[str] = "object_storage"
 
 
 Source = HttpApi | WarehouseTable | ObjectStorage
