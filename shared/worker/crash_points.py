@@ -10,7 +10,6 @@ CRASH_ENV = "DPS_CRASH_AT"
 EXTRACTED = "extracted"  # a step's rows are extracted and transformed, nothing of them loaded yet
 LOADED = "loaded"  # a step's slice is loaded, its step row not yet written
 EXECUTED = "executed"  # every step loaded, the run not yet marked COMPLETED
-POINTS = (EXTRACTED, LOADED, EXECUTED)
 
 
 def crash_point(name: str, step_id: str | None = None) -> None:
