@@ -13,7 +13,7 @@ import pytest
 from devstack.providers.gcp.export import ExportSpec, demo_service_account_key, generate_export, write_export
 from shared.platform.clients import make_kms_client
 from shared.platform.settings import central_table
-from shared.tenancy import keys, onboarding
+from shared.tenancy import credentials, onboarding
 from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import column_violations, violations
 
@@ -123,7 +123,7 @@ def test_a_bad_export_table_is_refused_at_onboarding_and_again_by_the_worker(
             "org": org["org_slug"],
             "now": now,
             "key_name": settings.kms_key_name,
-            "secret": keys.encrypt_secret(make_kms_client(settings), settings.kms_key_name, key),
+            "secret": credentials.encrypt_secret(make_kms_client(settings), settings.kms_key_name, key),
             "metadata": json.dumps({"billing_export_table": "x.y.z` WHERE 1=1 --"}),
         },
     )
