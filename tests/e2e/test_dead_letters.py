@@ -155,7 +155,7 @@ def test_a_failed_run_is_replayed_only_into_a_free_concurrency_slot(
 ):
     from google.cloud import pubsub_v1
 
-    from shared.dead_letters import store
+    from shared.dead_letters.store import store
 
     org = new_org(plan="starter")  # one concurrent run
     slug, run_log = org["org_slug"], RunLog(warehouse, settings)

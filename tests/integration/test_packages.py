@@ -44,7 +44,7 @@ def test_package_installs_and_imports_its_entry_point(name, tmp_path):
     with zipfile.ZipFile(built["archive"]) as archive:
         archive.extractall(source)
         listed = set(archive.namelist())
-    assert {"main.py", "requirements.txt", "shared/settings.py", "configs/plans.yml"} <= listed
+    assert {"main.py", "requirements.txt", "shared/platform/settings.py", "configs/plans.yml"} <= listed
     assert not any(path.startswith("devstack/") for path in listed), "stand-ins must not ship"
     python = package_venv((source / "requirements.txt").read_text(), VENVS)
     freeze = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True, check=False)
