@@ -4,7 +4,6 @@ ports, started fresh for each test module that needs one."""
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 
@@ -74,28 +73,20 @@ def kms(settings):
 @pytest.fixture
 def new_org(settings):
     """Factory: onboard a fresh org (unique slug) with an OpenAI credential; returns create_org's result."""
-    from shared.tenancy import onboarding
+    from tests.kit.orgs import onboard
 
-    def make(
-        plan="professional", status="ACTIVE", credential=True, metadata=None, secret="sk-admin-test-secret"
-    ):
-        slug = f"t_{uuid.uuid4().hex[:10]}"
-        created = onboarding.create_org(settings, slug, plan, status)
-        if credential:
-            onboarding.set_credential(settings, slug, "openai", secret, metadata or {})
-        return created
+    def make(**options):
+        return onboard(settings, **options)
 
     return make
-
-
-# A key the provider sandbox refuses (401): a run it starts fails at its first provider call.
-REFUSED_PROVIDER_KEY = "sk-no"
 
 
 @pytest.fixture
 def api_only_org(new_org):
     """Factory like `new_org`, for tests of the API alone: the runs they start fail at once (a refused provider
     key) instead of pulling data through every step and loading the shared emulator under later tests."""
+
+    from tests.kit.orgs import REFUSED_PROVIDER_KEY
 
     def make(**options):
         return new_org(**{"secret": REFUSED_PROVIDER_KEY, **options})
