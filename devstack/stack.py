@@ -258,6 +258,20 @@ class LocalStack:
         """Start the BigQuery emulator again on the same ports and data; returns the seconds until it answered."""
         return self._launch_bigquery().wait_ready()
 
+    def reset_bigquery(self) -> float:
+        """An empty warehouse on the same ports: stop the BigQuery emulator, discard its data, start it again and
+        bootstrap the central tables; everything else keeps running. Returns the seconds it took."""
+        import shutil
+
+        from shared.tenancy import onboarding
+
+        began = time.monotonic()
+        self.stop_bigquery()
+        shutil.rmtree(self.data_dir / "bigquery", ignore_errors=True)
+        self.start_bigquery()
+        onboarding.bootstrap(self.settings())
+        return time.monotonic() - began
+
     def _launch_functions(self, names: list[str]) -> dict[str, tuple[float, Callable[[], float]]]:
         executable = Path(sys.executable).parent / "functions-framework"
         env = {**os.environ, **self.env(), "PYTHONUNBUFFERED": "1"}

@@ -32,6 +32,8 @@ from shared.worker.pipelines import load_pipelines
 from tests.kit.orgs import onboard
 from tests.kit.runs import cancel_run, start_run
 
+# The fuzzer acts as root on every org (a trigger without a body schedules a run for each org with a credential; a
+# replay of all dead letters and the reaper touch every org's runs): the module's warehouse holds its org only.
 pytestmark = pytest.mark.stack
 
 DOCUMENT = load_openapi()
