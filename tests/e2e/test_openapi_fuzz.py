@@ -234,7 +234,7 @@ AWKWARD_PATHS = [
 def _awkward_params():
     for *case, differs in AWKWARD_PATHS:
         reason = f"reported to the lead (contract or code to change): {differs}"
-        marks = pytest.mark.xfail(reason=reason, strict=False) if differs else ()
+        marks = pytest.mark.xfail(reason=reason, strict=True) if differs else ()
         yield pytest.param(*case, marks=marks, id=f"{case[0]} {case[1]}")
 
 
