@@ -16,7 +16,7 @@ from shared.platform.logs import TRACE_FIELD
 from shared.runs.run_log import RunLog
 from tests.e2e.fault_provider import NOT_JSON, RESET, TRUNCATED, hang, status, text
 from tests.e2e.faultkit import COSTS_ONLY, DAY
-from tests.kit.runs import Recorder, deliver, event_for, new_run, wait_until, worker_deps
+from tests.kit.runs import Recorder, deliver, event_for, function_log, new_run, wait_until, worker_deps
 from tests.kit.totals import COSTS_PATH, USAGE_PATH, sandbox_costs, table_costs
 
 REQUESTS_PER_STEP_ATTEMPT = 4  # shared.providers.openai.constants.MAX_ATTEMPTS_PER_REQUEST
@@ -237,8 +237,7 @@ def test_no_secret_is_written_anywhere(
     run_row = RunLog(warehouse, short_settings).get(tenant["org_slug"], run_id)
     assert run_row["status"] == "FAILED" and run_row["error_code"] == "PROVIDER_AUTH_FAILED"
     # The function process labelled its lines too: execution id (the CloudEvent id), org, run and step.
-    function_log = (stack.data_dir / "logs" / "openai.log").read_text().splitlines()
-    lines = [json.loads(line) for line in function_log if line.startswith("{") and run_id in line]
+    lines = function_log(stack, "openai", run_id)
     assert lines and all(line["org_slug"] == tenant["org_slug"] and line["execution_id"] for line in lines)
     assert {line.get("step_id") for line in lines if line["message"].startswith("step ")} == {"usage"}
     written.extend(capsys.readouterr())  # this test's own lines, besides the earlier tests' ones

@@ -1,7 +1,6 @@
 """HTTP run request in, rows out: the OpenAI pipeline end to end through Pub/Sub, the worker, KMS and BigQuery."""
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
@@ -9,7 +8,7 @@ from shared.providers.openai import PROVIDER as OPENAI
 from shared.runs.run_log import RunLog
 from shared.worker.entry import WorkerDeps, handle_run_event
 from tests.focus_conformance import violations
-from tests.kit.runs import event_for, get_run, start_run, wait_for_run
+from tests.kit.runs import event_for, function_log, get_run, start_run, wait_for_run, wait_until
 from tests.kit.totals import sandbox_cost_total, table_facts
 
 START, END = "2025-11-03", "2025-11-05"
@@ -122,7 +121,17 @@ def test_pubsub_redelivery_of_a_published_run_does_not_double(stack, settings, w
         future.result(timeout=30)
     run = wait_for_run(stack, org, request.pipeline_logging_id)
     assert run["status"] == "COMPLETED"
-    time.sleep(1.0)  # let the other deliveries land
+
+    def handled():  # what the function did with each copy, once all three were delivered
+        messages = [line["message"] for line in function_log(stack, "openai", request.pipeline_logging_id)]
+        outcomes = [
+            "started" if m == "run started" else "duplicate"
+            for m in messages
+            if m == "run started" or m.startswith("duplicate delivery ignored")
+        ]
+        return sorted(outcomes) if len(outcomes) >= 3 else None
+
+    assert wait_until(handled, what="three deliveries of the run") == ["duplicate", "duplicate", "started"]
     steps = run_log.step_logs(org["org_slug"], request.pipeline_logging_id)
     assert len(steps) == 6
     assert table_facts(settings, warehouse, org["org_slug"])[3] == sandbox_cost_total(

@@ -93,6 +93,18 @@ def wait_for_run(stack, org: dict, run_id: str, timeout: float = 90) -> dict:
         raise AssertionError(f"run {run_id} still {seen[-1].get('status')} after {timeout} s") from None
 
 
+def function_log(stack, function: str, run_id: str) -> list[dict]:
+    """The structured lines the stack's function process `function` (api, openai, ...) logged about a run."""
+    lines = []
+    for line in (stack.data_dir / "logs" / f"{function}.log").read_text(errors="replace").splitlines():
+        if line.startswith("{") and run_id in line:
+            try:
+                lines.append(json.loads(line))
+            except ValueError:  # the last line, half written while we read
+                continue
+    return lines
+
+
 # --- runs in the warehouse --------------------------------------------------------------------------------------
 
 
