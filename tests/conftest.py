@@ -3,12 +3,13 @@ ports, for the modules of tests/integration and tests/e2e that need one.
 
 One stack serves the whole session, and each module gets it with an empty warehouse: the stack's processes are
 started once (a full start and stop cost ~7 s per module on 2 cores), but its BigQuery emulator is replaced by a
-fresh one, bootstrapped, before each module that uses the stack (~2.5 s). A warehouse shared across modules is
-not cheaper: the emulator answers every statement more slowly the more tables, query results and jobs it holds
-(a `SELECT 1` took 58 ms on a fresh emulator and 165 ms on one that had served the suite; per-statement catalog
-scans in local-bigquery), so late modules ran up to twice as long and the whole stack tier took longer than with a
-fresh stack per module (benchmarks/standin_growth.py measures it). With a fresh warehouse per module, a module sees
-no other module's orgs, runs or rows, so every module passes alone and in any order, as with a stack of its own.
+fresh one, bootstrapped, before each module that uses the stack (~2.5 s). A warehouse kept across modules is not
+cheaper: the emulator answers every statement more slowly the more tables, query results and jobs it holds (its
+per-statement catalog scans), and a restart on the same data does not help. benchmarks/standin_growth.py: after 47
+orgs onboarded and run, `SELECT 1` took 96 ms against 48 ms on a fresh emulator and a typical unit of test work 1.6x
+as long; with one warehouse for the whole session, late modules ran up to twice as long and the stack tier took
+longer than with a fresh stack per module. With a fresh warehouse per module, a module sees no other module's orgs,
+runs or rows, so every module passes alone and in any order, as with a stack of its own.
 
 A module marked `own_stack(reason)` gets a fresh stack of its own instead, for what it does to the stack's
 processes. Today: tests/e2e/test_warehouse_outage.py (stops and restarts the BigQuery emulator mid-run, an outage
