@@ -9,6 +9,7 @@ none) never talks to a stack through a stale client.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,9 +47,10 @@ class Stacks:
         self.duckdb_home = self.root / "duckdb-home"
         self._shared: LocalStack | None = None
         self._started: list[LocalStack] = []
+        self._count = itertools.count()
 
     def _start(self, name: str) -> LocalStack:
-        data_dir = self.root / f"{name}-{len(self._started)}"
+        data_dir = self.root / f"{name}-{next(self._count)}"
         local = LocalStack(data_dir, ports=LocalStack.free_ports(), duckdb_home=self.duckdb_home)
         self._started.append(local)
         return local.start()
