@@ -258,6 +258,20 @@ class LocalStack:
         """Start the BigQuery emulator again on the same ports and data; returns the seconds until it answered."""
         return self._launch_bigquery().wait_ready()
 
+    def reset_bigquery(self) -> float:
+        """An empty warehouse on the same ports: stop the BigQuery emulator, discard its data, start it again and
+        bootstrap the central tables; everything else keeps running. Returns the seconds it took."""
+        import shutil
+
+        from shared.tenancy import onboarding
+
+        began = time.monotonic()
+        self.stop_bigquery()
+        shutil.rmtree(self.data_dir / "bigquery", ignore_errors=True)
+        self.start_bigquery()
+        onboarding.bootstrap(self.settings())
+        return time.monotonic() - began
+
     def _launch_functions(self, names: list[str]) -> dict[str, tuple[float, Callable[[], float]]]:
         executable = Path(sys.executable).parent / "functions-framework"
         env = {**os.environ, **self.env(), "PYTHONUNBUFFERED": "1"}
@@ -321,13 +335,21 @@ class LocalStack:
         ensure_topology(self.project, settings.pubsub_emulator_host, endpoints, settings.topic_for)
 
     def stop(self) -> None:
-        """Stop everything in reverse start order; idempotent, and a failing stop does not skip the others."""
-        while self._stoppers:
-            name, stop = self._stoppers.pop()
+        """Stop everything, all at once (each process's grace period runs alongside the others', not after them);
+        idempotent, and a failing stop does not skip the others."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        stoppers, self._stoppers = self._stoppers[::-1], []
+
+        def stop(name: str, action: Callable[[], None]) -> None:
             try:
-                stop()
+                action()
             except Exception as exc:  # noqa: BLE001 - keep stopping the rest; report what could not stop
                 self._echo(f"warning: stopping {name} failed: {exc!r}")
+
+        if stoppers:
+            with ThreadPoolExecutor(len(stoppers), thread_name_prefix="stack-stop") as pool:
+                list(pool.map(lambda entry: stop(*entry), stoppers))
 
     def __enter__(self) -> Self:
         return self.start()

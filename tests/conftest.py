@@ -1,54 +1,53 @@
-"""Module fixtures: a local stack (BigQuery emulator, Pub/Sub emulator, KMS, Tasks, sandbox, functions) on free
-ports, started fresh for each test module that needs one."""
+"""The stack fixtures: a local stack (BigQuery emulator, Pub/Sub emulator, KMS, Tasks, sandbox, functions) on free
+ports, for the modules of tests/integration and tests/e2e that need one.
+
+One stack serves the whole session, and each module gets it with an empty warehouse: the stack's processes are
+started once (a full start and stop cost ~7 s per module on 2 cores), but its BigQuery emulator is replaced by a
+fresh one, bootstrapped, before each module that uses the stack (~2.5 s). A warehouse kept across modules is not
+cheaper: the emulator answers every statement more slowly the more tables, query results and jobs it holds (its
+per-statement catalog scans), and a restart on the same data does not help. benchmarks/standin_growth.py: after 47
+orgs onboarded and run, `SELECT 1` took 96 ms against 48 ms on a fresh emulator and a typical unit of test work 1.6x
+as long; with one warehouse for the whole session, late modules ran up to twice as long and the stack tier took
+longer than with a fresh stack per module. With a fresh warehouse per module, a module sees no other module's orgs,
+runs or rows, so every module passes alone and in any order, as with a stack of its own.
+
+A module marked `own_stack(reason)` gets a fresh stack of its own instead, for what it does to the stack's
+processes. Today: tests/e2e/test_warehouse_outage.py (stops and restarts the BigQuery emulator mid-run, an outage
+the shared functions should not live through with other modules; a failed restart stays in that module).
+DPS_TEST_STACKS=module gives every module a stack of its own (as before; slower), to tell a test's own failure from
+one caused by sharing.
+"""
 
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
 
-
-def _forget_process_clients() -> None:
-    """Drop what this process cached about a stack (settings, clients): the next module's stack is another."""
-    from shared.api import app
-    from shared.platform import clients, settings
-    from shared.worker import entry
-
-    for cached in (
-        settings.get_settings,
-        clients.subscriber_client,
-        clients.bigquery_client,
-        clients.kms_client,
-        clients.publisher_client,
-        clients.tasks_client,
-        clients.warehouse,
-        entry.default_deps,
-        app.default_deps,
-    ):
-        cached.cache_clear()
+from tests.kit.stacks import Stacks
 
 
-# Module scope, not session: the BigQuery stand-in (DuckLake) gets slower with every commit it keeps (each small
-# transaction adds files and snapshots that later reads go through), so one emulator for the whole suite made the
-# late modules several times slower than the same tests on a fresh one. A start costs ~3-5 s.
+@pytest.fixture(scope="session")
+def stacks(tmp_path_factory):
+    """Every stack of the session; those still running are stopped at its end."""
+    started = Stacks(tmp_path_factory.mktemp("stacks"))
+    yield started
+    started.close()
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """The whole local stack, started for one test module and stopped at its end."""
-    from devstack.stack import LocalStack
-
-    local = LocalStack(data_dir=tmp_path_factory.mktemp("stack"), ports=LocalStack.free_ports())
-    local.start()
-    # The test process talks to the same stand-ins as the served functions, through the same settings.
-    saved = dict(os.environ)
-    os.environ.update(local.env())
-    try:
-        yield local
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        local.stop()
-        _forget_process_clients()
+def stack(request, stacks):
+    """The module's stack: the session's shared one with an empty warehouse, or a fresh one for a module marked
+    `own_stack`."""
+    own = request.node.get_closest_marker("own_stack")
+    if own is not None and not own.args:
+        raise pytest.UsageError(f"{request.node.nodeid}: own_stack needs a reason")
+    if own is not None or os.environ.get("DPS_TEST_STACKS") == "module":
+        with stacks.own(request.node.path.stem) as local, stacks.active(local):
+            yield local
+    else:
+        with stacks.active(stacks.shared()) as local:
+            yield local
 
 
 @pytest.fixture(scope="module")
@@ -74,28 +73,20 @@ def kms(settings):
 @pytest.fixture
 def new_org(settings):
     """Factory: onboard a fresh org (unique slug) with an OpenAI credential; returns create_org's result."""
-    from shared.tenancy import onboarding
+    from tests.kit.orgs import onboard
 
-    def make(
-        plan="professional", status="ACTIVE", credential=True, metadata=None, secret="sk-admin-test-secret"
-    ):
-        slug = f"t_{uuid.uuid4().hex[:10]}"
-        created = onboarding.create_org(settings, slug, plan, status)
-        if credential:
-            onboarding.set_credential(settings, slug, "openai", secret, metadata or {})
-        return created
+    def make(**options):
+        return onboard(settings, **options)
 
     return make
-
-
-# A key the provider sandbox refuses (401): a run it starts fails at its first provider call.
-REFUSED_PROVIDER_KEY = "sk-no"
 
 
 @pytest.fixture
 def api_only_org(new_org):
     """Factory like `new_org`, for tests of the API alone: the runs they start fail at once (a refused provider
     key) instead of pulling data through every step and loading the shared emulator under later tests."""
+
+    from tests.kit.orgs import REFUSED_PROVIDER_KEY
 
     def make(**options):
         return new_org(**{"secret": REFUSED_PROVIDER_KEY, **options})

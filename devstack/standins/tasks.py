@@ -25,10 +25,16 @@ class TaskStore:
     """Queues, tasks and tombstones in memory, behind one lock (the dispatcher shares it)."""
 
     def __init__(
-        self, tombstone_seconds: float = TOMBSTONE_SECONDS, log: Callable[[str], None] | None = None
+        self,
+        tombstone_seconds: float = TOMBSTONE_SECONDS,
+        log: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ):
         from google.cloud import tasks_v2
 
+        # Every time the server reads (schedule, dispatch and response times, backoff, tombstones) comes from
+        # `clock` (epoch seconds), so a test can move time itself instead of sleeping through it.
+        self.clock = clock
         self.lock = threading.RLock()
         self.queues: dict[str, LocalQueue] = {}
         self.tasks: dict[str, object] = {}
@@ -38,22 +44,25 @@ class TaskStore:
         self.log = log or (lambda message: None)
         self.dispatcher = None
 
+    def now(self) -> datetime:
+        """The clock's time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
     def queue_of(self, task_name: str) -> LocalQueue:
         return self.queues[task_name.rsplit("/tasks/", 1)[0]]
 
     def name_taken(self, name: str) -> bool:
         expiry = self.tombstones.get(name)
-        if expiry is not None and expiry < time.monotonic():
+        if expiry is not None and expiry < self.clock():
             del self.tombstones[name]
             expiry = None
         return name in self.tasks or expiry is not None
 
     def remove(self, name: str) -> None:
         self.tasks.pop(name, None)
-        self.tombstones[name] = time.monotonic() + self.tombstone_seconds
+        self.tombstones[name] = self.clock() + self.tombstone_seconds
 
-    @staticmethod
-    def _record_response(task, status: int | None) -> None:
+    def _record_response(self, task, status: int | None) -> None:
         """The attempt's answer as Cloud Tasks shows it: a google.rpc.Status named after the HTTP status."""
         from google.rpc import status_pb2
 
@@ -61,7 +70,7 @@ class TaskStore:
         answer = status_pb2.Status(code=code, message=f"HTTP {status}" if status else "no response")
         attempts = [task.last_attempt] + ([task.first_attempt] if task.dispatch_count == 1 else [])
         for attempt in attempts:
-            attempt.response_time = datetime.now(UTC)
+            attempt.response_time = self.now()
             attempt.response_status = answer
 
     def settle(self, name: str, status: int | None, dispatcher) -> None:
@@ -78,7 +87,7 @@ class TaskStore:
             self.remove(name)
             return
         queue = self.queue_of(name).queue
-        when = next_attempt_time(queue.retry_config, task, datetime.now(UTC))
+        when = next_attempt_time(queue.retry_config, task, self.now())
         if when is None:
             self.log(f"task {name} dropped after {task.dispatch_count} attempts (last HTTP {status})")
             self.remove(name)
@@ -160,7 +169,7 @@ class CloudTasksServicer:
             if self.store.name_taken(task.name):
                 # Cloud Tasks' answer: a live task, or one deleted or finished within the last hour.
                 self._abort(context, "ALREADY_EXISTS", "Requested entity already exists")
-            now = datetime.now(UTC)
+            now = self.store.now()
             task.create_time = now
             if not task.schedule_time or task.schedule_time < now:
                 task.schedule_time = now
@@ -198,7 +207,7 @@ class CloudTasksServicer:
         """Dispatch now, whatever its schedule time (as Cloud Tasks' RunTask)."""
         with self.store.lock:
             task = self._task(request.name, context)
-            task.schedule_time = datetime.now(UTC)
+            task.schedule_time = self.store.now()
             self.store.dispatcher.schedule(task.name, task.schedule_time)
             return self._view(task, request.response_view)
 
@@ -237,13 +246,15 @@ def start_tasks_server(
     send=send_http,
     tombstone_seconds: float = TOMBSTONE_SECONDS,
     log: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ):
-    """Serve Cloud Tasks on host:port (0: a free port) on background threads; returns (server, bound port, stop)."""
+    """Serve Cloud Tasks on host:port (0: a free port) on background threads; returns (server, bound port, stop).
+    `clock` (epoch seconds) is the server's only source of time (tests pass one they move by hand)."""
     from concurrent import futures
 
     import grpc
 
-    store = TaskStore(tombstone_seconds, log)
+    store = TaskStore(tombstone_seconds, log, clock)
     store.dispatcher = Dispatcher(store, send)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="local-tasks"))
     server.add_generic_rpc_handlers((_handler(CloudTasksServicer(store)),))

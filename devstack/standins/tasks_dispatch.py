@@ -6,10 +6,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 DEFAULT_DEADLINE_SECONDS = 600.0  # Cloud Tasks' default dispatch deadline for HTTP targets
 RETRY_TICK_SECONDS = 0.02  # how soon a task held back by its queue's concurrency limit is looked at again
@@ -38,7 +37,8 @@ def retries_exhausted(retry_config, task, now: datetime) -> bool:
 
 
 class Dispatcher:
-    """One thread ordering due tasks by schedule time, and a pool sending their requests."""
+    """One thread ordering due tasks by schedule time, and a pool sending their requests. Time is the store's
+    clock: a task is started once the clock reaches its schedule time, never before."""
 
     def __init__(self, store, send: Callable[[object, float], int | None], workers: int = 16):
         self.store, self.send = store, send  # send(http_request, timeout) -> HTTP status or None (no answer)
@@ -70,8 +70,10 @@ class Dispatcher:
                     self._wake.wait()
                     continue
                 due, _, name = self._heap[0]
-                if due > time.time():
-                    self._wake.wait(timeout=due - time.time())
+                now = self.store.clock()
+                if due > now:
+                    # Woken early by a new task, or on time: either way the clock is read again.
+                    self._wake.wait(timeout=due - now)
                     continue
                 heapq.heappop(self._heap)
                 self._start(name, due)
@@ -81,12 +83,12 @@ class Dispatcher:
         if task is None or abs(task.schedule_time.timestamp() - due) > 1e-3:
             return  # deleted, or rescheduled (RunTask, a retry): a newer heap entry stands for it
         queue = self.store.queue_of(name)
-        wait = queue.admit(time.time())
+        wait = queue.admit(self.store.clock())
         if wait:  # over the queue's concurrency or dispatch rate: look again later, order kept
             heapq.heappush(self._heap, (due, next(self._seq), name))
             self._wake.wait(timeout=wait)
             return
-        now = datetime.now(UTC)
+        now = self.store.now()
         attempt = self.store.attempt_type(schedule_time=task.schedule_time, dispatch_time=now)
         if not task.first_attempt:
             task.first_attempt = attempt

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.fault_provider import FaultProvider
-from tests.e2e.faultkit import fault_org, short_config_dir, with_config_dir
+from tests.e2e.faultkit import short_config_dir, with_config_dir
+from tests.kit.orgs import fault_org
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import httpx
 import pytest
 
 from shared.tenancy import onboarding
-from tests.e2e.test_openai_pipeline import _wait
 from tests.focus_conformance import violations
+from tests.kit.runs import start_run, wait_for_run
 
-URL = "/api/v1/pipelines/run/{org}/anthropic/cost/usage_cost"
+PIPELINE = "anthropic/cost/usage_cost"
 START, END = "2025-11-03", "2025-11-05"
 SECRET = "sk-ant-admin01-e2e-test-secret"
 
@@ -22,14 +22,7 @@ def _org(settings, new_org, metadata=None):
 
 
 def _start_run(stack, org):
-    response = httpx.post(
-        stack.api_url + URL.format(org=org["org_slug"]),
-        json={"start_date": START, "end_date": END},
-        headers={"X-API-Key": org["api_key"]},
-        timeout=30,
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["pipeline_logging_id"]
+    return start_run(stack, org, {"start_date": START, "end_date": END}, PIPELINE)
 
 
 def _sandbox_billed_total(stack):
@@ -61,7 +54,7 @@ def _facts(warehouse, settings, slug):
 def test_run_end_to_end_reconciles_and_a_rerun_leaves_one_copy(stack, settings, warehouse, new_org):
     org = _org(settings, new_org)
     slug = org["org_slug"]
-    run = _wait(stack, org, _start_run(stack, org))
+    run = wait_for_run(stack, org, _start_run(stack, org))
     assert run["status"] == "COMPLETED", run
     assert [s["step_id"] for s in run["steps"]] == ["usage", "costs", "prices", "estimate", "focus"]
     usage, costs, _, focus = first = _facts(warehouse, settings, slug)
@@ -83,7 +76,7 @@ def test_run_end_to_end_reconciles_and_a_rerun_leaves_one_copy(stack, settings, 
     labels = warehouse.query(f"SELECT DISTINCT api_key_label FROM `{ds}.anthropic_usage_daily`")
     assert "console" in {r["api_key_label"] for r in labels}
 
-    again = _wait(stack, org, _start_run(stack, org))
+    again = wait_for_run(stack, org, _start_run(stack, org))
     assert again["status"] == "COMPLETED"
     assert _facts(warehouse, settings, slug) == first  # replaced, not added
 
@@ -95,13 +88,13 @@ def test_a_credential_base_url_is_checked_against_the_allow_list(stack, settings
             settings, org["org_slug"], "anthropic", SECRET, {"base_url": "http://evil.example.com"}
         )
     org = _org(settings, new_org, {"base_url": stack.sandbox_url})  # loopback is allowed locally
-    run = _wait(stack, org, _start_run(stack, org))
+    run = wait_for_run(stack, org, _start_run(stack, org))
     assert run["status"] == "COMPLETED", run
 
 
 def test_a_rejected_admin_key_fails_the_run_with_a_stable_code_and_no_secret(stack, settings, new_org):
     org = new_org(credential=False)
     onboarding.set_credential(settings, org["org_slug"], "anthropic", "sk-ant-api03-not-an-admin-key")
-    run = _wait(stack, org, _start_run(stack, org))
+    run = wait_for_run(stack, org, _start_run(stack, org))
     assert run["status"] == "FAILED" and run["error_code"] == "PROVIDER_AUTH_FAILED"
     assert "not-an-admin-key" not in json.dumps(run)

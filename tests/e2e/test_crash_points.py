@@ -14,18 +14,9 @@ from shared.platform.settings import REPO_ROOT
 from shared.runs.reaper import reap_stuck_runs
 from shared.runs.run_log import RunLog
 from shared.worker.crash_points import CRASH_ENV, EXECUTED, EXTRACTED
-from tests.e2e.faultkit import (
-    DAY,
-    deliver,
-    event_for,
-    reserve,
-    running_slots,
-    sandbox_costs,
-    sandbox_usage,
-    table_costs,
-    table_usage,
-    worker_deps,
-)
+from tests.e2e.faultkit import DAY, USAGE_COSTS
+from tests.kit.runs import deliver, event_for, reserve, running_slots, worker_deps
+from tests.kit.totals import sandbox_costs, sandbox_usage, table_costs, table_usage
 
 # The body of a provider function, run as its own process so that it can die as a killed instance does.
 WORKER = """
@@ -64,7 +55,7 @@ def test_a_killed_worker_is_reaped_and_a_rerun_completes_exactly(
     point, loaded_before_the_crash, day, stack, short_settings, warehouse, kms, tenant
 ):
     slug, run_log = tenant["org_slug"], RunLog(warehouse, short_settings)
-    crashed = reserve(short_settings, warehouse, slug, day)
+    crashed = reserve(short_settings, warehouse, slug, day, USAGE_COSTS)
 
     worker = _crashing_worker(short_settings, event_for(crashed), point)
 
@@ -84,7 +75,7 @@ def test_a_killed_worker_is_reaped_and_a_rerun_completes_exactly(
     assert running_slots(short_settings, warehouse, slug) == 0
 
     # A re-run of the same day replaces what the crashed run left: exact totals, one copy, no slot held.
-    rerun = reserve(short_settings, warehouse, slug, day)
+    rerun = reserve(short_settings, warehouse, slug, day, USAGE_COSTS)
     assert deliver(event_for(rerun, "m-rerun"), worker_deps(short_settings, warehouse, kms), 1) == [
         "completed"
     ]

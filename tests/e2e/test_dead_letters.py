@@ -15,10 +15,9 @@ import httpx
 import pytest
 
 from shared.runs import publish
-from shared.runs.admission import reserve_run
 from shared.runs.run_log import RunLog
-from shared.tenancy.subscriptions import load_plans
-from tests.e2e.test_openai_pipeline import _sandbox_cost_total, _table_facts, _wait
+from tests.kit.runs import reserve, root_headers, running_slots, wait_for_run, wait_until
+from tests.kit.totals import sandbox_cost_total, table_facts
 
 pytestmark = pytest.mark.stack
 DAY = date(2025, 11, 6)
@@ -45,44 +44,22 @@ def broken_function():
     server.server_close()
 
 
-def _root(stack) -> dict:
-    return {"X-CA-Root-Key": stack.secrets["root_key"]}
-
-
-def _reserved_run(warehouse, settings, org_slug, plan="professional", day=DAY):
-    """A run accepted exactly as the API accepts one (PENDING, holding a concurrency slot), not yet published."""
-    run_log = RunLog(warehouse, settings)
-    request = run_log.new_request(org_slug, "openai/cost/usage_cost", "openai", day, day)
-    assert (
-        reserve_run(warehouse, settings, request, load_plans(settings.config_dir)[plan]).decision
-        == "ACCEPTED"
+def _letters(stack, org_slug) -> list[dict]:
+    """GET the org's dead letters (the call drains the subscriptions first)."""
+    response = httpx.get(
+        stack.api_url + LIST, params={"org_slug": org_slug}, headers=root_headers(stack), timeout=60
     )
-    return request
+    assert response.status_code == 200, response.text
+    return response.json()["dead_letters"]
 
 
-def _listed(stack, org_slug, timeout=60) -> list[dict]:
-    """GET the org's dead letters (each call drains the subscriptions first) until one is there."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = httpx.get(
-            stack.api_url + LIST, params={"org_slug": org_slug}, headers=_root(stack), timeout=60
-        )
-        assert response.status_code == 200, response.text
-        if letters := response.json()["dead_letters"]:
-            return letters
-        time.sleep(1)
-    raise AssertionError(f"no dead letter for {org_slug} after {timeout} s")
+def _listed(stack, org_slug) -> list[dict]:
+    """The org's dead letters, once there is one."""
+    return wait_until(lambda: _letters(stack, org_slug), interval=1, what=f"a dead letter for {org_slug}")
 
 
 def _replay(stack, body) -> httpx.Response:
-    return httpx.post(stack.api_url + REPLAY, json=body, headers=_root(stack), timeout=120)
-
-
-def _running_slots(warehouse, settings, org_slug) -> int:
-    table = f"{settings.project}.{settings.central_dataset}.org_usage_quotas"
-    return warehouse.query(f"SELECT running FROM `{table}` WHERE org_slug = @org", {"org": org_slug})[0][
-        "running"
-    ]
+    return httpx.post(stack.api_url + REPLAY, json=body, headers=root_headers(stack), timeout=120)
 
 
 def test_dead_lettered_run_is_listed_replayed_once_and_completes(
@@ -91,7 +68,7 @@ def test_dead_lettered_run_is_listed_replayed_once_and_completes(
     from google.cloud import pubsub_v1
 
     org = new_org()
-    request = _reserved_run(warehouse, settings, org["org_slug"])
+    request = reserve(settings, warehouse, org["org_slug"], DAY)
     # A topic of its own whose push subscription (the emulator's minimum of 5 deliveries) dead-letters into the
     # real openai dead-letter topic: the worker would fail a run itself after 4 claims, so a run message lands
     # there only when the function never settles it, as here.
@@ -133,18 +110,18 @@ def test_dead_lettered_run_is_listed_replayed_once_and_completes(
     answer = _replay(stack, {"message_ids": [letter["message_id"]]})
     assert answer.status_code == 200, answer.text
     assert answer.json()["replayed"] == 1 and answer.json()["results"][0]["outcome"] == "replayed"
-    run = _wait(stack, org, request.pipeline_logging_id)
+    run = wait_for_run(stack, org, request.pipeline_logging_id)
     assert run["status"] == "COMPLETED", run
-    facts = _table_facts(warehouse, settings, org["org_slug"])
-    assert facts[3] == _sandbox_cost_total(stack, DAY.isoformat(), DAY.isoformat())
-    assert _running_slots(warehouse, settings, org["org_slug"]) == 0
+    facts = table_facts(settings, warehouse, org["org_slug"])
+    assert facts[3] == sandbox_cost_total(stack, DAY.isoformat(), DAY.isoformat())
+    assert running_slots(settings, warehouse, org["org_slug"]) == 0
 
     # Again: a no-op, reported as such; no second copy, no new run, the letter unchanged.
     before = RunLog(warehouse, settings).get(org["org_slug"], request.pipeline_logging_id)
     again = _replay(stack, {"message_ids": [letter["message_id"]]})
     assert again.status_code == 200 and again.json()["results"][0]["outcome"] == "already_completed"
     time.sleep(1.0)
-    assert _table_facts(warehouse, settings, org["org_slug"]) == facts
+    assert table_facts(settings, warehouse, org["org_slug"]) == facts
     assert RunLog(warehouse, settings).list_for_org(org["org_slug"], 10) == [before]
     [after] = _listed(stack, org["org_slug"])
     assert after["replay_count"] == 1 and after["current_status"] == "COMPLETED"
@@ -159,7 +136,7 @@ def test_a_failed_run_is_replayed_only_into_a_free_concurrency_slot(
 
     org = new_org(plan="starter")  # one concurrent run
     slug, run_log = org["org_slug"], RunLog(warehouse, settings)
-    failed = _reserved_run(warehouse, settings, slug, "starter")
+    failed = reserve(settings, warehouse, slug, DAY, plan="starter")
     run_log.fail(
         slug, failed.pipeline_logging_id, "PENDING", "PROVIDER_UNAVAILABLE", "Gave up after 4 attempts"
     )
@@ -177,25 +154,27 @@ def test_a_failed_run_is_replayed_only_into_a_free_concurrency_slot(
     assert len(_listed(stack, slug)) == 1
 
     # An identical run in flight: replaying would run the same dates twice at once.
-    twin = _reserved_run(warehouse, settings, slug, "starter").pipeline_logging_id  # also takes the only slot
+    twin = reserve(
+        settings, warehouse, slug, DAY, plan="starter"
+    ).pipeline_logging_id  # also takes the only slot
     answer = _replay(stack, {"all": True, "org_slug": slug})
     assert answer.json()["results"][0]["outcome"] == "duplicate_in_flight" and answer.json()["replayed"] == 0
     assert run_log.transition(slug, twin, "PENDING", "CANCELLED", reason="test")
 
-    holder = _reserved_run(warehouse, settings, slug, "starter", date(2025, 11, 7)).pipeline_logging_id
+    holder = reserve(settings, warehouse, slug, date(2025, 11, 7), plan="starter").pipeline_logging_id
     refused = _replay(stack, {"all": True, "org_slug": slug})
     assert refused.status_code == 429, refused.text
     assert refused.json()["error"]["code"] == "CONCURRENCY_LIMIT_REACHED"
     assert refused.headers["Retry-After"]
     assert run_log.status(slug, failed.pipeline_logging_id) == "FAILED"
-    assert _running_slots(warehouse, settings, slug) == 1  # nothing taken, nothing leaked
+    assert running_slots(settings, warehouse, slug) == 1  # nothing taken, nothing leaked
 
     assert run_log.transition(slug, holder, "PENDING", "CANCELLED", reason="test frees the slot")
     answer = _replay(stack, {"all": True, "org_slug": slug, "provider": "openai"})
     assert answer.status_code == 200 and answer.json()["replayed"] == 1, answer.text
-    run = _wait(stack, org, failed.pipeline_logging_id)
+    run = wait_for_run(stack, org, failed.pipeline_logging_id)
     assert run["status"] == "COMPLETED" and run["error_code"] is None
-    assert _running_slots(warehouse, settings, slug) == 0
+    assert running_slots(settings, warehouse, slug) == 0
 
     # The CLI reads the same routes: the letter is listed as replayed once; replaying it again is a no-op.
     from devstack.cli import main

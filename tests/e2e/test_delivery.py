@@ -9,18 +9,9 @@ import pytest
 from shared.providers.openai import PROVIDER as OPENAI
 from shared.runs.run_log import RunLog
 from shared.worker.entry import handle_run_event
-from tests.e2e.faultkit import (
-    COSTS_PATH,
-    DAY,
-    USAGE_PATH,
-    event_for,
-    new_run,
-    sandbox_costs,
-    sandbox_usage,
-    table_costs,
-    table_usage,
-    worker_deps,
-)
+from tests.e2e.faultkit import DAY, USAGE_COSTS
+from tests.kit.runs import event_for, new_run, worker_deps
+from tests.kit.totals import COSTS_PATH, USAGE_PATH, sandbox_costs, sandbox_usage, table_costs, table_usage
 
 
 def _sequential(events, deps):
@@ -44,7 +35,7 @@ def _concurrent(events, deps):
 def test_three_deliveries_run_once_and_write_one_copy(
     deliver, message_ids, stack, short_settings, warehouse, kms, faults, tenant
 ):
-    request = new_run(short_settings, warehouse, tenant["org_slug"], "usage_costs")
+    request = new_run(short_settings, warehouse, tenant["org_slug"], USAGE_COSTS, DAY)
     deps = worker_deps(short_settings, warehouse, kms)
 
     outcomes = deliver([event_for(request, message_id) for message_id in message_ids], deps)

@@ -8,7 +8,6 @@ suite wrote (logs of this process and of the function processes, run, step and t
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
@@ -16,18 +15,9 @@ import pytest
 from shared.platform.logs import TRACE_FIELD
 from shared.runs.run_log import RunLog
 from tests.e2e.fault_provider import NOT_JSON, RESET, TRUNCATED, hang, status, text
-from tests.e2e.faultkit import (
-    COSTS_PATH,
-    DAY,
-    USAGE_PATH,
-    Recorder,
-    deliver,
-    event_for,
-    new_run,
-    sandbox_costs,
-    table_costs,
-    worker_deps,
-)
+from tests.e2e.faultkit import COSTS_ONLY, DAY
+from tests.kit.runs import Recorder, deliver, event_for, function_log, new_run, wait_until, worker_deps
+from tests.kit.totals import COSTS_PATH, USAGE_PATH, sandbox_costs, table_costs
 
 REQUESTS_PER_STEP_ATTEMPT = 4  # shared.providers.kit.report_api.MAX_ATTEMPTS_PER_REQUEST
 STEP_ATTEMPTS = 3  # the retry policy of the short pipeline's step (as in production)
@@ -78,7 +68,7 @@ def run(short_settings, warehouse, kms, tenant):
 
     def make():
         recorder = Recorder()
-        request = new_run(short_settings, warehouse, tenant["org_slug"], "costs_only")
+        request = new_run(short_settings, warehouse, tenant["org_slug"], COSTS_ONLY, DAY)
         return request, event_for(request), worker_deps(short_settings, warehouse, kms, recorder), recorder
 
     return make
@@ -226,10 +216,11 @@ def _run_through_the_functions(stack, warehouse, short_settings, tenant, faults)
     )
     assert response.status_code == 202, response.text
     run_id, run_log = response.json()["pipeline_logging_id"], RunLog(warehouse, short_settings)
-    deadline = time.monotonic() + 60
-    while run_log.status(tenant["org_slug"], run_id) not in ("FAILED", "COMPLETED"):
-        assert time.monotonic() < deadline, "the function never settled the run"
-        time.sleep(0.3)
+    wait_until(
+        lambda: run_log.status(tenant["org_slug"], run_id) in ("FAILED", "COMPLETED"),
+        what="the function to settle the run",
+        interval=0.3,
+    )
     return run_id
 
 
@@ -246,8 +237,7 @@ def test_no_secret_is_written_anywhere(
     run_row = RunLog(warehouse, short_settings).get(tenant["org_slug"], run_id)
     assert run_row["status"] == "FAILED" and run_row["error_code"] == "PROVIDER_AUTH_FAILED"
     # The function process labelled its lines too: execution id (the CloudEvent id), org, run and step.
-    function_log = (stack.data_dir / "logs" / "openai.log").read_text().splitlines()
-    lines = [json.loads(line) for line in function_log if line.startswith("{") and run_id in line]
+    lines = function_log(stack, "openai", run_id)
     assert lines and all(line["org_slug"] == tenant["org_slug"] and line["execution_id"] for line in lines)
     assert {line.get("step_id") for line in lines if line["message"].startswith("step ")} == {"usage"}
     written.extend(capsys.readouterr())  # this test's own lines, besides the earlier tests' ones

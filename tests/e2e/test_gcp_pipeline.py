@@ -3,64 +3,30 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, date, datetime
 
-import httpx
 import pytest
 
-from devstack.providers.gcp.export import ExportSpec, demo_service_account_key, generate_export, write_export
+from devstack.providers.gcp.export import ExportSpec, demo_service_account_key, generate_export
 from shared.platform.clients import make_kms_client
 from shared.platform.settings import central_table
 from shared.tenancy import credentials, onboarding
 from shared.warehouse.schemas import load_table_specs
 from tests.focus_conformance import column_violations, violations
+from tests.kit.orgs import attach_gcp_export
+from tests.kit.runs import start_run, wait_for_run
 
 START, END = "2025-11-03", "2025-11-05"
 TABLE_NAME = "gcp_billing_export_v1_0C1D2E_3F4A5B_6C7D8E"  # a standard (not detailed) export
-
-
-def _start(stack, org, pipeline, body):
-    response = httpx.post(
-        f"{stack.api_url}/api/v1/pipelines/run/{org['org_slug']}/{pipeline}",
-        json=body,
-        headers={"X-API-Key": org["api_key"]},
-        timeout=30,
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["pipeline_logging_id"]
-
-
-def _wait(stack, org, run_id, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = httpx.get(
-            f"{stack.api_url}/api/v1/pipelines/runs/{run_id}",
-            headers={"X-API-Key": org["api_key"]},
-            timeout=30,
-        ).json()
-        if run["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s")
 
 
 @pytest.fixture
 def gcp_org(settings, warehouse, new_org):
     """An org with OpenAI and GCP credentials; its standard export holds usage days Nov 1-6, 2025."""
     org = new_org()
-    warehouse.ensure_dataset(f"src_{org['org_slug']}")
-    table_id = f"{settings.project}.src_{org['org_slug']}.{TABLE_NAME}"
     export = generate_export(ExportSpec(start=date(2025, 11, 1), days=6, rows_per_day=120, detailed=False))
-    write_export(warehouse.client, table_id, export)
-    onboarding.set_credential(
-        settings,
-        org["org_slug"],
-        "gcp",
-        demo_service_account_key(settings.project, "e2e"),
-        {"billing_export_table": table_id},
-    )
+    attach_gcp_export(settings, warehouse, org["org_slug"], TABLE_NAME, export, "e2e")
     return org
 
 
@@ -72,15 +38,15 @@ def _focus_rows(warehouse, settings, slug):
 def test_gcp_run_over_http_loads_focus_rows_that_conform_side_by_side_with_openai(
     stack, settings, warehouse, gcp_org
 ):
-    gcp_run = _wait(
-        stack, gcp_org, _start(stack, gcp_org, "gcp/cost/billing", {"start_date": START, "end_date": END})
+    gcp_run = wait_for_run(
+        stack, gcp_org, start_run(stack, gcp_org, {"start_date": START, "end_date": END}, "gcp/cost/billing")
     )
     assert gcp_run["status"] == "COMPLETED", gcp_run
     assert [s["step_id"] for s in gcp_run["steps"]] == ["billing"] and gcp_run["rows_written"] > 0
-    openai_run = _wait(
+    openai_run = wait_for_run(
         stack,
         gcp_org,
-        _start(stack, gcp_org, "openai/cost/usage_cost", {"start_date": START, "end_date": END}),
+        start_run(stack, gcp_org, {"start_date": START, "end_date": END}, "openai/cost/usage_cost"),
     )
     assert openai_run["status"] == "COMPLETED", openai_run
     rows = _focus_rows(warehouse, settings, gcp_org["org_slug"])
@@ -89,8 +55,8 @@ def test_gcp_run_over_http_loads_focus_rows_that_conform_side_by_side_with_opena
     spec = load_table_specs(settings.config_dir, "org")["cost_focus"]
     assert column_violations(list(spec.column_names)) == []
 
-    again = _wait(
-        stack, gcp_org, _start(stack, gcp_org, "gcp/cost/billing", {"start_date": START, "end_date": END})
+    again = wait_for_run(
+        stack, gcp_org, start_run(stack, gcp_org, {"start_date": START, "end_date": END}, "gcp/cost/billing")
     )
     assert again["status"] == "COMPLETED" and again["rows_written"] == 0  # incremental: nothing changed
     assert len(_focus_rows(warehouse, settings, gcp_org["org_slug"])) == len(rows)
@@ -127,6 +93,6 @@ def test_a_bad_export_table_is_refused_at_onboarding_and_again_by_the_worker(
             "metadata": json.dumps({"billing_export_table": "x.y.z` WHERE 1=1 --"}),
         },
     )
-    run = _wait(stack, org, _start(stack, org, "gcp/cost/billing", {"date": START}))
+    run = wait_for_run(stack, org, start_run(stack, org, {"date": START}, "gcp/cost/billing"))
     assert run["status"] == "FAILED" and run["error_code"] == "INVALID_BILLING_EXPORT_TABLE"
     assert [s["status"] for s in run["steps"]] == ["FAILED"]  # terminal: not retried

@@ -1,79 +1,17 @@
 """HTTP run request in, rows out: the OpenAI pipeline end to end through Pub/Sub, the worker, KMS and BigQuery."""
 
-import base64
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
-from decimal import Decimal
-
-import httpx
+from datetime import date
 
 from shared.providers.openai import PROVIDER as OPENAI
 from shared.runs.run_log import RunLog
 from shared.worker.entry import WorkerDeps, handle_run_event
 from tests.focus_conformance import violations
+from tests.kit.runs import event_for, function_log, get_run, start_run, wait_for_run, wait_until
+from tests.kit.totals import sandbox_cost_total, table_facts
 
-URL = "/api/v1/pipelines/run/{org}/openai/cost/usage_cost"
 START, END = "2025-11-03", "2025-11-05"
-
-
-def _start_run(stack, org, body):
-    response = httpx.post(
-        stack.api_url + URL.format(org=org["org_slug"]),
-        json=body,
-        headers={"X-API-Key": org["api_key"]},
-        timeout=30,
-    )
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "PENDING"
-    return response.json()["pipeline_logging_id"]
-
-
-def _wait(stack, org, run_id, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = httpx.get(
-            f"{stack.api_url}/api/v1/pipelines/runs/{run_id}",
-            headers={"X-API-Key": org["api_key"]},
-            timeout=30,
-        ).json()
-        if run["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s")
-
-
-def _sandbox_cost_total(stack, start, end):
-    """What the provider bills for the range, read straight from the sandbox (independent of the pipeline)."""
-    params = {
-        "start_time": int(datetime.fromisoformat(start).replace(tzinfo=UTC).timestamp()),
-        "end_time": int(datetime.fromisoformat(end).replace(tzinfo=UTC).timestamp()) + 86400,
-        "bucket_width": "1d",
-        "limit": 180,
-    }
-    total, page = Decimal(0), None
-    while True:
-        body = httpx.get(
-            f"{stack.sandbox_url}/v1/organization/costs",
-            params={**params, **({"page": page} if page else {})},
-            headers={"Authorization": "Bearer sk-admin-test"},
-            timeout=10,
-        ).text
-        data = json.loads(body, parse_float=Decimal)
-        total += sum(r["amount"]["value"] for b in data["data"] for r in b["results"])
-        if not data["has_more"]:
-            return total
-        page = data["next_page"]
-
-
-def _table_facts(warehouse, settings, org_slug):
-    dataset = f"{settings.project}.{settings.org_dataset(org_slug)}"
-    usage = warehouse.query(
-        f"SELECT COUNT(*) AS n, SUM(input_tokens) AS t FROM `{dataset}.openai_usage_daily`"
-    )[0]
-    costs = warehouse.query(f"SELECT COUNT(*) AS n, SUM(amount) AS s FROM `{dataset}.openai_costs_daily`")[0]
-    return usage["n"], usage["t"], costs["n"], costs["s"]
 
 
 def _focus_rows(warehouse, settings, org_slug):
@@ -100,17 +38,17 @@ def _assert_tokens_match_the_usage_table(warehouse, settings, org_slug, focus):
 
 def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, new_org):
     org = new_org()
-    run = _wait(stack, org, _start_run(stack, org, {"start_date": START, "end_date": END}))
+    run = wait_for_run(stack, org, start_run(stack, org, {"start_date": START, "end_date": END}))
     assert run["status"] == "COMPLETED", run
     steps = {s["step_id"]: s for s in run["steps"]}
     assert list(steps) == ["usage", "usage_other", "costs", "prices", "estimate", "focus"]
     assert all(s["status"] == "COMPLETED" for s in run["steps"])
-    first = _table_facts(warehouse, settings, org["org_slug"])
+    first = table_facts(settings, warehouse, org["org_slug"])
     # One FOCUS row per costs row.
     assert first[0] > 0 and first[2] > 0
     assert (steps["usage"]["rows_written"], steps["costs"]["rows_written"]) == (first[0], first[2])
     assert steps["focus"]["rows_written"] == first[2] and steps["usage_other"]["rows_written"] > 0
-    assert first[3] == _sandbox_cost_total(stack, START, END)  # exact to the last decimal, never float
+    assert first[3] == sandbox_cost_total(stack, START, END)  # exact to the last decimal, never float
     days = warehouse.query(
         f"SELECT DISTINCT cost_date FROM `{settings.project}.{settings.org_dataset(org['org_slug'])}.openai_costs_daily`"
         " ORDER BY cost_date"
@@ -130,20 +68,18 @@ def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, n
     assert len(view) == 3 and all(r["difference"] == 0 and r["unpriced_models"] is None for r in view)
     assert all(r["ListCost"] == r["BilledCost"] for r in focus)
 
-    again = _wait(stack, org, _start_run(stack, org, {"start_date": START, "end_date": END}))
+    again = wait_for_run(stack, org, start_run(stack, org, {"start_date": START, "end_date": END}))
     assert again["status"] == "COMPLETED"
-    assert _table_facts(warehouse, settings, org["org_slug"]) == first
+    assert table_facts(settings, warehouse, org["org_slug"]) == first
     assert len(_focus_rows(warehouse, settings, org["org_slug"])) == len(focus)  # replaced, not added
 
 
 def test_another_orgs_run_is_not_found(stack, new_org):
     owner, other = new_org(), new_org()
-    run_id = _start_run(stack, owner, {"date": START})
-    response = httpx.get(
-        f"{stack.api_url}/api/v1/pipelines/runs/{run_id}", headers={"X-API-Key": other["api_key"]}, timeout=30
-    )
+    run_id = start_run(stack, owner, {"date": START})
+    response = get_run(stack, other, run_id)
     assert response.status_code == 404 and response.json()["error"]["code"] == "RUN_NOT_FOUND"
-    _wait(stack, owner, run_id)
+    wait_for_run(stack, owner, run_id)
 
 
 def test_the_same_message_delivered_twice_runs_once(stack, settings, warehouse, kms, new_org):
@@ -153,23 +89,18 @@ def test_the_same_message_delivered_twice_runs_once(stack, settings, warehouse, 
         org["org_slug"], "openai/cost/usage_cost", "openai", date(2025, 11, 3), date(2025, 11, 4)
     )
     run_log.create(request)
-    event = {
-        "message": {
-            "data": base64.b64encode(json.dumps(request.to_message()).encode()).decode(),
-            "messageId": "m-1",
-        }
-    }
+    event = event_for(request, "m-1")
     deps = WorkerDeps(settings, warehouse, kms)
     with ThreadPoolExecutor(2) as pool:  # two concurrent deliveries of one message
         outcomes = sorted(pool.map(lambda _: handle_run_event(event, OPENAI, deps), range(2)))
     assert outcomes == ["completed", "duplicate"]
     assert handle_run_event(event, OPENAI, deps) == "duplicate"  # and a late third one
-    facts = _table_facts(warehouse, settings, org["org_slug"])
+    facts = table_facts(settings, warehouse, org["org_slug"])
     steps = run_log.step_logs(org["org_slug"], request.pipeline_logging_id)
     assert [(s["step_id"], s["attempt"]) for s in steps] == [
         (step, 1) for step in ("usage", "usage_other", "costs", "prices", "estimate", "focus")
     ]
-    assert facts[3] == _sandbox_cost_total(stack, "2025-11-03", "2025-11-04")
+    assert facts[3] == sandbox_cost_total(stack, "2025-11-03", "2025-11-04")
 
 
 def test_pubsub_redelivery_of_a_published_run_does_not_double(stack, settings, warehouse, new_org):
@@ -188,19 +119,29 @@ def test_pubsub_redelivery_of_a_published_run_does_not_double(stack, settings, w
         publisher.publish(topic, data) for _ in range(3)
     ]:  # three copies through the real emulator
         future.result(timeout=30)
-    run = _wait(stack, org, request.pipeline_logging_id)
+    run = wait_for_run(stack, org, request.pipeline_logging_id)
     assert run["status"] == "COMPLETED"
-    time.sleep(1.0)  # let the other deliveries land
+
+    def handled():  # what the function did with each copy, once all three were delivered
+        messages = [line["message"] for line in function_log(stack, "openai", request.pipeline_logging_id)]
+        outcomes = [
+            "started" if m == "run started" else "duplicate"
+            for m in messages
+            if m == "run started" or m.startswith("duplicate delivery ignored")
+        ]
+        return sorted(outcomes) if len(outcomes) >= 3 else None
+
+    assert wait_until(handled, what="three deliveries of the run") == ["duplicate", "duplicate", "started"]
     steps = run_log.step_logs(org["org_slug"], request.pipeline_logging_id)
     assert len(steps) == 6
-    assert _table_facts(warehouse, settings, org["org_slug"])[3] == _sandbox_cost_total(
+    assert table_facts(settings, warehouse, org["org_slug"])[3] == sandbox_cost_total(
         stack, "2025-11-03", "2025-11-03"
     )
 
 
 def test_a_rejected_provider_key_fails_the_run_with_a_stable_code_and_no_secret(stack, new_org):
     org = new_org(secret="revoked-admin-key-123")  # the sandbox refuses keys that are not sk-...
-    run = _wait(stack, org, _start_run(stack, org, {"date": START}))
+    run = wait_for_run(stack, org, start_run(stack, org, {"date": START}))
     assert run["status"] == "FAILED" and run["error_code"] == "PROVIDER_AUTH_FAILED"
     assert "revoked-admin-key-123" not in json.dumps(run)
     assert [s["status"] for s in run["steps"]] == ["FAILED"]  # terminal: not retried, later steps never ran

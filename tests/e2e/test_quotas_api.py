@@ -8,8 +8,7 @@ import pytest
 
 from shared.platform.settings import central_table
 from tests.e2e.hanging_provider import HangingProvider
-
-URL = "/api/v1/pipelines/run/{org}/openai/cost/usage_cost"
+from tests.kit.runs import cancel_run, post_run, quota_row
 
 
 @pytest.fixture
@@ -22,24 +21,8 @@ def held_org(new_org):
 
 
 def _post(stack, org, body):
-    return httpx.post(
-        stack.api_url + URL.format(org=org["org_slug"]),
-        json=body,
-        headers={"X-API-Key": org["api_key"]},
-        timeout=180,
-    )
-
-
-def _quota(warehouse, settings, org_slug):
-    return warehouse.query(
-        f"SELECT * FROM `{central_table(settings, 'org_usage_quotas')}` WHERE org_slug = @o", {"o": org_slug}
-    )[0]
-
-
-def _cancel(stack, org, run_id):
-    return httpx.delete(
-        f"{stack.api_url}/api/v1/pipelines/runs/{run_id}", headers={"X-API-Key": org["api_key"]}, timeout=30
-    )
+    # A long timeout: 50 requests at once queue up on two cores.
+    return post_run(stack, org["org_slug"], body, key=org["api_key"], timeout=180)
 
 
 def test_fifty_simultaneous_requests_accept_exactly_the_concurrency_limit(
@@ -55,12 +38,12 @@ def test_fifty_simultaneous_requests_accept_exactly_the_concurrency_limit(
     assert len(refused) == 48
     assert {r.json()["error"]["code"] for r in refused} == {"CONCURRENCY_LIMIT_REACHED"}
     assert all(int(r.headers["Retry-After"]) > 0 for r in refused)
-    quota = _quota(warehouse, settings, held_org["org_slug"])
+    quota = quota_row(warehouse, settings, held_org["org_slug"])
     assert quota["running"] == 2 and quota["daily_runs"] == 2 and quota["monthly_runs"] == 2
     accepted = [r.json()["pipeline_logging_id"] for r in responses if r.status_code == 202]
     for run_id in accepted:  # cancelling releases the slots at once
-        assert _cancel(stack, held_org, run_id).json()["status"] == "CANCELLED"
-    assert _quota(warehouse, settings, held_org["org_slug"])["running"] == 0
+        assert cancel_run(stack, held_org, run_id).json()["status"] == "CANCELLED"
+    assert quota_row(warehouse, settings, held_org["org_slug"])["running"] == 0
 
 
 def test_an_identical_run_in_flight_is_returned_instead_of_a_second(stack, settings, warehouse, held_org):
@@ -69,24 +52,24 @@ def test_an_identical_run_in_flight_is_returned_instead_of_a_second(stack, setti
     assert first.status_code == 202 and again.status_code == 200
     assert again.json()["pipeline_logging_id"] == first.json()["pipeline_logging_id"]
     assert again.json()["duplicate"] is True and again.json()["status"] in ("PENDING", "RUNNING")
-    assert _quota(warehouse, settings, held_org["org_slug"])["running"] == 1  # the duplicate took no slot
+    assert quota_row(warehouse, settings, held_org["org_slug"])["running"] == 1  # the duplicate took no slot
     other_dates = _post(stack, held_org, {"date": "2025-07-01"})
     assert other_dates.status_code == 202  # a different range is a different run
     run_id = first.json()["pipeline_logging_id"]
-    assert _cancel(stack, held_org, run_id).status_code == 200
-    second_cancel = _cancel(stack, held_org, run_id)
+    assert cancel_run(stack, held_org, run_id).status_code == 200
+    second_cancel = cancel_run(stack, held_org, run_id)
     assert second_cancel.status_code == 409 and second_cancel.json()["error"]["code"] == "RUN_NOT_CANCELLABLE"
-    assert _quota(warehouse, settings, held_org["org_slug"])["running"] == 1  # released exactly once
-    _cancel(stack, held_org, other_dates.json()["pipeline_logging_id"])
-    assert _quota(warehouse, settings, held_org["org_slug"])["running"] == 0
+    assert quota_row(warehouse, settings, held_org["org_slug"])["running"] == 1  # released exactly once
+    cancel_run(stack, held_org, other_dates.json()["pipeline_logging_id"])
+    assert quota_row(warehouse, settings, held_org["org_slug"])["running"] == 0
 
 
 def test_another_orgs_run_cannot_be_cancelled(stack, held_org, new_org):
     run_id = _post(stack, held_org, {"date": "2025-08-01"}).json()["pipeline_logging_id"]
     stranger = new_org()
-    response = _cancel(stack, stranger, run_id)
+    response = cancel_run(stack, stranger, run_id)
     assert response.status_code == 404 and response.json()["error"]["code"] == "RUN_NOT_FOUND"
-    assert _cancel(stack, held_org, run_id).status_code == 200
+    assert cancel_run(stack, held_org, run_id).status_code == 200
 
 
 def test_the_reaper_settles_a_crashed_run_and_recounts_slots(stack, settings, warehouse, held_org):
@@ -113,7 +96,7 @@ def test_the_reaper_settles_a_crashed_run_and_recounts_slots(stack, settings, wa
         timeout=30,
     ).json()
     assert run["status"] == "FAILED" and run["error_code"] == "RUN_TIMEOUT"
-    assert _quota(warehouse, settings, held_org["org_slug"])["running"] == 0
+    assert quota_row(warehouse, settings, held_org["org_slug"])["running"] == 0
     again = httpx.post(f"{stack.api_url}/api/v1/admin/reap", headers=root, timeout=60).json()
     assert run_id not in again["pipeline_logging_ids"]  # safe to run any time
-    assert _quota(warehouse, settings, held_org["org_slug"])["running"] == 0
+    assert quota_row(warehouse, settings, held_org["org_slug"])["running"] == 0

@@ -3,14 +3,11 @@
 import httpx
 import pytest
 
-PIPELINE = "openai/cost/usage_cost"
+from tests.kit.runs import PIPELINE, post_run
 
 
-def _post(stack, org, key, body, pipeline=PIPELINE):
-    headers = {"X-API-Key": key} if key is not None else {}
-    return httpx.post(
-        f"{stack.api_url}/api/v1/pipelines/run/{org}/{pipeline}", json=body, headers=headers, timeout=30
-    )
+def _post(stack, org_slug, key, body, pipeline=PIPELINE):
+    return post_run(stack, org_slug, body, key=key, pipeline=pipeline)
 
 
 def _error(response, status, code):

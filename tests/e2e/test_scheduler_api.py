@@ -1,6 +1,5 @@
 """Scheduled runs through the served api function and the local Cloud Tasks server: trigger, queue, process."""
 
-import time
 from datetime import date
 
 import httpx
@@ -9,18 +8,15 @@ from google.api_core import exceptions
 
 from shared.platform.settings import central_table
 from shared.scheduling.tasks import ScheduledRun
+from tests.kit.runs import root_headers, wait_until
 
 pytestmark = pytest.mark.stack
 PIPELINE = "openai/cost/usage_cost"
 
 
-def _root(stack) -> dict:
-    return {"X-CA-Root-Key": stack.secrets["root_key"]}
-
-
 def _trigger(stack, **body):
     response = httpx.post(
-        f"{stack.api_url}/api/v1/scheduler/trigger", json=body, headers=_root(stack), timeout=60
+        f"{stack.api_url}/api/v1/scheduler/trigger", json=body, headers=root_headers(stack), timeout=60
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -35,19 +31,15 @@ def _scheduled_runs(warehouse, settings, org_slug, day):
     )
 
 
-def _wait(condition, seconds=60.0):
-    deadline = time.monotonic() + seconds
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-    return result
-
-
 @pytest.fixture(scope="module")
 def tasks_client(stack):
     from shared.platform.clients import make_tasks_client
 
     return make_tasks_client(stack.settings())
+
+
+def _completed(warehouse, settings, org_slug, day):
+    return [r for r in _scheduled_runs(warehouse, settings, org_slug, day) if r["status"] == "COMPLETED"]
 
 
 def _task(tasks_client, stack, org_slug, day):
@@ -70,7 +62,7 @@ def test_process_queue_takes_the_root_key_only(stack, new_org):
     ):
         response = httpx.post(url, json=body, headers=headers, timeout=30)
         assert response.status_code == 401 and response.json()["error"]["code"] == "INVALID_ROOT_KEY"
-    refused = httpx.post(url, json={**body, "extra": 1}, headers=_root(stack), timeout=30)
+    refused = httpx.post(url, json={**body, "extra": 1}, headers=root_headers(stack), timeout=30)
     assert refused.status_code == 422
 
 
@@ -81,13 +73,7 @@ def test_a_repeated_trigger_enqueues_once_and_the_run_completes(stack, settings,
     second = _trigger(stack, pipeline_id=PIPELINE, org_slug=org["org_slug"], date=day.isoformat())
     assert first["queued"] == 1 and first["skipped"] == {}
     assert second["queued"] == 0 and set(second["skipped"]) <= {"ALREADY_QUEUED", "ALREADY_RAN"}
-    runs = _wait(
-        lambda: [
-            r
-            for r in _scheduled_runs(warehouse, settings, org["org_slug"], day)
-            if r["status"] == "COMPLETED"
-        ]
-    )
+    runs = wait_until(lambda: _completed(warehouse, settings, org["org_slug"], day), interval=0.2)
     assert len(_scheduled_runs(warehouse, settings, org["org_slug"], day)) == 1 and len(runs) == 1
     # Once the run exists, a trigger (even after the queue forgot the task's name) skips the org as done.
     assert _trigger(stack, pipeline_id=PIPELINE, org_slug=org["org_slug"], date=day.isoformat())[
@@ -111,7 +97,7 @@ def test_orgs_that_may_not_run_are_skipped_with_reasons(stack, new_org):
     onboarding.set_subscription_status(stack.settings(), active["org_slug"], "SUSPENDED")
     response = httpx.post(
         f"{stack.api_url}/api/v1/scheduler/process-queue",
-        headers=_root(stack),
+        headers=root_headers(stack),
         timeout=30,
         json={"org_slug": active["org_slug"], "pipeline_id": PIPELINE, "date": day},
     )
@@ -131,20 +117,15 @@ def test_a_task_refused_for_quota_is_retried_later_and_then_runs(
         _trigger(stack, pipeline_id=PIPELINE, org_slug=org["org_slug"], date=day.isoformat())["queued"] == 1
     )
     # The queue retries the task with backoff while the slots are held (429 CONCURRENCY_LIMIT_REACHED) ...
-    task = _wait(
-        lambda: (t := _task(tasks_client, stack, org["org_slug"], day)) and t.response_count >= 2 and t
+    task = wait_until(
+        lambda: (t := _task(tasks_client, stack, org["org_slug"], day)) and t.response_count >= 2 and t,
+        interval=0.2,
     )
     assert task.first_attempt.response_status.message == "HTTP 429"
     assert not _scheduled_runs(warehouse, settings, org["org_slug"], day)
     warehouse.execute(f"UPDATE `{quotas}` SET running = 0 WHERE org_slug = @o", {"o": org["org_slug"]})
     # ... until a slot frees up: the next attempt starts the run, the task is done, and the run completes.
-    run = _wait(
-        lambda: [
-            r
-            for r in _scheduled_runs(warehouse, settings, org["org_slug"], day)
-            if r["status"] == "COMPLETED"
-        ]
-    )[0]
+    run = wait_until(lambda: _completed(warehouse, settings, org["org_slug"], day), interval=0.2)[0]
     assert run["trigger_by"] == "scheduler"
     assert _task(tasks_client, stack, org["org_slug"], day) is None
     assert len(_scheduled_runs(warehouse, settings, org["org_slug"], day)) == 1

@@ -4,18 +4,18 @@ equal the export's own SUM(cost) + SUM(credits) per day, exactly, with no duplic
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from devstack.providers.gcp.export import ExportSpec, demo_service_account_key, generate_export, write_export
+from devstack.providers.gcp.export import ExportSpec, generate_export, write_export
 from shared.providers.contract import StepContext
 from shared.providers.registry import get_processor
 from shared.tenancy import onboarding
 from shared.tenancy.credentials import load_credential
+from tests.kit.orgs import attach_gcp_export, unique_slug
 
 DAYS = (date(2025, 11, 1), date(2025, 11, 5))
 TABLE_NAME = "gcp_billing_export_resource_v1_0A1B2C_3D4E5F_6A7B8C"
@@ -24,16 +24,10 @@ TABLE_NAME = "gcp_billing_export_resource_v1_0A1B2C_3D4E5F_6A7B8C"
 @pytest.fixture
 def gcp_org(settings, warehouse):
     """An org with a GCP credential naming its own stand-in export (usage days 1-5 of November 2025)."""
-    slug = f"t_{uuid.uuid4().hex[:10]}"
+    slug = unique_slug()
     onboarding.create_org(settings, slug, "professional", "ACTIVE")
-    warehouse.ensure_dataset(f"src_{slug}")
-    table_id = f"{settings.project}.src_{slug}.{TABLE_NAME}"
-    write_export(
-        warehouse.client, table_id, generate_export(ExportSpec(start=DAYS[0], days=5, rows_per_day=60))
-    )
-    key = demo_service_account_key(settings.project, "test")
-    onboarding.set_credential(settings, slug, "gcp", key, {"billing_export_table": table_id})
-    return slug, table_id
+    export = generate_export(ExportSpec(start=DAYS[0], days=5, rows_per_day=60))
+    return slug, attach_gcp_export(settings, warehouse, slug, TABLE_NAME, export, "test")
 
 
 def _run(settings, warehouse, kms, slug, run_id, start=DAYS[0], end=DAYS[1]) -> int:

@@ -12,6 +12,7 @@ from shared.runs.admission import refusal, reserve_run
 from shared.runs.model import COMPLETED, PENDING, RUNNING
 from shared.runs.run_log import RunLog
 from shared.tenancy.subscriptions import PlanLimits
+from tests.kit.runs import quota_row
 
 NOON = datetime(2026, 3, 31, 12, 0, 5, tzinfo=UTC)
 
@@ -26,12 +27,6 @@ def _reserve(warehouse, settings, org, limits, now, day=date(2025, 1, 1)):
     return request, reserve_run(warehouse, settings, request, limits, now=now)
 
 
-def _quota(warehouse, settings, org):
-    return warehouse.query(
-        f"SELECT * FROM `{central_table(settings, 'org_usage_quotas')}` WHERE org_slug = @o", {"o": org}
-    )[0]
-
-
 def _days(n):
     return [date(2025, 1, 1) + timedelta(days=i) for i in range(n)]
 
@@ -42,7 +37,7 @@ def test_daily_limit_refuses_then_resets_at_utc_midnight(warehouse, settings, or
     assert decisions == ["ACCEPTED", "ACCEPTED", "QUOTA_DAILY_EXCEEDED"]
     tomorrow = NOON + timedelta(hours=12)  # 00:00:05 UTC on April 1st
     assert _reserve(warehouse, settings, org, limits, tomorrow, date(2025, 2, 1))[1].decision == "ACCEPTED"
-    quota = _quota(warehouse, settings, org)
+    quota = quota_row(warehouse, settings, org)
     assert quota["day"] == date(2026, 4, 1) and quota["daily_runs"] == 1
     assert quota["month"] == date(2026, 4, 1) and quota["monthly_runs"] == 1  # a new month too
     error = refusal("QUOTA_DAILY_EXCEEDED", limits, NOON)
@@ -102,7 +97,7 @@ def test_racing_instances_cannot_overbook_the_transaction_alone_decides(warehous
     # The late-comers, one at a time, get exactly the slots left.
     late = [race(day) for day in days[8:]]
     assert late.count("ACCEPTED") == 2 - accepted, late
-    assert _quota(warehouse, settings, org)["running"] == 2
+    assert quota_row(warehouse, settings, org)["running"] == 2
     held = warehouse.query(
         f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_meta_pipeline_runs')}` "
         "WHERE org_slug = @o AND slot_held",
@@ -115,7 +110,7 @@ def test_release_happens_exactly_once_on_every_ending(warehouse, settings, org):
     limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=3, requests_per_minute=None)
     run_log = RunLog(warehouse, settings)
     runs = [_reserve(warehouse, settings, org, limits, NOON, d)[0] for d in _days(3)]
-    assert _quota(warehouse, settings, org)["running"] == 3
+    assert quota_row(warehouse, settings, org)["running"] == 3
     done, failed, cancelled = (r.pipeline_logging_id for r in runs)
     assert run_log.transition(org, done, PENDING, RUNNING)
     assert run_log.transition(org, done, RUNNING, COMPLETED)
@@ -123,7 +118,7 @@ def test_release_happens_exactly_once_on_every_ending(warehouse, settings, org):
     assert run_log.fail(org, failed, PENDING, "X", "failed")
     assert run_log.transition(org, cancelled, PENDING, "CANCELLED")
     assert not run_log.transition(org, cancelled, PENDING, "CANCELLED")
-    quota = _quota(warehouse, settings, org)
+    quota = quota_row(warehouse, settings, org)
     assert quota["running"] == 0 and quota["daily_runs"] == 3  # slots back; counts stay (runs were accepted)
     transitions = warehouse.query(
         f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_meta_state_transitions')}` "
@@ -139,7 +134,7 @@ def test_a_refund_goes_to_the_day_the_run_was_counted(warehouse, settings, org):
     yesterday_run = _reserve(warehouse, settings, org, limits, NOON - timedelta(days=1), date(2025, 1, 1))[0]
     _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 2))
     assert run_log.fail(org, yesterday_run.pipeline_logging_id, PENDING, "PUBLISH_FAILED", "x", refund=True)
-    quota = _quota(warehouse, settings, org)
+    quota = quota_row(warehouse, settings, org)
     assert quota["daily_runs"] == 1  # today's count is untouched by yesterday's refund
     assert quota["monthly_runs"] == 1  # same month: the refund applies there
     assert quota["running"] == 1

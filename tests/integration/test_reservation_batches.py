@@ -1,7 +1,6 @@
 """Group-committed reservations against the BigQuery emulator: same decisions and effects as one at a time."""
 
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
@@ -17,6 +16,7 @@ from shared.runs.admission import (
 from shared.runs.group_commit import GroupCommit
 from shared.runs.run_log import RunLog
 from shared.tenancy.subscriptions import PlanLimits
+from tests.kit.orgs import unique_slug
 
 NOON = datetime(2026, 3, 31, 12, 0, 5, tzinfo=UTC)
 PIPELINE = "openai/cost/usage_cost"
@@ -29,7 +29,7 @@ RATE_1 = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, re
 
 def _orgs(warehouse, settings, n):
     """Fresh orgs with a zeroed quota row (all a reservation reads of an org)."""
-    slugs = [f"t_{uuid.uuid4().hex[:10]}" for _ in range(n)]
+    slugs = [unique_slug() for _ in range(n)]
     for slug in slugs:
         ensure_quota_row(warehouse, settings, slug)
     return slugs
@@ -106,7 +106,7 @@ def test_concurrent_reservations_of_many_orgs_share_transactions_and_decide_as_o
 
 def test_one_batch_decides_each_outcome_as_alone(warehouse, settings):
     rated, duplicated, busy, fresh, daily, monthly = _orgs(warehouse, settings, 6)
-    unknown = f"t_{uuid.uuid4().hex[:10]}"  # no quota row yet: created, and its request decided again
+    unknown = unique_slug()  # no quota row yet: created, and its request decided again
     day = date(2025, 5, 1)
     early = NOON - timedelta(days=3)  # the same month, an earlier day
     for org, limits, now in (
