@@ -1,4 +1,5 @@
-"""The local stack supervisor: KMS, Cloud Tasks, BigQuery, Pub/Sub, the provider sandbox and the functions."""
+"""The local stack supervisor: KMS, Cloud Tasks, BigQuery, Pub/Sub, Firestore, the provider sandbox and the
+functions."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ DEFAULT_PORTS = {
     "bigquery": 9050,
     "bigquery_grpc": 9060,
     "pubsub": 8085,
+    "firestore": 8086,
     "kms": 9011,
     "sandbox": 9012,
     "tasks": 9013,
@@ -78,6 +80,7 @@ class LocalStack:
         self._echo = echo or (lambda message: None)  # dps up prints progress; tests may pass None
         self._secrets: dict | None = None
         self._stoppers: list[tuple[str, Callable[[], None]]] = []
+        self._firestore = None  # the Firestore emulator, once launched
 
     @staticmethod
     def free_ports() -> dict[str, int]:
@@ -146,6 +149,8 @@ class LocalStack:
             # The emulator's Storage Read API (Arrow over gRPC): the GCP pipeline reads export rows through it.
             "BIGQUERY_STORAGE_API_ENDPOINT": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "PUBSUB_EMULATOR_HOST": f"{LOOPBACK}:{self.ports['pubsub']}",
+            # Google's Firestore client reads it itself (insecure channel, no credentials), as Pub/Sub's does.
+            "FIRESTORE_EMULATOR_HOST": f"{LOOPBACK}:{self.ports['firestore']}",
             **{
                 f"{name.upper()}_API_BASE_URL": self.sandbox_url
                 for name, local in LOCAL_PROVIDERS.items()
@@ -176,7 +181,7 @@ class LocalStack:
         began, self.started_at = time.monotonic(), datetime.now(UTC)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         functions = (["api", *self.provider_functions()]) if self.start_functions else []
-        used = ["kms", "tasks", "bigquery", "bigquery_grpc", "pubsub", "sandbox", *functions]
+        used = ["kms", "tasks", "bigquery", "bigquery_grpc", "pubsub", "firestore", "sandbox", *functions]
         hint = lambda name: f"set DPS_PORT_{name.upper()} to a free port"
         processes.ensure_ports_free({name: self.ports[name] for name in used}, hint)
         try:
@@ -232,13 +237,20 @@ class LocalStack:
         self._stoppers.append(("sandbox", server.shutdown))
 
     def _launch_emulators(self) -> dict[str, tuple[float, Callable[[], float]]]:
+        from devstack.standins.firestore import launch_firestore
         from devstack.standins.pubsub import launch_pubsub
 
         launched = time.monotonic()
         pubsub = launch_pubsub(self.data_dir, self.ports["pubsub"])  # first: it needs no set-up
         self._stoppers.append(("pubsub", pubsub.stop))
+        self._firestore = launch_firestore(self.data_dir, self.ports["firestore"], self.project)
+        self._stoppers.append(("firestore", self._firestore.stop))
         bigquery = self._launch_bigquery()
-        return {"pubsub": (launched, pubsub.wait_ready), "bigquery": (launched, bigquery.wait_ready)}
+        return {
+            "pubsub": (launched, pubsub.wait_ready),
+            "firestore": (launched, self._firestore.wait_ready),
+            "bigquery": (launched, bigquery.wait_ready),
+        }
 
     def _launch_bigquery(self):
         from devstack.standins.bigquery import launch_bigquery
@@ -271,6 +283,11 @@ class LocalStack:
         self.start_bigquery()
         onboarding.bootstrap(self.settings())
         return time.monotonic() - began
+
+    def reset_control_state(self) -> None:
+        """Delete every Firestore document (quota counters, runs in flight, markers): what an empty warehouse
+        needs beside it, so no run or counter refers to data that is gone."""
+        self._firestore.clear()
 
     def _launch_functions(self, names: list[str]) -> dict[str, tuple[float, Callable[[], float]]]:
         executable = Path(sys.executable).parent / "functions-framework"
@@ -365,6 +382,7 @@ class LocalStack:
             "bigquery_url": self.bigquery_url,
             "bigquery_grpc": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "pubsub_emulator_host": f"{LOOPBACK}:{self.ports['pubsub']}",
+            "firestore_emulator_host": f"{LOOPBACK}:{self.ports['firestore']}",
             "kms_endpoint": f"{LOOPBACK}:{self.ports['kms']}",
             "tasks_endpoint": f"{LOOPBACK}:{self.ports['tasks']}",
             "tasks_queue": self.tasks_queue,

@@ -28,7 +28,8 @@ INSTALL_HINT = (
 )
 
 
-def _sdk_roots() -> list[Path]:
+def sdk_roots() -> list[Path]:
+    """Where the gcloud SDK may be installed (its emulator components live under <root>/platform/)."""
     roots = []
     if gcloud := shutil.which("gcloud"):
         # Fast path: <root>/bin/gcloud; `gcloud info` below costs ~0.5 s, so ask it only if needed.
@@ -59,7 +60,7 @@ def find_emulator_jar() -> Path:
             f"gcloud is not on PATH, so the Pub/Sub emulator cannot be found: install the "
             f"Google Cloud CLI, then {INSTALL_HINT}; or set PUBSUB_EMULATOR_JAR"
         )
-    for root in _sdk_roots():
+    for root in sdk_roots():
         if jars := sorted(root.glob(JAR_GLOB)):
             return jars[-1]
     raise StartupError(f"the Pub/Sub emulator is not installed in the gcloud SDK: {INSTALL_HINT}")

@@ -200,9 +200,11 @@ def list_dead_letters(request: Request, deps: ApiDeps) -> Response:
 
     auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
     query = parse_dead_letter_query(request.args)
-    drained = store.drain(deps.warehouse, deps.settings, deps.subscriber())
+    from shared.runs.control import control_db
+
+    drained = store.drain(deps.settings, deps.subscriber())
     letters = store.list_letters(
-        deps.warehouse, deps.settings, provider=query.provider, org=query.org_slug, limit=query.limit
+        control_db(deps.settings), provider=query.provider, org=query.org_slug, limit=query.limit
     )
     return json_response({"drained": drained, "dead_letters": letters})
 
@@ -215,7 +217,7 @@ def replay_dead_letters(request: Request, deps: ApiDeps) -> Response:
 
     auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
     body = parse_model(ReplayBody, _body(request))
-    store.drain(deps.warehouse, deps.settings, deps.subscriber())  # so "all" includes what just landed
+    store.drain(deps.settings, deps.subscriber())  # so "all" includes what just landed
     answer = replay(
         deps.warehouse,
         deps.settings,

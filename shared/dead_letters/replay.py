@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 
-from shared.dead_letters.store import TABLE, list_letters
+from shared.dead_letters.store import list_letters, mark_replayed
 from shared.platform.errors import ApiError
 from shared.platform.logs import log
 from shared.platform.settings import Settings, central_table
-from shared.runs.admission import REOPENED, REQUEUED, ensure_quota_row, reopen_run
+from shared.runs import control
+from shared.runs.admission import REOPENED, REQUEUED, reopen_run
 from shared.runs.model import RunRequest
 from shared.runs.publish import REPLAYED_RUN, PublishFailed, reserve_and_publish
 from shared.tenancy.subscriptions import load_plans, subscription_refusal
@@ -41,9 +41,8 @@ def replay(
     Several letters of one run replay it once. 429 when every run that needed a slot was refused one and none
     was replayed; 503 when no publish succeeded.
     """
-    letters = list_letters(
-        warehouse, settings, provider=provider, org=org, message_ids=message_ids, limit=MAX_LETTERS
-    )
+    db = control.control_db(settings)
+    letters = list_letters(db, provider=provider, org=org, message_ids=message_ids, limit=MAX_LETTERS)
     found = {letter["message_id"] for letter in letters}
     results = [_result({"message_id": m}, "not_found") for m in (message_ids or []) if m not in found]
     by_run: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -52,7 +51,7 @@ def replay(
             by_run[(letter["org_slug"], letter["pipeline_logging_id"])].append(letter)
         else:
             results.append(_result(letter, "undecodable"))
-    runs = _runs(warehouse, settings, [run_id for _, run_id in by_run])
+    runs = _runs(db, list(by_run))
     subscriptions = _subscriptions(warehouse, settings, sorted({org for org, _ in by_run}))
     replayed = []
     for (org_slug, run_id), group in by_run.items():
@@ -62,7 +61,7 @@ def replay(
         results += [_result(letter, outcome, code) for letter in group]
         if outcome == "replayed":
             replayed += [letter["message_id"] for letter in group]
-    _mark_replayed(warehouse, settings, replayed)
+    mark_replayed(db, replayed)
     return _answer(results)
 
 
@@ -113,7 +112,6 @@ def _replay_run(
     request = RunRequest.from_message(
         {**run, "start_date": str(run["start_date"]), "end_date": str(run["end_date"])}
     )
-    ensure_quota_row(warehouse, settings, org)
     try:
         reservation = reserve_and_publish(
             warehouse,
@@ -141,16 +139,12 @@ def _replay_run(
     return "replayed", None
 
 
-def _runs(warehouse: Warehouse, settings: Settings, run_ids: list[str]) -> dict[str, dict]:
-    if not run_ids:
+def _runs(db, keys: list[tuple[str, str]]) -> dict[str, dict]:
+    """The live documents of the letters' runs (org, run id), by run id."""
+    if not keys:
         return {}
-    rows = warehouse.query(
-        f"SELECT pipeline_logging_id, org_slug, pipeline_id, provider, status, start_date, end_date, force_refresh, "
-        f"trigger_by FROM `{central_table(settings, 'org_meta_pipeline_runs')}` "
-        "WHERE pipeline_logging_id IN UNNEST(@ids)",
-        {"ids": run_ids},
-    )
-    return {row["pipeline_logging_id"]: row for row in rows}
+    snapshots = db.get_all([control.run_ref(db, org, run_id) for org, run_id in keys])
+    return {s.id: control.from_document(s.to_dict()) for s in snapshots if s.exists}
 
 
 def _subscriptions(warehouse: Warehouse, settings: Settings, orgs: list[str]) -> dict[str, dict]:
@@ -162,12 +156,3 @@ def _subscriptions(warehouse: Warehouse, settings: Settings, orgs: list[str]) ->
         {"orgs": orgs},
     )
     return {row["org_slug"]: row for row in rows}
-
-
-def _mark_replayed(warehouse: Warehouse, settings: Settings, message_ids: list[str]) -> None:
-    if message_ids:
-        warehouse.execute(
-            f"UPDATE `{central_table(settings, TABLE)}` SET replay_count = replay_count + 1, replayed_at = @now "
-            "WHERE message_id IN UNNEST(@ids)",
-            {"ids": message_ids, "now": datetime.now(UTC)},
-        )

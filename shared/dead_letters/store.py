@@ -1,4 +1,5 @@
-"""Dead letters: drain the providers' dead-letter subscriptions into a central table, and list what is there."""
+"""Dead letters: drain the providers' dead-letter subscriptions into Firestore (one document per message), and
+list what is there."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ from datetime import UTC, datetime
 
 from shared.platform.identifiers import is_org_slug, is_run_id
 from shared.platform.logs import log
-from shared.platform.settings import Settings, central_table
-from shared.warehouse.adapter import Warehouse
-from shared.warehouse.params import Typed
+from shared.platform.settings import Settings
+from shared.runs import control
 from shared.worker.pipelines import load_pipelines
 
-TABLE = "org_meta_dead_letters"
-PULL_BATCH = 50  # messages per pull, stored by one MERGE
+PULL_BATCH = 50  # messages per pull
 MAX_BATCHES_PER_PROVIDER = 20  # one drain stores at most 1,000 a provider; the next call takes the rest
 PULL_TIMEOUT_SECONDS = 10
 PAYLOAD_LIMIT = 10_000
@@ -34,7 +33,6 @@ _COLUMNS = (
     "error_message",
     "payload",
 )
-_TYPES = {"delivery_attempts": "INT64", "dead_lettered_at": "TIMESTAMP", "stored_at": "TIMESTAMP"}
 
 
 def run_providers(settings: Settings) -> list[str]:
@@ -42,7 +40,7 @@ def run_providers(settings: Settings) -> list[str]:
     return sorted({config.provider for config in load_pipelines(settings.config_dir).values()})
 
 
-def drain(warehouse: Warehouse, settings: Settings, subscriber) -> int:
+def drain(settings: Settings, subscriber) -> int:
     """Move every waiting dead letter into the table; a batch is acknowledged only once its rows are stored
     (a failure leaves it to be pulled again, and storing is idempotent by message id). Returns rows new or seen."""
     from google.api_core import exceptions
@@ -64,7 +62,7 @@ def drain(warehouse: Warehouse, settings: Settings, subscriber) -> int:
             received = list(response.received_messages)
             if not received:
                 break
-            store(warehouse, settings, [message_row(provider, item) for item in received])
+            store(control.control_db(settings), [message_row(provider, item) for item in received])
             subscriber.acknowledge(
                 request={"subscription": path, "ack_ids": [item.ack_id for item in received]}
             )
@@ -97,25 +95,25 @@ def message_row(provider: str, received) -> dict:
     }
 
 
-def _run_states(warehouse: Warehouse, settings: Settings, run_ids: list[str]) -> dict[str, dict]:
-    """Each run's status and error now, with its last transition's reason (why a PENDING run was handed back)."""
-    if not run_ids:
-        return {}
-    runs = warehouse.query(
-        f"SELECT pipeline_logging_id, status, error_code, error_message "
-        f"FROM `{central_table(settings, 'org_meta_pipeline_runs')}` WHERE pipeline_logging_id IN UNNEST(@ids)",
-        {"ids": run_ids},
-    )
-    moves = warehouse.query(
-        f"SELECT pipeline_logging_id, reason, at FROM `{central_table(settings, 'org_meta_state_transitions')}` "
-        "WHERE pipeline_logging_id IN UNNEST(@ids) ORDER BY at",
-        {"ids": run_ids},
-    )
-    last_reason = {move["pipeline_logging_id"]: move["reason"] for move in moves}  # ordered: the last wins
-    return {
-        run["pipeline_logging_id"]: {**run, "reason": last_reason.get(run["pipeline_logging_id"])}
-        for run in runs
+def _run_states(db, rows: list[dict]) -> dict[str, dict]:
+    """Each letter's run as it is now (status, error, the reason of its last status change), by run id."""
+    keyed = {
+        (r["org_slug"], r["pipeline_logging_id"]) for r in rows if r["org_slug"] and r["pipeline_logging_id"]
     }
+    if not keyed:
+        return {}
+    refs = [control.run_ref(db, org, run_id) for org, run_id in sorted(keyed)]
+    states = {}
+    for snapshot in db.get_all(refs):
+        if snapshot.exists:
+            run = snapshot.to_dict()
+            states[snapshot.id] = {
+                "status": run.get("status"),
+                "error_code": run.get("error_code"),
+                "error_message": run.get("error_message"),
+                "reason": run.get("last_reason"),
+            }
+    return states
 
 
 def _with_reason(row: dict, state: dict | None, now: datetime) -> dict:
@@ -137,31 +135,29 @@ def _with_reason(row: dict, state: dict | None, now: datetime) -> dict:
     }
 
 
-def store(warehouse: Warehouse, settings: Settings, rows: list[dict]) -> None:
-    """Insert the rows not stored yet (one MERGE on message_id: a message pulled twice is one row)."""
+def store(db, rows: list[dict]) -> None:
+    """Store the letters not stored yet, one document per message id (a message pulled twice is one
+    document: `create` refuses the second)."""
+    from google.api_core import exceptions
+
     now = datetime.now(UTC)
-    states = _run_states(
-        warehouse, settings, sorted({r["pipeline_logging_id"] for r in rows if r["pipeline_logging_id"]})
-    )
-    selects, params = [], {}
-    for i, row in enumerate(_with_reason(r, states.get(r["pipeline_logging_id"]), now) for r in rows):
-        selects.append("SELECT " + ", ".join(f"@{column}_{i} AS {column}" for column in _COLUMNS))
-        params.update({f"{c}_{i}": Typed(row[c], _TYPES.get(c, "STRING")) for c in _COLUMNS})
-    columns = ", ".join(_COLUMNS)
-    warehouse.execute(
-        f"""
-        MERGE `{central_table(settings, TABLE)}` AS d
-        USING ({" UNION ALL ".join(selects)}) AS s ON d.message_id = s.message_id
-        WHEN NOT MATCHED THEN INSERT ({columns}, replay_count)
-          VALUES ({", ".join(f"s.{c}" for c in _COLUMNS)}, 0)
-        """,
-        params,
-    )
+    states = _run_states(db, rows)
+    for row in rows:
+        letter = _with_reason(row, states.get(row["pipeline_logging_id"]), now)
+        document = {
+            **{column: letter[column] for column in _COLUMNS},
+            "replay_count": 0,
+            "replayed_at": None,
+            "expire_at": now + control.DEAD_LETTER_RETENTION,
+        }
+        try:
+            control.dead_letter_ref(db, row["message_id"]).create(document)
+        except exceptions.AlreadyExists:
+            pass
 
 
 def list_letters(
-    warehouse: Warehouse,
-    settings: Settings,
+    db,
     *,
     provider: str | None = None,
     org: str | None = None,
@@ -169,24 +165,45 @@ def list_letters(
     limit: int = 100,
 ) -> list[dict]:
     """Stored dead letters, newest first, with the run's status now beside its status when dead-lettered."""
-    where, params = ["TRUE"], {"limit": limit}
-    for name, value in (("provider", provider), ("org_slug", org)):
-        if value:
-            where.append(f"d.{name} = @{name}")
-            params[name] = value
+    from google.cloud import firestore
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
     if message_ids is not None:
         if not message_ids:
             return []
-        where.append("d.message_id IN UNNEST(@ids)")
-        params["ids"] = list(message_ids)
-    return warehouse.query(
-        f"""
-        SELECT d.* EXCEPT (payload, stored_at), r.status AS current_status
-        FROM `{central_table(settings, TABLE)}` AS d
-        LEFT JOIN `{central_table(settings, "org_meta_pipeline_runs")}` AS r
-          ON r.pipeline_logging_id = d.pipeline_logging_id AND r.org_slug = d.org_slug
-        WHERE {" AND ".join(where)}
-        ORDER BY d.dead_lettered_at DESC, d.message_id LIMIT @limit
-        """,
-        params,
-    )
+        snapshots = [s for s in db.get_all([control.dead_letter_ref(db, m) for m in message_ids]) if s.exists]
+        letters = [s.to_dict() for s in snapshots]
+        letters = [
+            letter
+            for letter in letters
+            if (not provider or letter["provider"] == provider) and (not org or letter["org_slug"] == org)
+        ]
+    else:
+        query = db.collection(control.DEAD_LETTERS)
+        for name, value in (("provider", provider), ("org_slug", org)):
+            if value:
+                query = query.where(filter=FieldFilter(name, "==", value))
+        query = query.order_by("dead_lettered_at", direction=firestore.Query.DESCENDING).limit(limit)
+        letters = [snapshot.to_dict() for snapshot in query.stream()]
+    letters.sort(key=lambda letter: (-letter["dead_lettered_at"].timestamp(), letter["message_id"]))
+    states = _run_states(db, letters)
+    out = []
+    for letter in letters[:limit]:
+        row = {
+            key: value for key, value in letter.items() if key not in ("payload", "stored_at", "expire_at")
+        }
+        row = {key: control.from_document({key: value})[key] for key, value in row.items()}
+        state = states.get(letter["pipeline_logging_id"]) if letter["pipeline_logging_id"] else None
+        out.append({**row, "current_status": state["status"] if state else None})
+    return out
+
+
+def mark_replayed(db, message_ids: list[str]) -> None:
+    """Count a replay on each letter (a transform: no read, no conflict with a concurrent replay)."""
+    from google.cloud import firestore
+
+    now = datetime.now(UTC)
+    for message_id in message_ids:
+        control.dead_letter_ref(db, message_id).update(
+            {"replay_count": firestore.Increment(1), "replayed_at": now}
+        )

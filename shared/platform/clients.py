@@ -75,6 +75,33 @@ def make_subscriber_client(settings: Settings):
     return pubsub_v1.SubscriberClient()
 
 
+def make_firestore_client(settings: Settings):
+    """A Firestore client of the settings' database; against the emulator when FIRESTORE_EMULATOR_HOST is set."""
+    import os
+
+    from google.cloud import firestore
+
+    if not settings.firestore_emulator_host:
+        return firestore.Client(project=settings.project, database=settings.firestore_database)
+    # The library reads FIRESTORE_EMULATOR_HOST once, while building the client: set it for that moment only,
+    # so that a process talking to two stacks (tests) gets each client pointed at its own.
+    previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    os.environ["FIRESTORE_EMULATOR_HOST"] = settings.firestore_emulator_host
+    try:
+        return firestore.Client(project=settings.project, database=settings.firestore_database)
+    finally:
+        if previous is None:
+            del os.environ["FIRESTORE_EMULATOR_HOST"]
+        else:
+            os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+
+
+@functools.cache
+def firestore_client():
+    """The process's Firestore client (the control state)."""
+    return make_firestore_client(get_settings())
+
+
 @functools.cache
 def subscriber_client():
     """The process's Pub/Sub subscriber (created on the first dead-letter call, not at cold start)."""

@@ -39,6 +39,9 @@ class Settings:
     bigquery_storage_api_endpoint: str | None = None
     kms_api_endpoint: str | None = None
     pubsub_emulator_host: str | None = None
+    # Firestore (Native mode) holds the control state; FIRESTORE_EMULATOR_HOST points the client at the emulator.
+    firestore_database: str = "(default)"
+    firestore_emulator_host: str | None = None
     topic_prefix: str = "pipeline-runs"
     # <NAME>_API_BASE_URL of HTTP providers (e.g. OPENAI_API_BASE_URL): the operator's API base for every org.
     api_base_urls: tuple[tuple[str, str], ...] = ()
@@ -109,6 +112,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         bigquery_storage_api_endpoint=env.get("BIGQUERY_STORAGE_API_ENDPOINT") or None,
         kms_api_endpoint=env.get("KMS_API_ENDPOINT") or None,
         pubsub_emulator_host=env.get("PUBSUB_EMULATOR_HOST") or None,
+        firestore_database=env.get("FIRESTORE_DATABASE") or "(default)",
+        firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST") or None,
         topic_prefix=env.get("PIPELINE_TOPIC_PREFIX", "pipeline-runs"),
         api_base_urls=_api_base_urls(env),
         provider_allowed_hosts=_split(env.get("PROVIDER_ALLOWED_HOSTS", "")),

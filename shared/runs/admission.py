@@ -1,34 +1,44 @@
-"""Plan limits and the atomic run reservation: a transaction that counts, checks and creates runs."""
+"""Run admission: plan limits and the atomic reservation, one Firestore transaction per org and batch.
+
+Every request of one org that waits in this instance at a moment is decided in one transaction on that org's
+documents only (its quota document, its rate shards, its duplicate index), in arrival order, so orgs never
+contend with each other and one org's burst costs one transaction per batch, not per request.
+
+Hot documents (Firestore sustains about one write a second per document): the org's quota document is read
+and written only for plans with a finite concurrency, daily or monthly limit (at most 100 runs a day on the
+largest such plan, plus their completions); an unlimited plan's runs hold no slot and are not counted there.
+The per-minute rate is counted in shards of at most RATE_PER_SHARD requests each (a shard takes at most one
+write per request, so about one a second), and the shards' budgets add up to the plan's limit exactly.
+"""
 
 from __future__ import annotations
 
 import calendar
 import functools
 import math
+import random
 import threading
-import weakref
-import zlib
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from shared.platform.errors import ApiError
-from shared.platform.settings import Settings, central_table
+from shared.platform.identifiers import SCHEDULER_TRIGGER
+from shared.platform.settings import Settings
+from shared.runs import control
 from shared.runs.group_commit import GroupCommit
-from shared.runs.model import RunRequest
-from shared.runs.reservation_batch import BatchedRequest, decide_batch
+from shared.runs.history import RunHistory
+from shared.runs.model import COMPLETED, IN_FLIGHT, PENDING, RUNNING, RunRequest, fingerprint
+from shared.runs.run_log import first_transition, new_run_document, record_history
 from shared.tenancy.subscriptions import PlanLimits
 from shared.warehouse.adapter import Warehouse
 
 ACCEPTED, DUPLICATE = "ACCEPTED", "DUPLICATE"
-UNLIMITED = -1  # how a null limit is passed to SQL (a typed NULL would need a parameter per type)
+RATE_LIMITED, CONCURRENCY_LIMIT_REACHED = "RATE_LIMITED", "CONCURRENCY_LIMIT_REACHED"
+QUOTA_DAILY_EXCEEDED, QUOTA_MONTHLY_EXCEEDED = "QUOTA_DAILY_EXCEEDED", "QUOTA_MONTHLY_EXCEEDED"
 CONCURRENCY_RETRY_AFTER_SECONDS = 30
-# Re-openings of one org in one instance queue on a lock instead of racing each other in the warehouse: the
-# transaction stays the guarantee (across instances), the lock only spares it from losing races it would retry.
-_ORG_LOCKS = tuple(threading.Lock() for _ in range(64))
-
-
-def _org_lock(org_slug: str) -> threading.Lock:
-    return _ORG_LOCKS[zlib.crc32(org_slug.encode()) % len(_ORG_LOCKS)]
+RATE_PER_SHARD = 60  # requests a minute one rate shard counts: about one write a second at most
+MAX_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -42,50 +52,259 @@ class Reservation:
     prior_status: str | None = None
 
 
-def _limit(value: int | None) -> int:
-    return UNLIMITED if value is None else value
+@dataclass(frozen=True)
+class Ask:
+    """One run request waiting to be decided, with its plan's limits and its clock."""
+
+    request: RunRequest
+    limits: PlanLimits
+    now: datetime
 
 
-def batched_request(request: RunRequest, limits: PlanLimits, now: datetime) -> BatchedRequest:
-    """The request as one item of a reservation batch, its limits encoded for SQL."""
-    return BatchedRequest(
-        request,
-        now,
-        rate_limit=_limit(limits.requests_per_minute),
-        concurrent_limit=_limit(limits.concurrent_runs),
-        daily_limit=_limit(limits.daily_runs),
-        monthly_limit=_limit(limits.monthly_runs),
+def counts_slots(limits: PlanLimits) -> bool:
+    """Whether runs under these limits take a slot and are counted in the org's quota document."""
+    return any(
+        value is not None for value in (limits.concurrent_runs, limits.daily_runs, limits.monthly_runs)
     )
 
 
-def reserve_batch(warehouse: Warehouse, settings: Settings, items: list[BatchedRequest]) -> list[Reservation]:
-    """Decide a batch in one transaction; an org without a quota row yet gets one, and its request a second try."""
-    rows = decide_batch(warehouse, settings, items)
-    missing = [index for index, row in enumerate(rows) if row["decision"] is None]
-    if missing:  # orgs onboarded before quotas existed; nothing was written for them in the first try
-        for index in missing:
-            ensure_quota_row(warehouse, settings, items[index].request.org_slug)
-        for index, row in zip(missing, decide_batch(warehouse, settings, [items[i] for i in missing])):
-            rows[index] = row
-    return [Reservation(row["decision"], row["existing_id"], row["existing_status"]) for row in rows]
+def rate_shards(limit: int) -> list[int]:
+    """The per-minute budget of each rate shard: as many shards as RATE_PER_SHARD needs, adding up to `limit`."""
+    count = max(1, math.ceil(limit / RATE_PER_SHARD))
+    return [limit // count + (1 if index < limit % count else 0) for index in range(count)]
 
 
-# One group commit per (warehouse, settings) in this process, so reservations of different orgs share
-# transactions. Weak keys, and a proxy in the batch function, so the registry keeps no warehouse alive (a
-# batch's leader holds its own reference to it while the batch runs).
-_BATCHERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def _rate_shard_ref(db, org_slug: str, window: datetime, index: int):
+    return (
+        control.org_ref(db, org_slug).collection(control.RATE).document(f"{window:%Y%m%dT%H%M}-{index:02d}")
+    )
+
+
+class _RateBudget:
+    """The rate shards of one (org, minute) read in a transaction: takes requests from them, shard by shard."""
+
+    def __init__(self, transaction, db, org_slug: str, window: datetime, limit: int):
+        self.transaction, self.window = transaction, window
+        self.budgets = rate_shards(limit)
+        self.refs = [_rate_shard_ref(db, org_slug, window, i) for i in range(len(self.budgets))]
+        # Start at a random shard so concurrent instances spread their writes over the shards.
+        self.order = random.sample(range(len(self.budgets)), len(self.budgets))
+        self.counts: dict[int, int] = {}
+        self.taken: set[int] = set()
+
+    def _count(self, index: int) -> int:
+        if index not in self.counts:
+            snapshot = self.refs[index].get(transaction=self.transaction)
+            self.counts[index] = (snapshot.get("count") or 0) if snapshot.exists else 0
+        return self.counts[index]
+
+    def take(self) -> bool:
+        """Count one request; False when every shard's budget of this minute is used up."""
+        for index in self.order:
+            if self._count(index) < self.budgets[index]:
+                self.counts[index] += 1
+                self.taken.add(index)
+                return True
+        return False
+
+    def writes(self) -> list[tuple[object, dict]]:
+        expire_at = self.window + control.RATE_RETENTION
+        return [(self.refs[i], {"count": self.counts[i], "expire_at": expire_at}) for i in sorted(self.taken)]
+
+
+class _Quota:
+    """The org's quota document as a transaction reads it, rolled to `now`'s day and month."""
+
+    def __init__(self, values: dict):
+        self.values = dict(values)
+        self.changed = False
+
+    def rolled(self, now: datetime) -> tuple[int, int, int]:
+        """(running, runs today, runs this month) as of `now`."""
+        today, month = now.date().isoformat(), now.date().replace(day=1).isoformat()
+        daily = self.values.get("daily_runs", 0) if self.values.get("day") == today else 0
+        monthly = self.values.get("monthly_runs", 0) if self.values.get("month") == month else 0
+        return self.values.get("running", 0), daily, monthly
+
+    def refusal(self, limits: PlanLimits, now: datetime) -> str | None:
+        running, daily, monthly = self.rolled(now)
+        if limits.concurrent_runs is not None and running >= limits.concurrent_runs:
+            return CONCURRENCY_LIMIT_REACHED
+        if limits.daily_runs is not None and daily >= limits.daily_runs:
+            return QUOTA_DAILY_EXCEEDED
+        if limits.monthly_runs is not None and monthly >= limits.monthly_runs:
+            return QUOTA_MONTHLY_EXCEEDED
+        return None
+
+    def take(self, now: datetime) -> None:
+        running, daily, monthly = self.rolled(now)
+        self.values.update(
+            running=running + 1,
+            day=now.date().isoformat(),
+            daily_runs=daily + 1,
+            month=now.date().replace(day=1).isoformat(),
+            monthly_runs=monthly + 1,
+            updated_at=now,
+        )
+        self.changed = True
+
+
+def decide_org_batch(db, asks: list[Ask]) -> tuple[list[Reservation], list[dict]]:
+    """Decide the asks of one org in one transaction, in order, as if each came alone; returns the decisions and
+    the documents of the runs created (for the history)."""
+    from google.cloud import firestore
+
+    org_slug = asks[0].request.org_slug
+    if any(ask.request.org_slug != org_slug for ask in asks):
+        raise ValueError("a reservation batch holds the requests of one org")
+
+    @firestore.transactional
+    def decide(transaction):
+        # Reads first (a transaction reads everything before it writes).
+        quota_ref = control.org_ref(db, org_slug)
+        quota = None
+        if any(counts_slots(ask.limits) for ask in asks):
+            snapshot = quota_ref.get(transaction=transaction)
+            quota = _Quota(snapshot.to_dict() if snapshot.exists else {})
+        fps = {ask.request.pipeline_logging_id: _fingerprint(ask.request) for ask in asks}
+        existing = _existing_runs(db, transaction, org_slug, sorted(set(fps.values())))
+        markers = _scheduled_runs(db, transaction, [ask.request for ask in asks])
+        budgets: dict[datetime, _RateBudget] = {}
+        decisions, created = [], []
+        for ask in asks:
+            request, limits = ask.request, ask.limits
+            fp = fps[request.pipeline_logging_id]
+            window = ask.now.replace(second=0, microsecond=0)
+            if limits.requests_per_minute is not None:
+                if window not in budgets:
+                    budgets[window] = _RateBudget(
+                        transaction, db, org_slug, window, limits.requests_per_minute
+                    )
+                if not budgets[window].take():
+                    decisions.append(Reservation(RATE_LIMITED))
+                    continue
+            key = _marker_key(request)
+            prior = existing.get(fp) or (markers.get(key) if key else None)
+            if prior is not None:
+                decisions.append(Reservation(DUPLICATE, prior["run_id"], prior["status"]))
+                continue
+            refused = quota.refusal(limits, ask.now) if counts_slots(limits) else None
+            if refused:
+                decisions.append(Reservation(refused))
+                continue
+            slot = counts_slots(limits)
+            if slot:
+                quota.take(ask.now)
+            run = new_run_document(request, ask.now, slot=slot)
+            created.append(run)
+            existing[fp] = {"run_id": request.pipeline_logging_id, "status": PENDING}
+            if key:
+                markers[key] = existing[fp]
+            decisions.append(Reservation(ACCEPTED))
+        # Writes.
+        for budget in budgets.values():
+            for ref, values in budget.writes():
+                transaction.set(ref, values)
+        if quota is not None and quota.changed:
+            transaction.set(quota_ref, quota.values)
+        for run in created:
+            transaction.create(
+                control.run_ref(db, org_slug, run["pipeline_logging_id"]), control.to_document(run)
+            )
+            transaction.set(
+                control.inflight_ref(db, org_slug, run["request_fingerprint"]),
+                {"run_id": run["pipeline_logging_id"], "created_at": run["created_at"]},
+            )
+            if run["trigger_by"] == SCHEDULER_TRIGGER:
+                transaction.set(
+                    control.scheduled_ref(db, org_slug, run["pipeline_id"], run["start_date"]),
+                    {
+                        "run_id": run["pipeline_logging_id"],
+                        "pipeline_id": run["pipeline_id"],
+                        "day": run["start_date"].isoformat(),
+                        "expire_at": run["created_at"] + control.MARKER_RETENTION,
+                    },
+                )
+        return decisions, created
+
+    return decide(db.transaction())
+
+
+def _fingerprint(request: RunRequest) -> str:
+    return fingerprint(request.org_slug, request.pipeline_id, request.start_date, request.end_date)
+
+
+def _marker_key(request: RunRequest) -> tuple | None:
+    if request.trigger_by != SCHEDULER_TRIGGER or request.start_date != request.end_date:
+        return None
+    return (request.pipeline_id, request.start_date)
+
+
+def _existing_runs(db, transaction, org_slug: str, fps: list[str]) -> dict[str, dict]:
+    """The in-flight run (id and status) of each fingerprint that has one."""
+    refs = [control.inflight_ref(db, org_slug, fp) for fp in fps]
+    entries = {
+        snap.id: snap.get("run_id") for snap in db.get_all(refs, transaction=transaction) if snap.exists
+    }
+    statuses = _statuses(db, transaction, org_slug, list(entries.values()))
+    return {
+        fp: {"run_id": run_id, "status": statuses[run_id]}
+        for fp, run_id in entries.items()
+        if statuses.get(run_id) in IN_FLIGHT
+    }
+
+
+def _scheduled_runs(db, transaction, requests: list[RunRequest]) -> dict[tuple, dict]:
+    """The scheduler's run of each (pipeline, day) asked for, if one is in flight or completed: a task
+    delivered again (or after the run finished) is answered with that run instead of starting another."""
+    keys = sorted({key for request in requests if (key := _marker_key(request))})
+    if not keys:
+        return {}
+    org_slug = requests[0].org_slug
+    refs = {control.scheduled_ref(db, org_slug, *key).id: key for key in keys}
+    snapshots = db.get_all(
+        [control.scheduled_ref(db, org_slug, *key) for key in keys], transaction=transaction
+    )
+    marked = {refs[snap.id]: snap.get("run_id") for snap in snapshots if snap.exists}
+    statuses = _statuses(db, transaction, org_slug, list(marked.values()))
+    return {
+        key: {"run_id": run_id, "status": statuses[run_id]}
+        for key, run_id in marked.items()
+        if statuses.get(run_id) in (PENDING, RUNNING, COMPLETED)
+    }
+
+
+def _statuses(db, transaction, org_slug: str, run_ids: list[str]) -> dict[str, str]:
+    if not run_ids:
+        return {}
+    refs = [control.run_ref(db, org_slug, run_id) for run_id in run_ids]
+    return {snap.id: snap.get("status") for snap in db.get_all(refs, transaction=transaction) if snap.exists}
+
+
+# --- the instance's batches ------------------------------------------------------------------------------------
+
+_BATCHERS: dict[tuple, GroupCommit] = {}
 _BATCHERS_LOCK = threading.Lock()
 
 
-def reservation_batcher(warehouse: Warehouse, settings: Settings) -> GroupCommit:
-    """The process's group commit for reservations through this warehouse and settings."""
+def _decide_and_record(warehouse: Warehouse, settings: Settings, asks: list[Ask]) -> list[Reservation]:
+    db = control.control_db(settings)
+    decisions, created = decide_org_batch(db, asks)
+    if created:  # the history of what was decided; an outage flags the runs for a later re-sync
+        runs = [(run, [first_transition(run, "requested")]) for run in created]
+        record_history(db, RunHistory(warehouse, settings), runs, [])
+    return decisions
+
+
+def _batcher(warehouse: Warehouse, settings: Settings, org_slug: str) -> GroupCommit:
+    """The instance's group commit of one org's reservations (every waiting request of the org per batch)."""
+    key = (id(warehouse), settings, org_slug)
     with _BATCHERS_LOCK:
-        by_settings = _BATCHERS.setdefault(warehouse, {})
-        if settings not in by_settings:
-            by_settings[settings] = GroupCommit(
-                functools.partial(reserve_batch, weakref.proxy(warehouse), settings)
+        if key not in _BATCHERS:
+            _BATCHERS[key] = GroupCommit(
+                functools.partial(_decide_and_record, warehouse, settings), max_batch=MAX_BATCH
             )
-        return by_settings[settings]
+        return _BATCHERS[key]
 
 
 def reserve_run(
@@ -96,111 +315,118 @@ def reserve_run(
     now: datetime | None = None,
     lock=None,
 ) -> Reservation:
-    """Count the request, and create the run PENDING with a concurrency slot only if every limit allows it.
+    """Count the request, and create the run PENDING (with a concurrency slot where the plan counts them) only
+    if every limit allows it.
 
-    Concurrent reservations in this process are decided together, one transaction per batch of at most one
-    request per org (an org's requests are decided in arrival order). `lock` given, the request skips that
-    grouping and runs alone under it (`contextlib.nullcontext()` acts as a separate instance would): between
-    instances, the transaction alone keeps the limits.
+    Concurrent reservations of one org in this instance are decided together, one transaction per batch, in
+    arrival order. `lock` given, the request skips that grouping and is decided alone under it
+    (`contextlib.nullcontext()` acts as a separate instance would): between instances, the transaction alone
+    keeps the limits.
     """
-    item = batched_request(request, limits, now or datetime.now(UTC))
+    ask = Ask(request, limits, now or datetime.now(UTC))
     if lock is not None:
         with lock:
-            return reserve_batch(warehouse, settings, [item])[0]
-    return reservation_batcher(warehouse, settings).submit(request.org_slug, item)
+            return _decide_and_record(warehouse, settings, [ask])[0]
+    # Unique keys: the group commit then takes every waiting request of the org into the next batch.
+    return _batcher(warehouse, settings, request.org_slug).submit(uuid.uuid4().hex, ask)
 
 
-# What reopen_run decides: the run was made runnable (a slot taken: REOPENED; it already held one: REQUEUED), or
-# why it was left alone.
+# --- re-opening a run (dead-letter replay) ----------------------------------------------------------------------
+
+# What reopen_run decides: the run was made runnable (a slot taken: REOPENED; it already held one, or its plan
+# takes none: REQUEUED), or why it was left alone.
 REOPENED, REQUEUED = "REOPENED", "REQUEUED"
-
-
-def _reopen_script(settings: Settings) -> str:
-    quotas = central_table(settings, "org_usage_quotas")
-    runs = central_table(settings, "org_meta_pipeline_runs")
-    transitions = central_table(settings, "org_meta_state_transitions")
-    return f"""
-    DECLARE prior STRING;
-    DECLARE holds INT64;
-    DECLARE decision STRING;
-    BEGIN TRANSACTION;
-    SET prior = (SELECT MAX(status) FROM `{runs}` WHERE pipeline_logging_id = @id AND org_slug = @org);
-    SET holds = (SELECT COUNT(*) FROM `{runs}` WHERE pipeline_logging_id = @id AND org_slug = @org AND slot_held);
-    SET decision = CASE
-      WHEN prior IS NULL THEN 'RUN_NOT_FOUND'
-      WHEN prior = 'COMPLETED' THEN 'ALREADY_COMPLETED'
-      WHEN prior = 'RUNNING' THEN 'IN_FLIGHT'
-      WHEN prior = 'CANCELLED' THEN 'CANCELLED'
-      WHEN holds > 0 THEN 'REQUEUED'
-      WHEN (SELECT COUNT(*) FROM `{runs}` WHERE org_slug = @org AND pipeline_logging_id != @id
-            AND status IN ('PENDING', 'RUNNING') AND request_fingerprint =
-              (SELECT MAX(request_fingerprint) FROM `{runs}` WHERE pipeline_logging_id = @id)) > 0
-        THEN 'DUPLICATE'
-      WHEN @concurrent_limit >= 0
-        AND COALESCE((SELECT MAX(running) FROM `{quotas}` WHERE org_slug = @org), 0) >= @concurrent_limit
-        THEN 'CONCURRENCY_LIMIT_REACHED'
-      ELSE 'REOPENED' END;
-    UPDATE `{quotas}` SET running = running + 1, updated_at = @now
-      WHERE org_slug = @org AND decision = 'REOPENED';
-    UPDATE `{runs}` SET status = 'PENDING', slot_held = TRUE, attempts = 0, error_code = NULL,
-        error_message = NULL, started_at = NULL, completed_at = NULL, updated_at = @now, last_transition_id = @token
-      WHERE pipeline_logging_id = @id AND org_slug = @org AND decision IN ('REOPENED', 'REQUEUED');
-    INSERT INTO `{transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
-      SELECT @id, @org, prior, 'PENDING', @reason, @now FROM UNNEST([1])
-      WHERE decision IN ('REOPENED', 'REQUEUED');
-    COMMIT TRANSACTION;
-    SELECT decision AS decision, prior AS prior_status;
-    """
 
 
 def reopen_run(
     warehouse: Warehouse, settings: Settings, org_slug: str, run_id: str, limits: PlanLimits, reason: str
 ) -> Reservation:
-    """Make a FAILED or PENDING run PENDING again with a concurrency slot, in one transaction; the decision and
-    the run's status before (`prior_status`).
+    """Make a FAILED or PENDING run PENDING again, in one transaction; the decision and the run's status before.
 
     A run that holds its slot keeps it (REQUEUED); one that released it takes one under the plan's concurrency
-    limit, as a run request would, in the same transaction on the org's quota row (REOPENED), or is refused
-    (CONCURRENCY_LIMIT_REACHED), so a slot is never taken twice nor leaked. The daily and monthly counts are not
-    touched: it is the same run, counted once when it was accepted. COMPLETED, RUNNING, CANCELLED runs and runs
-    with an identical run in flight are left alone (the decision names why). Attempts restart from 0.
+    limit, as a run request would (REOPENED), or is refused (CONCURRENCY_LIMIT_REACHED), so a slot is never
+    taken twice nor leaked. The daily and monthly counts are not touched: it is the same run, counted once when
+    it was accepted. COMPLETED, RUNNING, CANCELLED runs and runs with an identical run in flight are left alone
+    (the decision names why). Attempts restart from 0.
     """
-    import uuid
+    from google.cloud import firestore
 
-    params = {
-        "id": run_id,
-        "org": org_slug,
-        "now": datetime.now(UTC),
-        "token": str(uuid.uuid4()),
-        "reason": reason,
-        "concurrent_limit": _limit(limits.concurrent_runs),
-    }
-    with _org_lock(org_slug):
-        row = warehouse.query(_reopen_script(settings), params)[0]
-    return Reservation(row["decision"], prior_status=row["prior_status"])
+    db = control.control_db(settings)
+    ref, quota_ref = control.run_ref(db, org_slug, run_id), control.org_ref(db, org_slug)
+
+    @firestore.transactional
+    def reopen(transaction):
+        snapshot = ref.get(transaction=transaction)
+        if not snapshot.exists:
+            return Reservation("RUN_NOT_FOUND"), None
+        run = control.from_document(snapshot.to_dict())
+        prior = run["status"]
+        left_alone = {COMPLETED: "ALREADY_COMPLETED", RUNNING: "IN_FLIGHT", "CANCELLED": "CANCELLED"}
+        if prior in left_alone:
+            return Reservation(left_alone[prior], prior_status=prior), None
+        fp_ref = control.inflight_ref(db, org_slug, run["request_fingerprint"])
+        index = fp_ref.get(transaction=transaction)
+        holder = index.get("run_id") if index.exists else None
+        if (
+            holder
+            and holder != run_id
+            and _statuses(db, transaction, org_slug, [holder]).get(holder) in IN_FLIGHT
+        ):
+            return Reservation(DUPLICATE, holder, prior_status=prior), None
+        now = datetime.now(UTC)
+        slot = bool(run.get("slot_held"))
+        decision = REQUEUED if slot else REOPENED
+        if not slot and counts_slots(limits):
+            snapshot = quota_ref.get(transaction=transaction)
+            quota = _Quota(snapshot.to_dict() if snapshot.exists else {})
+            running = quota.rolled(now)[0]
+            if limits.concurrent_runs is not None and running >= limits.concurrent_runs:
+                return Reservation(CONCURRENCY_LIMIT_REACHED, prior_status=prior), None
+            transaction.set(quota_ref, {"running": running + 1, "updated_at": now}, merge=True)
+            slot = True
+        changes = {
+            "status": PENDING,
+            "slot_held": slot,
+            "attempts": 0,
+            "error_code": None,
+            "error_message": None,
+            "started_at": None,
+            "completed_at": None,
+            "expire_at": None,
+            "updated_at": now,
+            "version": run["version"] + 1,
+            "last_reason": reason,
+        }
+        transaction.set(fp_ref, {"run_id": run_id, "created_at": now})
+        transaction.update(ref, changes)
+        move = {
+            "pipeline_logging_id": run_id,
+            "org_slug": org_slug,
+            "from_status": prior,
+            "to_status": PENDING,
+            "reason": reason,
+            "at": now,
+            "version": changes["version"],
+        }
+        return Reservation(decision, prior_status=prior), ({**run, **changes}, [move])
+
+    reservation, moved = reopen(db.transaction())
+    if moved:
+        record_history(db, RunHistory(warehouse, settings), [moved], [])
+    return reservation
 
 
-def ensure_quota_row(warehouse: Warehouse, settings: Settings, org_slug: str) -> None:
-    """Create the org's zeroed quota row if it has none (idempotent, race-safe through MERGE)."""
-    warehouse.execute(
-        f"""
-        MERGE `{central_table(settings, "org_usage_quotas")}` AS q
-        USING (SELECT @org AS org_slug) AS s ON q.org_slug = s.org_slug
-        WHEN NOT MATCHED THEN INSERT (org_slug, day, daily_runs, month, monthly_runs, running, rate_window,
-          rate_count, updated_at) VALUES (@org, NULL, 0, NULL, 0, 0, NULL, 0, @now)
-        """,
-        {"org": org_slug, "now": datetime.now(UTC)},
-    )
+# --- answers ----------------------------------------------------------------------------------------------------
 
 
 def refusal(decision: str, limits: PlanLimits, now: datetime | None = None) -> ApiError:
     """The 429 for a refused reservation, with Retry-After saying when trying again can succeed."""
     now = now or datetime.now(UTC)
-    if decision == "RATE_LIMITED":
+    if decision == RATE_LIMITED:
         wait, what = 60 - now.second, f"{limits.requests_per_minute} run requests per minute"
-    elif decision == "CONCURRENCY_LIMIT_REACHED":
+    elif decision == CONCURRENCY_LIMIT_REACHED:
         wait, what = CONCURRENCY_RETRY_AFTER_SECONDS, f"{limits.concurrent_runs} concurrent runs"
-    elif decision == "QUOTA_DAILY_EXCEEDED":
+    elif decision == QUOTA_DAILY_EXCEEDED:
         wait, what = (
             _seconds_until(now, now.date() + timedelta(days=1)),
             f"{limits.daily_runs} runs per UTC day",

@@ -1,4 +1,5 @@
-"""The reaper: settle runs stuck past their timeout (crashed workers, lost messages) and recount slots."""
+"""The reaper: settle runs stuck past their timeout (crashed workers, lost messages), recount slots, and bring
+the run history level where an outage kept it behind."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from shared.platform.logs import log
 from shared.platform.settings import Settings
-from shared.runs.model import PENDING, RUNNING
+from shared.runs import control
+from shared.runs.history import RunHistory
+from shared.runs.model import IN_FLIGHT, PENDING, RUNNING
 from shared.runs.run_log import RunLog
 from shared.warehouse.adapter import Warehouse
 from shared.worker.pipelines import load_pipelines
@@ -15,6 +18,7 @@ GRACE_SECONDS = 120  # beyond the pipeline's own timeout, so a run finishing rig
 # A PENDING run waits for Pub/Sub (redeliveries back off up to 600 s); past this it was lost.
 PENDING_LIMIT_SECONDS = 3600
 DEFAULT_TIMEOUT_SECONDS = 900
+PAGE = 500  # documents per query page
 
 
 def _stuck(run: dict, timeouts: dict[str, float], now: datetime) -> bool:
@@ -24,19 +28,30 @@ def _stuck(run: dict, timeouts: dict[str, float], now: datetime) -> bool:
     return run["updated_at"] + timedelta(seconds=max(PENDING_LIMIT_SECONDS, timeout)) < now
 
 
+def _in_flight_before(db, oldest: datetime):
+    """Every org's in-flight runs not updated since `oldest` (one collection-group query per status; the
+    composite index (status, updated_at) of terraform/modules/firestore serves it)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    for status in IN_FLIGHT:
+        query = (
+            db.collection_group(control.RUNS)
+            .where(filter=FieldFilter("status", "==", status))
+            .where(filter=FieldFilter("updated_at", "<", oldest))
+        )
+        for snapshot in query.stream():
+            yield control.from_document(snapshot.to_dict())
+
+
 def reap_stuck_runs(warehouse: Warehouse, settings: Settings, now: datetime | None = None) -> dict:
-    """FAIL every run stuck past its timeout (releasing its slot), then recount every org's held slots."""
+    """FAIL every run stuck past its timeout (releasing its slot), recount every org's held slots, and append
+    the history the last outage held back."""
     now = now or datetime.now(UTC)
     run_log = RunLog(warehouse, settings)
     timeouts = {pid: config.timeout_seconds for pid, config in load_pipelines(settings.config_dir).items()}
     oldest = now - timedelta(seconds=min([*timeouts.values(), DEFAULT_TIMEOUT_SECONDS]))
-    candidates = warehouse.query(
-        f"SELECT pipeline_logging_id, org_slug, pipeline_id, status, started_at, updated_at FROM `{run_log.runs}` "
-        "WHERE status IN ('PENDING', 'RUNNING') AND updated_at < @oldest",
-        {"oldest": oldest},
-    )
     reaped = []
-    for run in (r for r in candidates if _stuck(r, timeouts, now)):
+    for run in [r for r in _in_flight_before(run_log.db, oldest) if _stuck(r, timeouts, now)]:
         message = f"The run did not finish within its time limit (stuck {run['status']}); start it again."
         if run_log.fail(run["org_slug"], run["pipeline_logging_id"], run["status"], "RUN_TIMEOUT", message):
             reaped.append(run["pipeline_logging_id"])
@@ -50,20 +65,54 @@ def reap_stuck_runs(warehouse: Warehouse, settings: Settings, now: datetime | No
     return {
         "reaped": len(reaped),
         "pipeline_logging_ids": reaped,
-        "quotas_reconciled": recount_slots(run_log),
+        "quotas_reconciled": recount_slots(run_log.db),
+        "history_resynced": resync_history(run_log.db, run_log.history),
     }
 
 
-def recount_slots(run_log: RunLog) -> int:
-    """Set each org's `running` to the slots its in-flight runs hold; returns how many orgs were off."""
-    return run_log.warehouse.execute(
-        f"""
-        UPDATE `{run_log.quotas}` AS q SET running = c.held
-        FROM (SELECT q2.org_slug, COUNT(r.pipeline_logging_id) AS held
-              FROM `{run_log.quotas}` AS q2
-              LEFT JOIN `{run_log.runs}` AS r
-                ON r.org_slug = q2.org_slug AND r.slot_held AND r.status IN ('{PENDING}', '{RUNNING}')
-              GROUP BY q2.org_slug) AS c
-        WHERE q.org_slug = c.org_slug AND q.running != c.held
-        """
-    )
+def recount_slots(db) -> int:
+    """Set each org's `running` to the slots its in-flight runs hold; returns how many orgs were off.
+
+    Only orgs whose document counts a slot are looked at (a single-field query): an org at 0 cannot hold a
+    slot its document does not count, since taking one and counting it are one transaction.
+    """
+    from google.cloud import firestore
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    fixed = 0
+    for org in db.collection(control.ORGS).where(filter=FieldFilter("running", ">", 0)).stream():
+        runs = org.reference.collection(control.RUNS).where(filter=FieldFilter("slot_held", "==", True))
+        held = sum(1 for run in runs.stream() if run.get("status") in (PENDING, RUNNING))
+
+        @firestore.transactional
+        def correct(transaction, ref=org.reference, held=held):
+            snapshot = ref.get(transaction=transaction)
+            if snapshot.exists and snapshot.get("running") != held:
+                transaction.update(ref, {"running": held, "updated_at": datetime.now(UTC)})
+                return True
+            return False
+
+        if correct(db.transaction()):
+            fixed += 1
+            log("WARNING", f"recounted an org's concurrency slots to {held}", org_slug=org.id)
+    return fixed
+
+
+def resync_history(db, history: RunHistory) -> int:
+    """Append the versions and status changes of runs whose history an outage held back (insert ids make a
+    row sent twice one row); clear the flag of each run brought level. Returns how many."""
+    from google.cloud import firestore
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = db.collection_group(control.RUNS).where(filter=FieldFilter("history_behind", "==", True))
+    synced = 0
+    for snapshot in query.limit(PAGE).stream():
+        run = control.from_document(snapshot.to_dict())
+        moves = run.get("history_moves") or []
+        if not history.try_append([run], moves, []):
+            break  # still out: the next reap tries again
+        snapshot.reference.update(
+            {"history_behind": firestore.DELETE_FIELD, "history_moves": firestore.DELETE_FIELD}
+        )
+        synced += 1
+    return synced

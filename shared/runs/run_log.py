@@ -1,52 +1,82 @@
-"""The run log: run rows, their status changes (with an audit trail) and step attempts."""
+"""The run log: run documents in Firestore (the live state, every change one transaction) and their history in
+BigQuery (appended after each change, never updated)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
 
-from shared.platform.settings import Settings, central_table
-from shared.runs.model import FAILED, RUNNING, TERMINAL, RunRequest, fingerprint
+from shared.platform.logs import log
+from shared.platform.settings import Settings
+from shared.runs import control
+from shared.runs.history import RunHistory, public_run
+from shared.runs.model import FAILED, PENDING, RUNNING, TERMINAL, RunRequest, fingerprint
 from shared.warehouse.adapter import Warehouse
-from shared.warehouse.params import Typed
 
-_ERROR_MESSAGE_LIMIT = 1000
-# What an org may see of its run rows (internal bookkeeping columns stay inside).
-_PUBLIC_COLUMNS = (
-    "* EXCEPT (request_fingerprint, message_id, attempts, quota_day, slot_held, last_transition_id)"
-)
+ERROR_MESSAGE_LIMIT = 1000
 
 
-def run_row_params(request: RunRequest, now: datetime) -> dict:
-    """Query parameters describing a new run row."""
+def new_run_document(
+    request: RunRequest, now: datetime, *, status: str = PENDING, slot: bool = False
+) -> dict:
+    """The first version of a run's document."""
     return {
-        "id": request.pipeline_logging_id,
-        "org": request.org_slug,
-        "pipeline_id": request.pipeline_id,
-        "provider": request.provider,
-        "start": request.start_date,
-        "end": request.end_date,
-        "force": request.force_refresh,
-        "trigger_by": Typed(request.trigger_by, "STRING"),
-        "now": now,
+        **request.to_message(),
+        "start_date": request.start_date,
+        "end_date": request.end_date,
+        "status": status,
+        "request_fingerprint": fingerprint(
+            request.org_slug, request.pipeline_id, request.start_date, request.end_date
+        ),
+        "message_id": None,
+        "attempts": 0,
+        "quota_day": now.date() if slot else None,
+        "slot_held": slot,
+        "rows_written": None,
+        "error_code": None,
+        "error_message": None,
+        "created_at": now,
+        "started_at": None,
+        "completed_at": now if status in TERMINAL else None,
+        "updated_at": now,
+        "version": 1,
+        "slices_total": None,
+        "slices_done": None,
+        "expire_at": now + control.RUN_RETENTION if status in TERMINAL else None,
+    }
+
+
+def first_transition(run: dict, reason: str) -> dict:
+    """The status change that created a run (from nothing to its first status)."""
+    return _move_row(run, None, run["status"], reason, run["created_at"], 1)
+
+
+def _move_row(run: dict, from_status, to_status, reason, at, version) -> dict:
+    return {
+        "pipeline_logging_id": run["pipeline_logging_id"],
+        "org_slug": run["org_slug"],
+        "from_status": from_status,
+        "to_status": to_status,
+        "reason": reason,
+        "at": at,
+        "version": version,
     }
 
 
 class RunLog:
-    """Reads and writes run rows in the central dataset; every status change is conditional and audited.
+    """Reads and changes runs; every status change is conditional (from a given status), one Firestore
+    transaction with the slot it releases, and appended to the history.
 
     Every method that names a run takes the org first, `(org_slug, run_id, ...)`: the org is the tenancy scope
-    every read and write of a run is filtered by.
+    every read and write of a run goes through (a run's document lives under its org's).
     """
 
     def __init__(self, warehouse: Warehouse, settings: Settings):
-        self.warehouse = warehouse
-        self.runs = central_table(settings, "org_meta_pipeline_runs")
-        self.steps = central_table(settings, "org_meta_step_logs")
-        self.transitions = central_table(settings, "org_meta_state_transitions")
-        self.quotas = central_table(settings, "org_usage_quotas")
-        # Step rows of completed step attempts not written yet: they go with the run's next write (its status
-        # change, or a failed attempt's row) in one statement, instead of one DML job (and commit) per step.
+        self.warehouse, self.settings = warehouse, settings
+        self.db = control.control_db(settings)
+        self.history = RunHistory(warehouse, settings)
+        # Step rows of completed step attempts not written yet: they go with the run's next history append (its
+        # status change, or a failed attempt's row) in one call, instead of one call per step.
         self._deferred_steps: list[dict] = []
 
     def new_request(
@@ -55,51 +85,38 @@ class RunLog:
         """A run request with a fresh id."""
         return RunRequest(str(uuid.uuid4()), org_slug, pipeline_id, provider, start, end, **kw)
 
+    # --- creating runs outside the reservation --------------------------------------------------------------
+
     def create(self, request: RunRequest) -> None:
-        """Write a run row as PENDING without a quota reservation (admin and test paths; the API reserves)."""
-        now = datetime.now(UTC)
-        params = {
-            **run_row_params(request, now),
-            "fp": fingerprint(request.org_slug, request.pipeline_id, request.start_date, request.end_date),
-        }
-        self.warehouse.execute(
-            f"""
-            BEGIN TRANSACTION;
-            INSERT INTO `{self.runs}` (pipeline_logging_id, org_slug, pipeline_id, provider, status, start_date,
-              end_date, force_refresh, trigger_by, request_fingerprint, slot_held, created_at, updated_at)
-            VALUES (@id, @org, @pipeline_id, @provider, 'PENDING', @start, @end, @force, @trigger_by, @fp, FALSE,
-              @now, @now);
-            INSERT INTO `{self.transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
-            VALUES (@id, @org, NULL, 'PENDING', 'requested', @now);
-            COMMIT TRANSACTION;
-            """,
-            params,
-        )
+        """Create a run PENDING without a quota slot (admin and test paths; the API reserves), indexed as in
+        flight so an identical request finds it."""
+        from google.cloud import firestore
+
+        run = new_run_document(request, datetime.now(UTC))
+        fp_ref = control.inflight_ref(self.db, request.org_slug, run["request_fingerprint"])
+
+        @firestore.transactional
+        def write(transaction):
+            if not fp_ref.get(transaction=transaction).exists:
+                transaction.set(
+                    fp_ref, {"run_id": request.pipeline_logging_id, "created_at": run["created_at"]}
+                )
+            transaction.create(
+                self._ref(request.org_slug, request.pipeline_logging_id), control.to_document(run)
+            )
+
+        write(self.db.transaction())
+        self._record(run, [first_transition(run, "requested")])
 
     def record_refusal(self, request: RunRequest, code: str, message: str) -> None:
-        """Write a run that was refused before it could start (a scheduled run whose org lost its subscription or
+        """Record a run refused before it could start (a scheduled run whose org lost its subscription or
         credential) as FAILED with a stable code, so the org sees why the day was not loaded; holds no slot."""
-        now = datetime.now(UTC)
-        params = {
-            **run_row_params(request, now),
-            "fp": fingerprint(request.org_slug, request.pipeline_id, request.start_date, request.end_date),
-            "code": code,
-            "message": message[:_ERROR_MESSAGE_LIMIT],
-        }
-        self.warehouse.execute(
-            f"""
-            BEGIN TRANSACTION;
-            INSERT INTO `{self.runs}` (pipeline_logging_id, org_slug, pipeline_id, provider, status, start_date,
-              end_date, force_refresh, trigger_by, request_fingerprint, slot_held, error_code, error_message,
-              created_at, updated_at, completed_at)
-            VALUES (@id, @org, @pipeline_id, @provider, 'FAILED', @start, @end, @force, @trigger_by, @fp, FALSE,
-              @code, @message, @now, @now, @now);
-            INSERT INTO `{self.transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
-            VALUES (@id, @org, NULL, 'FAILED', @code, @now);
-            COMMIT TRANSACTION;
-            """,
-            params,
-        )
+        run = new_run_document(request, datetime.now(UTC), status=FAILED)
+        run.update(error_code=code, error_message=message[:ERROR_MESSAGE_LIMIT])
+        self._ref(request.org_slug, request.pipeline_logging_id).create(control.to_document(run))
+        self._record(run, [first_transition(run, code)])
+
+    # --- status changes --------------------------------------------------------------------------------------
 
     def transition(
         self,
@@ -114,63 +131,52 @@ class RunLog:
     ) -> bool:
         """Move a run from one status to another only if it is still in `from_status`; True if this call moved it.
 
-        One transaction: the status change, its audit row and, on a terminal status, the release of the run's
-        concurrency slot (exactly once: the slot flag is cleared by the same write). `refund` also gives back the
-        daily and monthly counts, against the day the run was counted (for runs that never got queued).
+        One transaction: the status change and, on a terminal status, the release of the run's concurrency slot
+        (exactly once: the slot flag is cleared by the same write) and of its duplicate index entry. `refund`
+        also gives back the daily and monthly counts of the day the run was counted (runs never queued).
         """
-        token = str(uuid.uuid4())
-        params: dict = {
-            "id": run_id,
-            "org": org_slug,
-            "from_status": from_status,
-            "to_status": to_status,
-            "now": datetime.now(UTC),
-            "token": token,
-            "reason": Typed(reason, "STRING"),
-            "refund": refund,
-        }
-        assignments = ["status = @to_status", "updated_at = @now", "last_transition_id = @token"]
-        if to_status == RUNNING:
-            assignments += ["started_at = @now", "attempts = COALESCE(attempts, 0) + 1"]
-        if to_status in TERMINAL:
-            assignments += ["completed_at = @now", "slot_held = FALSE"]
-        for name, value in fields.items():  # names come from this module's callers, never from a request
-            assignments.append(f"{name} = @{name}")
-            params[name] = value
-        release = self._release_sql() if to_status in TERMINAL else ""
-        steps_sql, steps_params = self._steps_insert(self._take_deferred_steps(org_slug, run_id))
-        params.update(steps_params)
-        rows = self.warehouse.query(
-            f"""
-            DECLARE moved INT64;
-            BEGIN TRANSACTION;
-            {release}
-            {steps_sql}
-            UPDATE `{self.runs}` SET {", ".join(assignments)}
-              WHERE pipeline_logging_id = @id AND org_slug = @org AND status = @from_status;
-            SET moved = (SELECT COUNT(*) FROM `{self.runs}` WHERE pipeline_logging_id = @id AND last_transition_id = @token);
-            INSERT INTO `{self.transitions}` (pipeline_logging_id, org_slug, from_status, to_status, reason, at)
-              SELECT @id, @org, @from_status, @to_status, @reason, @now FROM UNNEST([1]) WHERE moved = 1;
-            COMMIT TRANSACTION;
-            SELECT moved AS moved;
-            """,
-            params,
-        )
-        return rows[0]["moved"] == 1
+        moved = self._transact_move(org_slug, run_id, from_status, to_status, reason, refund, fields)
+        if moved is None:
+            return False
+        run, move = moved
+        self._record(run, [move], self._take_deferred_steps(org_slug, run_id))
+        return True
 
-    def _release_sql(self) -> str:
-        """Give back the run's slot (and with @refund its counts) if it still holds one and is in @from_status."""
-        return f"""
-            UPDATE `{self.quotas}` AS q SET
-              running = GREATEST(q.running - 1, 0),
-              daily_runs = IF(@refund AND q.day = r.quota_day, GREATEST(q.daily_runs - 1, 0), q.daily_runs),
-              monthly_runs = IF(@refund AND q.month = DATE_TRUNC(r.quota_day, MONTH),
-                                GREATEST(q.monthly_runs - 1, 0), q.monthly_runs),
-              updated_at = @now
-            FROM (SELECT quota_day FROM `{self.runs}` WHERE pipeline_logging_id = @id AND org_slug = @org
-                  AND status = @from_status AND slot_held) AS r
-            WHERE q.org_slug = @org;
-        """
+    def _transact_move(self, org_slug, run_id, from_status, to_status, reason, refund, fields):
+        from google.cloud import firestore
+
+        ref, quota_ref = self._ref(org_slug, run_id), control.org_ref(self.db, org_slug)
+
+        @firestore.transactional
+        def move(transaction):
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists or snapshot.get("status") != from_status:
+                return None
+            run = control.from_document(snapshot.to_dict())
+            now = datetime.now(UTC)
+            changes = {
+                "status": to_status,
+                "updated_at": now,
+                "version": run["version"] + 1,
+                "last_reason": reason,
+                **fields,
+            }
+            if to_status == RUNNING:
+                changes.update(started_at=now, attempts=(run.get("attempts") or 0) + 1)
+            release = to_status in TERMINAL and run.get("slot_held")
+            fp_ref = control.inflight_ref(self.db, org_slug, run["request_fingerprint"])
+            quota = quota_ref.get(transaction=transaction) if release else None
+            index = fp_ref.get(transaction=transaction) if to_status in TERMINAL else None
+            if to_status in TERMINAL:
+                changes.update(completed_at=now, slot_held=False, expire_at=now + control.RUN_RETENTION)
+            if quota is not None and quota.exists:
+                transaction.update(quota_ref, release_changes(quota.to_dict(), run, refund, now))
+            if index is not None and index.exists and index.get("run_id") == run_id:
+                transaction.delete(fp_ref)
+            transaction.update(ref, control.to_document(changes))
+            return {**run, **changes}, _move_row(run, from_status, to_status, reason, now, changes["version"])
+
+        return move(self.db.transaction())
 
     def fail(
         self, org_slug: str, run_id: str, from_status: str, code: str, message: str, *, refund: bool = False
@@ -183,78 +189,47 @@ class RunLog:
             FAILED,
             reason=code,
             refund=refund,
-            error_code=Typed(code, "STRING"),
-            error_message=Typed(message[:_ERROR_MESSAGE_LIMIT], "STRING"),
+            error_code=code,
+            error_message=message[:ERROR_MESSAGE_LIMIT],
         )
+
+    # --- reads ------------------------------------------------------------------------------------------------
+
+    def document(self, org_slug: str, run_id: str) -> dict | None:
+        """The run's live document (every field), or None: not this org's run, or settled and expired."""
+        snapshot = self._ref(org_slug, run_id).get()
+        return control.from_document(snapshot.to_dict()) if snapshot.exists else None
 
     def get(self, org_slug: str, run_id: str) -> dict | None:
-        """The run row of this org, or None (another org's run is indistinguishable from a missing one)."""
-        rows = self.warehouse.query(
-            f"SELECT {_PUBLIC_COLUMNS} FROM `{self.runs}` WHERE pipeline_logging_id = @id AND org_slug = @org",
-            {"id": run_id, "org": org_slug},
-        )
-        return rows[0] if rows else None
+        """What the org sees of its run: the live document, else (expired) its latest recorded version; None
+        for a run of another org or no run at all."""
+        run = self.document(org_slug, run_id) or self.history.latest(org_slug, run_id)
+        return public_run(run) if run else None
 
-    def list_for_org(
-        self,
-        org_slug: str,
-        limit: int,
-        *,
-        status: str | None = None,
-        pipeline_id: str | None = None,
-        start: date | None = None,
-        end: date | None = None,
-        after: tuple[datetime, str] | None = None,
-    ) -> list[dict]:
-        """The org's runs, newest first, filtered; `after` is the (created_at, id) of the last row already seen."""
-        where, params = ["org_slug = @org"], {"org": org_slug, "limit": limit}
-        if status:
-            where.append("status = @status")
-            params["status"] = status
-        if pipeline_id:
-            where.append("pipeline_id = @pipeline_id")
-            params["pipeline_id"] = pipeline_id
-        if start:  # runs whose requested range overlaps [start, end]
-            where.append("end_date >= @start")
-            params["start"] = start
-        if end:
-            where.append("start_date <= @end")
-            params["end"] = end
-        if after:
-            where.append(
-                "(created_at < @after_at OR (created_at = @after_at AND pipeline_logging_id < @after_id))"
-            )
-            params["after_at"], params["after_id"] = after
-        return self.warehouse.query(
-            f"SELECT {_PUBLIC_COLUMNS} FROM `{self.runs}` WHERE {' AND '.join(where)} "
-            "ORDER BY created_at DESC, pipeline_logging_id DESC LIMIT @limit",
-            params,
-        )
+    def list_for_org(self, org_slug: str, limit: int, **filters) -> list[dict]:
+        """The org's runs, newest first, filtered (see RunHistory.list_for_org)."""
+        return self.history.list_for_org(org_slug, limit, **filters)
 
     def attempts(self, org_slug: str, run_id: str) -> int:
         """How many deliveries have claimed the run so far."""
-        rows = self.warehouse.query(
-            f"SELECT attempts FROM `{self.runs}` WHERE pipeline_logging_id = @id AND org_slug = @org",
-            {"id": run_id, "org": org_slug},
-        )
-        return (rows[0]["attempts"] or 0) if rows else 0
+        run = self.document(org_slug, run_id)
+        return (run.get("attempts") or 0) if run else 0
 
     def status(self, org_slug: str, run_id: str) -> str | None:
         """The run's current status, or None if there is no such run for this org."""
-        rows = self.warehouse.query(
-            f"SELECT status FROM `{self.runs}` WHERE pipeline_logging_id = @id AND org_slug = @org",
-            {"id": run_id, "org": org_slug},
-        )
-        return rows[0]["status"] if rows else None
+        run = self.document(org_slug, run_id)
+        if run is None:
+            run = self.history.latest(org_slug, run_id)
+        return run["status"] if run else None
 
     def step_logs(self, org_slug: str, run_id: str) -> list[dict]:
         """The run's step attempts, oldest first."""
-        return self.warehouse.query(
-            f"SELECT step_id, ps_type, attempt, status, rows_written, error_code, error_message, started_at, "
-            f"completed_at FROM `{self.steps}` WHERE pipeline_logging_id = @id AND org_slug = @org "
-            "ORDER BY started_at, attempt",
-            {"id": run_id, "org": org_slug},
-        )
+        return [
+            {key: value for key, value in row.items() if key != "step_logging_id"}
+            for row in self.history.step_logs(org_slug, run_id)
+        ]
+
+    # --- step attempts ----------------------------------------------------------------------------------------
 
     def log_step(
         self,
@@ -271,31 +246,32 @@ class RunLog:
         error_message: str | None = None,
         defer: bool = False,
     ) -> None:
-        """Record one step attempt. `defer` (a completed attempt) keeps the row for the run's next write: its
+        """Record one step attempt. `defer` (a completed attempt) keeps the row for the run's next append: its
         status change or a later attempt's row; a crash before that loses only rows of work the re-run redoes."""
-        row = {
-            "step_logging_id": str(uuid.uuid4()),
-            "pipeline_logging_id": run_id,
-            "org_slug": org_slug,
-            "step_id": step_id,
-            "ps_type": ps_type,
-            "attempt": attempt,
-            "status": status,
-            "rows_written": Typed(rows, "INT64"),
-            "error_code": Typed(error_code, "STRING"),
-            "error_message": Typed(error_message[:_ERROR_MESSAGE_LIMIT] if error_message else None, "STRING"),
-            "started_at": started_at,
-            "completed_at": datetime.now(UTC),
-        }
-        self._deferred_steps.append(row)
+        self._deferred_steps.append(
+            {
+                "step_logging_id": str(uuid.uuid4()),
+                "pipeline_logging_id": run_id,
+                "org_slug": org_slug,
+                "step_id": step_id,
+                "ps_type": ps_type,
+                "attempt": attempt,
+                "status": status,
+                "rows_written": rows,
+                "error_code": error_code,
+                "error_message": error_message[:ERROR_MESSAGE_LIMIT] if error_message else None,
+                "started_at": started_at,
+                "completed_at": datetime.now(UTC),
+            }
+        )
         if not defer:
             self.flush_steps(org_slug, run_id)
 
     def flush_steps(self, org_slug: str, run_id: str) -> None:
-        """Write the run's deferred step rows now (a run left without a status change, e.g. cancelled)."""
-        sql, params = self._steps_insert(self._take_deferred_steps(org_slug, run_id))
-        if sql:
-            self.warehouse.execute(sql, params)
+        """Append the run's deferred step rows now (a run left without a status change, e.g. cancelled)."""
+        steps = self._take_deferred_steps(org_slug, run_id)
+        if steps:
+            self.history.try_append([], [], steps)
 
     def _take_deferred_steps(self, org_slug: str, run_id: str) -> list[dict]:
         def of_run(row: dict) -> bool:
@@ -305,11 +281,47 @@ class RunLog:
         self._deferred_steps = [row for row in self._deferred_steps if not of_run(row)]
         return taken
 
-    def _steps_insert(self, rows: list[dict]) -> tuple[str, dict]:
-        """One INSERT of step rows (SQL and parameters); empty SQL for no rows."""
-        if not rows:
-            return "", {}
-        columns = list(rows[0])
-        values = [f"({', '.join(f'@s{i}_{c}' for c in columns)})" for i in range(len(rows))]
-        params = {f"s{i}_{c}": row[c] for i, row in enumerate(rows) for c in columns}
-        return f"INSERT INTO `{self.steps}` ({', '.join(columns)}) VALUES {', '.join(values)};", params
+    # --- history ----------------------------------------------------------------------------------------------
+
+    def _record(self, run: dict, moves: list[dict], steps: list[dict] | None = None) -> None:
+        """Append the run's new version and status change to the history; if BigQuery does not take them, flag
+        the document so the reaper appends them later (the change itself stands: Firestore decided it)."""
+        record_history(self.db, self.history, [(run, moves)], steps or [])
+
+    def _ref(self, org_slug: str, run_id: str):
+        return control.run_ref(self.db, org_slug, run_id)
+
+
+def release_changes(quota: dict, run: dict, refund: bool, now: datetime) -> dict:
+    """The org document's changes when `run` gives back its concurrency slot (and with `refund` its counts)."""
+    changes = {"running": max((quota.get("running") or 0) - 1, 0), "updated_at": now}
+    day = run.get("quota_day")
+    if refund and day is not None:
+        if quota.get("day") == day.isoformat():
+            changes["daily_runs"] = max((quota.get("daily_runs") or 0) - 1, 0)
+        if quota.get("month") == day.replace(day=1).isoformat():
+            changes["monthly_runs"] = max((quota.get("monthly_runs") or 0) - 1, 0)
+    return changes
+
+
+def record_history(db, history: RunHistory, runs: list[tuple[dict, list[dict]]], steps: list[dict]) -> bool:
+    """Append run versions with their status changes (and step rows) in one call per table; on an outage,
+    flag each run's document `history_behind` with what is missing, for `resync_history` to append later."""
+    versions = [run for run, _ in runs]
+    moves = [move for _, run_moves in runs for move in run_moves]
+    if history.try_append(versions, moves, steps):
+        return True
+    from google.cloud import firestore
+
+    for run, run_moves in runs:
+        try:
+            control.run_ref(db, run["org_slug"], run["pipeline_logging_id"]).update(
+                {"history_behind": True, "history_moves": firestore.ArrayUnion(run_moves)}
+            )
+        except Exception as exc:  # noqa: BLE001 - the run itself moved; only its history lags
+            log("ERROR", f"could not flag a run's history as behind: {exc!r}", **_ids(run))
+    return False
+
+
+def _ids(run: dict) -> dict:
+    return {"org_slug": run["org_slug"], "pipeline_logging_id": run["pipeline_logging_id"]}

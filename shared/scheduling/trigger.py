@@ -12,6 +12,7 @@ from shared.platform.identifiers import SCHEDULER_TRIGGER
 from shared.platform.logs import log
 from shared.platform.settings import Settings, central_table
 from shared.runs.admission import ACCEPTED, DUPLICATE, refusal, reserve_run
+from shared.runs.history import LATEST_VIEW
 from shared.runs.model import PENDING
 from shared.runs.publish import NEW_RUN, PublishFailed, reserve_and_publish
 from shared.runs.run_log import RunLog
@@ -58,7 +59,7 @@ def org_states(
         LEFT JOIN (SELECT DISTINCT org_slug FROM `{central_table(settings, "org_integration_credentials")}`
                    WHERE provider = @provider AND is_active) AS c ON c.org_slug = s.org_slug
         LEFT JOIN (SELECT org_slug, MAX(pipeline_logging_id) AS existing_id, MAX(status) AS existing_status
-                   FROM `{central_table(settings, "org_meta_pipeline_runs")}`
+                   FROM `{central_table(settings, LATEST_VIEW)}`
                    WHERE pipeline_id = @pipeline_id AND start_date = @day AND end_date = @day
                      AND trigger_by = @trigger_by AND status IN ('PENDING', 'RUNNING', 'COMPLETED')
                    GROUP BY org_slug) AS r ON r.org_slug = s.org_slug

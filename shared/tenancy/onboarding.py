@@ -10,7 +10,6 @@ from shared.platform.clients import make_bigquery_client, make_kms_client
 from shared.platform.errors import TerminalError
 from shared.platform.identifiers import is_org_slug
 from shared.platform.settings import Settings, central_table
-from shared.runs.admission import ensure_quota_row
 from shared.tenancy import api_keys
 from shared.tenancy.credentials import store_credential
 from shared.tenancy.subscriptions import SUBSCRIPTION_STATUSES, load_plans
@@ -28,8 +27,14 @@ def _warehouse(settings: Settings) -> Warehouse:
 
 
 def bootstrap(settings: Settings) -> list[str]:
-    """Create the central dataset and its tables (idempotent); returns the table names."""
-    return bootstrap_central(settings, _warehouse(settings))
+    """Create the central dataset, its tables and the run history's views (idempotent); returns the table
+    names."""
+    from shared.runs.history import ensure_views
+
+    warehouse = _warehouse(settings)
+    tables = bootstrap_central(settings, warehouse)
+    ensure_views(warehouse, settings)
+    return tables
 
 
 def org_exists(settings: Settings, slug: str) -> bool:
@@ -70,7 +75,6 @@ def create_org(settings: Settings, slug: str, plan: str, status: str, org_name: 
         """,
         {"slug": slug, "name": Typed(org_name or slug, "STRING"), "plan": plan, "status": status, "now": now},
     )
-    ensure_quota_row(warehouse, settings, slug)
     dataset = ensure_org_dataset(settings, warehouse, slug)
     issued = issue_api_key(settings, slug)
     return {**issued, "plan": plan, "status": status, "dataset": dataset}

@@ -7,7 +7,8 @@ import os
 import random
 import time
 import uuid
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from shared.platform.errors import TransientError
@@ -24,6 +25,15 @@ CONFLICT_RETRY_SECONDS = 30.0  # how long one statement keeps retrying lost race
 # run; the API answers 503 with Retry-After soon instead of holding the caller's connection (see Warehouse).
 WORKER_UNAVAILABLE_AFTER_SECONDS = 120.0
 API_UNAVAILABLE_AFTER_SECONDS = 10.0
+
+
+def _json_value(value: Any) -> Any:
+    """A value as insertAll's JSON carries it: timestamps and dates as ISO strings, NUMERIC as an exact string."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 def is_conflict(exc: Exception) -> bool:
@@ -111,6 +121,29 @@ class Warehouse:
                     "WAREHOUSE_UNAVAILABLE", f"BigQuery did not answer within {self.unavailable_after:.0f} s."
                 ) from exc
         raise AssertionError("unreachable")
+
+    def append_rows(self, dataset: str, table: str, rows: list[dict], row_ids: list[str]) -> None:
+        """Stream `rows` into an append-only table (tabledata.insertAll: no job, no DML, no table lock);
+        `row_ids` are insert ids, so BigQuery drops a row sent twice by a retry (best effort: readers that
+        must be exact dedupe on them too). TransientError if BigQuery refuses or does not answer."""
+        from google.api_core import exceptions
+        from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+        if not rows:
+            return
+        try:
+            errors = self.client.insert_rows_json(
+                self.table_id(dataset, table),
+                [{key: _json_value(value) for key, value in row.items()} for row in rows],
+                row_ids=row_ids,
+                retry=DEFAULT_RETRY.with_timeout(self.unavailable_after),
+            )
+        except (exceptions.GoogleAPICallError, exceptions.RetryError, OSError) as exc:
+            raise TransientError("WAREHOUSE_UNAVAILABLE", f"BigQuery refused an append to {table}.") from exc
+        if errors:
+            raise TransientError(
+                "WAREHOUSE_UNAVAILABLE", f"BigQuery refused rows appended to {table}: {errors[:1]}"
+            )
 
     def ping(self, timeout: float) -> None:
         """Raise unless BigQuery answers a trivial query within `timeout` seconds (no retries)."""

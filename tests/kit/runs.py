@@ -13,7 +13,7 @@ from datetime import date
 import httpx
 
 from shared.platform.errors import TransientError
-from shared.platform.settings import Settings, central_table
+from shared.platform.settings import Settings
 from shared.providers.openai import PROVIDER as OPENAI
 from shared.runs.model import RunRequest
 from shared.runs.run_log import RunLog
@@ -138,13 +138,20 @@ def reserve(
 
 
 def quota_row(warehouse, settings: Settings, org_slug: str) -> dict:
-    """The org's row of org_usage_quotas."""
-    table = central_table(settings, "org_usage_quotas")
-    return warehouse.query(f"SELECT * FROM `{table}` WHERE org_slug = @o", {"o": org_slug})[0]
+    """The org's quota document in Firestore (running, day, daily_runs, month, monthly_runs), dates as dates;
+    zeros for an org that never took a slot."""
+    from shared.runs import control
+
+    snapshot = control.org_ref(control.control_db(settings), org_slug).get()
+    values = snapshot.to_dict() if snapshot.exists else {}
+    out = {"running": 0, "daily_runs": 0, "monthly_runs": 0, "day": None, "month": None, **values}
+    for key in ("day", "month"):
+        out[key] = date.fromisoformat(out[key]) if out[key] else None
+    return out
 
 
 def running_slots(settings: Settings, warehouse, org_slug: str) -> int:
-    """The org's concurrency slots held, as its quota row counts them."""
+    """The org's concurrency slots held, as its quota document counts them."""
     return quota_row(warehouse, settings, org_slug)["running"]
 
 

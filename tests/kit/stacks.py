@@ -57,11 +57,13 @@ class Stacks:
 
     def shared(self) -> LocalStack:
         """The session's shared stack with an empty warehouse: started on first use; each later call gives it a
-        fresh BigQuery emulator (same ports, bootstrapped), so every module starts as on a stack of its own."""
+        fresh BigQuery emulator (same ports, bootstrapped) and an empty Firestore, so every module starts as on a
+        stack of its own."""
         if self._shared is None:
             self._shared = self._start("shared")
         else:
             self._shared.reset_bigquery()
+            self._shared.reset_control_state()
         return self._shared
 
     @contextmanager
