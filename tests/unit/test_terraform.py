@@ -1,6 +1,7 @@
 """Terraform checks: parsed with python-hcl2 (no provider needed); the config-derived schedules evaluated by
 terraform itself when it is installed. Schedules match the configs, subscriptions have retry and dead-letter
-policies, deployed entry points exist, and no secret value is written in any .tf."""
+policies, deployed entry points exist, no secret value is written in any .tf, and the Firestore database,
+indexes, TTL policies, grants and FIRESTORE_DATABASE setting are the ones the application needs."""
 
 from __future__ import annotations
 
@@ -266,3 +267,150 @@ def test_dead_letter_names_agree_with_the_settings_and_the_local_stack():
     )
     local = inspect.getsource(pubsub.ensure_topology)
     assert '"{topic_id}-dead-letter"' in local and '"{topic_id}-dead-letter-hold"' in local
+
+
+# Firestore: the control plane's mutable state (modules/firestore, composed in modules/service).
+FIRESTORE = TERRAFORM / "modules" / "firestore"
+SERVICE_MAIN = TERRAFORM / "modules" / "service" / "main.tf"
+
+
+def _locals(path: Path) -> dict:
+    merged: dict = {}
+    for block in _load(path).get("locals", []):
+        merged.update(block)
+    return merged
+
+
+def _variable_default(path: Path, name: str):
+    for block in _load(path).get("variable", []):
+        for var_name, body in block.items():
+            if _unquote(var_name) == name:
+                return _unquote(body.get("default"))
+    raise KeyError(name)
+
+
+def _output(path: Path, name: str) -> dict:
+    for block in _load(path).get("output", []):
+        for output_name, body in block.items():
+            if _unquote(output_name) == name:
+                return body
+    raise KeyError(name)
+
+
+def _strings(expression: str) -> list[str]:
+    """The string literals of an HCL expression as python-hcl2 renders it, e.g. ${toset(["a", "b"])}."""
+    return re.findall(r'"([^"$]+)"', expression)
+
+
+def test_the_firestore_database_is_native_pessimistic_and_waits_for_its_api():
+    ((path, name, db),) = resources("google_firestore_database")
+    assert path.parent == FIRESTORE and name == "default"
+    assert _unquote(db["name"]) == "(default)"
+    assert _unquote(db["type"]) == "FIRESTORE_NATIVE"
+    assert _unquote(db["concurrency_mode"]) == "PESSIMISTIC"
+    assert db["deletion_policy"] == "${var.deletion_policy}"
+    assert _variable_default(FIRESTORE / "variables.tf", "deletion_policy") == "ABANDON"
+    assert db["point_in_time_recovery_enablement"] == (
+        '${var.point_in_time_recovery ? "POINT_IN_TIME_RECOVERY_ENABLED" : "POINT_IN_TIME_RECOVERY_DISABLED"}'
+    )
+    assert db["delete_protection_state"] == (
+        '${var.delete_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"}'
+    )
+    # The API is enabled centrally; the database depends on exactly that google_project_service.
+    assert db["depends_on"] == ["${var.firestore_api_id}"]
+    platform = TERRAFORM / "modules" / "platform"
+    assert "firestore.googleapis.com" in [_unquote(api) for api in _locals(platform / "main.tf")["apis"]]
+    assert (
+        _output(platform / "outputs.tf", "api_ids")["value"]
+        == "${{for service, api in google_project_service.api : service => api.id}}"
+    )
+    call = module_calls(SERVICE_MAIN)["firestore"]
+    assert _unquote(call["source"]) == "../firestore"
+    assert call["firestore_api_id"] == '${module.platform.api_ids["firestore.googleapis.com"]}'
+    assert call["point_in_time_recovery"] == "${var.firestore_point_in_time_recovery}"
+    assert call["delete_protection"] == "${var.firestore_delete_protection}"
+    # Prod keeps 7 days of versions and cannot be deleted by accident.
+    prod = module_calls(TERRAFORM / "envs" / "prod" / "main.tf")["service"]
+    assert prod["firestore_point_in_time_recovery"] is True and prod["firestore_delete_protection"] is True
+
+
+EXPECTED_COMPOSITE_INDEXES = {
+    # The reaper: in-flight runs of every org not updated since a cutoff.
+    ("runs", "COLLECTION_GROUP", (("status", "ASCENDING"), ("updated_at", "ASCENDING"))),
+    # Dead-letter listings, newest first, by provider, by org, by both.
+    ("dead_letters", "COLLECTION", (("provider", "ASCENDING"), ("dead_lettered_at", "DESCENDING"))),
+    ("dead_letters", "COLLECTION", (("org_slug", "ASCENDING"), ("dead_lettered_at", "DESCENDING"))),
+    (
+        "dead_letters",
+        "COLLECTION",
+        (("provider", "ASCENDING"), ("org_slug", "ASCENDING"), ("dead_lettered_at", "DESCENDING")),
+    ),
+}
+
+
+def test_the_composite_indexes_are_exactly_the_queries_of_the_application():
+    ((path, _, index),) = resources("google_firestore_index")
+    assert path.parent == FIRESTORE
+    assert index["for_each"] == "${local.composite_indexes}"
+    assert index["database"] == "${google_firestore_database.default.name}"
+    assert index["collection"] == "${each.value.collection}"
+    assert index["query_scope"] == "${each.value.query_scope}"
+    (dynamic,) = index["dynamic"]
+    fields = dynamic['"fields"']
+    assert fields["for_each"] == "${each.value.fields}"
+    (content,) = fields["content"]
+    assert content["field_path"] == "${fields.value[0]}" and content["order"] == "${fields.value[1]}"
+    declared = {
+        (
+            _unquote(spec["collection"]),
+            _unquote(spec["query_scope"]),
+            tuple((_unquote(field), _unquote(order)) for field, order in spec["fields"]),
+        )
+        for spec in _locals(path)["composite_indexes"].values()
+    }
+    assert declared == EXPECTED_COMPOSITE_INDEXES
+
+
+def test_every_ttl_collection_group_expires_on_expire_at_without_an_index():
+    ((path, _, field),) = resources("google_firestore_field")
+    assert path.parent == FIRESTORE
+    assert field["for_each"] == "${local.ttl_collection_groups}"
+    assert field["collection"] == "${each.value}" and _unquote(field["field"]) == "expire_at"
+    assert field["database"] == "${google_firestore_database.default.name}"
+    assert field.get("ttl_config"), "no TTL policy"
+    # An empty index_config disables the single-field index (monotonic timestamps would be a hotspot).
+    (index_config,) = field["index_config"]
+    assert not {k for k in index_config if not k.startswith("__")}, "expire_at is still indexed"
+    groups = _locals(path)["ttl_collection_groups"]
+    assert groups.startswith("${toset([")
+    assert sorted(_strings(groups)) == sorted(
+        ["runs", "slices", "scheduled", "rate", "dead_letters", "inflight"]
+    )
+
+
+def test_the_api_and_every_worker_get_datastore_user_on_the_project():
+    functions = _locals(SERVICE_MAIN)["functions"]
+    api_part, _, worker_part = functions.partition("{for provider in module.configs.providers")
+    assert worker_part, "workers are no longer made per provider: update this test"
+    for who, part in (("api", api_part), ("workers", worker_part)):
+        (roles,) = re.findall(r"project_roles = \[([^\]]*)\]", part)
+        assert "roles/datastore.user" in _strings(roles), f"{who} lacks roles/datastore.user"
+    # The function module grants project_roles to its own service account, keyed by role (static keys).
+    call = module_calls(SERVICE_MAIN)["functions"]
+    assert call["project_roles"] == "${each.value.project_roles}"
+    ((_, _, grant),) = [r for r in resources("google_project_iam_member") if r[0].parent.name == "function"]
+    assert grant["for_each"] == "${toset(var.project_roles)}" and grant["role"] == "${each.value}"
+    assert _unquote(grant["member"]) == "serviceAccount:${google_service_account.function.email}"
+
+
+def test_every_function_gets_the_firestore_database():
+    assert _locals(SERVICE_MAIN)["common_env"]["FIRESTORE_DATABASE"] == "${module.firestore.database_name}"
+    # The database's name, "(default)" (checked in the Native-mode test above).
+    assert (
+        _output(FIRESTORE / "outputs.tf", "database_name")["value"]
+        == "${google_firestore_database.default.name}"
+    )
+    call = module_calls(SERVICE_MAIN)["functions"]
+    assert call["environment_variables"].startswith("${merge(local.common_env,")
+    ((_, _, function),) = resources("google_cloudfunctions2_function")
+    assert function["service_config"][0]["environment_variables"] == "${var.environment_variables}"

@@ -16,4 +16,7 @@ module "service" {
   worker_max_instances        = 10
   queue_dispatches_per_second = 5
   queue_concurrent_dispatches = 10
+
+  firestore_point_in_time_recovery = true
+  firestore_delete_protection      = true
 }

@@ -16,4 +16,7 @@ module "service" {
   worker_max_instances        = 3
   queue_dispatches_per_second = 2
   queue_concurrent_dispatches = 4
+
+  firestore_point_in_time_recovery = false
+  firestore_delete_protection      = false
 }

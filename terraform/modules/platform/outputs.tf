@@ -17,3 +17,8 @@ output "secret_ids" {
   description = "Secret ids by role: root-api-key, api-key-pepper."
   value       = { for role, secret in google_secret_manager_secret.secret : role => secret.secret_id }
 }
+
+output "api_ids" {
+  description = "service => id of its google_project_service, for resources that must wait for an API (Firestore)."
+  value       = { for service, api in google_project_service.api : service => api.id }
+}

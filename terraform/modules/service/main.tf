@@ -25,6 +25,7 @@ locals {
     CENTRAL_DATASET       = module.platform.central_dataset
     BIGQUERY_LOCATION     = var.bigquery_location
     PIPELINE_TOPIC_PREFIX = local.name_prefix
+    FIRESTORE_DATABASE    = module.firestore.database_name
   }
   # Only the api schedules; kept out of `functions` so its for_each never waits on the scheduler's resources.
   api_env = {
@@ -34,14 +35,15 @@ locals {
     SCHEDULER_SERVICE_ACCOUNT = module.scheduler.service_account_email
   }
   # api + one CloudEvent function per provider that has a pipeline config (functions/<name>/main.py, entry
-  # point of the same name). Workers get bigquery.user: they create each org's dataset on its first run.
+  # point of the same name). Workers get bigquery.user: they create each org's dataset on its first run. Both
+  # get datastore.user (Firestore reads, writes and transactions: quotas, runs, slices, markers, dead letters).
   functions = merge(
     {
       api = {
         description   = "Run API and scheduler routes"
         timeout       = 300
         memory        = "512Mi"
-        project_roles = ["roles/bigquery.jobUser"]
+        project_roles = ["roles/bigquery.jobUser", "roles/datastore.user"]
       }
     },
     {
@@ -49,7 +51,7 @@ locals {
         description   = "Runs ${provider} pipelines (Pub/Sub push)"
         timeout       = var.worker_timeout_seconds
         memory        = "1Gi"
-        project_roles = ["roles/bigquery.user"]
+        project_roles = ["roles/bigquery.user", "roles/datastore.user"]
       }
     },
   )
@@ -62,6 +64,16 @@ module "platform" {
   name_prefix       = local.name_prefix
   region            = var.region
   bigquery_location = var.bigquery_location
+}
+
+# The control plane's mutable state (quotas, runs, slices, in-flight index, markers, dead letters).
+module "firestore" {
+  source                 = "../firestore"
+  project_id             = var.project_id
+  location_id            = var.firestore_location
+  firestore_api_id       = module.platform.api_ids["firestore.googleapis.com"]
+  point_in_time_recovery = var.firestore_point_in_time_recovery
+  delete_protection      = var.firestore_delete_protection
 }
 
 module "functions" {

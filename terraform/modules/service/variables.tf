@@ -24,6 +24,24 @@ variable "bigquery_location" {
   default     = "US"
 }
 
+variable "firestore_location" {
+  description = "Location of the Firestore database (nam5: the US multi-region, beside BigQuery's US); fixed once created."
+  type        = string
+  default     = "nam5"
+}
+
+variable "firestore_point_in_time_recovery" {
+  description = "Firestore point-in-time recovery (7 days of readable versions); on in prod."
+  type        = bool
+  default     = false
+}
+
+variable "firestore_delete_protection" {
+  description = "Firestore delete protection; on in prod."
+  type        = bool
+  default     = true
+}
+
 variable "config_dir" {
   description = "Path of the repository's configs/."
   type        = string
