@@ -41,6 +41,8 @@ DISTRIBUTIONS = {
     "google.pubsub_v1": "google-cloud-pubsub",
     "google.cloud.kms_v1": "google-cloud-kms",
     "google.cloud.tasks_v2": "google-cloud-tasks",
+    "google.cloud.firestore": "google-cloud-firestore",
+    "google.cloud.firestore_v1": "google-cloud-firestore",
     "httpx": "httpx",
     "pydantic": "pydantic",
     "yaml": "pyyaml",

@@ -9,6 +9,7 @@ from shared.platform.settings import settings_from_env
 from shared.runs.admission import Reservation
 from shared.runs.model import RunRequest
 from shared.runs.publish import NEW_RUN, REPLAYED_RUN, PublishFailed, reserve_and_publish
+from shared.runs.run_log import RunLog
 
 SETTINGS = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"})
 DAY = date(2025, 11, 1)
@@ -83,26 +84,20 @@ def test_any_other_decision_is_returned_without_publishing_or_writing(decision):
         (REPLAYED_RUN, "REPLAY_PUBLISH_FAILED", "The replay could not be queued.", False),
     ],
 )
-def test_a_run_not_queued_is_settled_failed_by_its_rule_and_the_503_raised(rule, code, message, refund):
-    warehouse = RecordingWarehouse()
+def test_a_run_not_queued_is_settled_failed_by_its_rule_and_the_503_raised(
+    rule, code, message, refund, monkeypatch
+):
+    failed = []
+    monkeypatch.setattr(
+        RunLog, "__init__", lambda self, warehouse, settings: None
+    )  # no Firestore: only the call is checked
+    monkeypatch.setattr(RunLog, "fail", lambda self, *args, **kw: failed.append((args, kw)) or True)
     with pytest.raises(PublishFailed) as raised:
-        _call("ACCEPTED", Publisher(fails=True), warehouse, rule)
+        _call("ACCEPTED", Publisher(fails=True), RecordingWarehouse(), rule)
     assert isinstance(raised.value, ApiError) and raised.value.status == 503
     assert raised.value.body() == {
         "error": {"code": "BACKEND_UNAVAILABLE", "message": "The run could not be queued; try again."}
     }
     assert raised.value.headers == {}
-    [(sql, params)] = warehouse.statements
-    assert "UPDATE" in sql and "org_usage_quotas" in sql  # the slot is released in the same transaction
-    assert (params["org"], params["id"], params["from_status"], params["to_status"]) == (
-        "acme",
-        REQUEST.pipeline_logging_id,
-        "PENDING",
-        "FAILED",
-    )
-    assert (params["reason"].value, params["error_code"].value, params["error_message"].value) == (
-        code,
-        code,
-        message,
-    )
-    assert params["refund"] is refund
+    # One transition (its slot released in the same transaction, see RunLog.transition), counts as the rule says.
+    assert failed == [(("acme", REQUEST.pipeline_logging_id, "PENDING", code, message), {"refund": refund})]

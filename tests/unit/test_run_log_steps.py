@@ -1,26 +1,38 @@
-"""Step rows of completed attempts ride along with the run's next write: one statement, nothing lost, in order."""
+"""Step rows of completed attempts ride along with the run's next history append: one call, nothing lost, in
+order."""
 
 from datetime import UTC, datetime
 
 from shared.platform.settings import settings_from_env
 from shared.runs.run_log import RunLog
 
-SETTINGS = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"})
+# The Firestore client is built but never reached: the status change itself is replaced below.
+SETTINGS = settings_from_env(
+    {"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k", "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9"}
+)
 
 
-class RecordingWarehouse:
-    """Keeps every statement; answers a transition as moved."""
+class RecordingHistory:
+    """Keeps every append (versions, status changes, step rows)."""
 
     def __init__(self):
-        self.statements: list[tuple[str, dict]] = []
+        self.appends: list[tuple[list, list, list]] = []
 
-    def query(self, sql, params=None):
-        self.statements.append((sql, params or {}))
-        return [{"moved": 1}]
+    def try_append(self, versions, moves, steps):
+        self.appends.append((versions, moves, steps))
+        return True
 
-    def execute(self, sql, params=None):
-        self.statements.append((sql, params or {}))
-        return 1
+
+def _run_log(monkeypatch) -> tuple[RunLog, RecordingHistory]:
+    run_log = RunLog(object(), SETTINGS)
+    run_log.history = RecordingHistory()
+
+    def moved(org, run_id, from_status, to_status, reason, refund, fields):
+        run = {"pipeline_logging_id": run_id, "org_slug": org, "status": to_status, "version": 2}
+        return run, {"pipeline_logging_id": run_id, "org_slug": org, "to_status": to_status, "version": 2}
+
+    monkeypatch.setattr(run_log, "_transact_move", moved)
+    return run_log, run_log.history
 
 
 def _log(run_log, step, status, defer=False, run="r1"):
@@ -37,33 +49,29 @@ def _log(run_log, step, status, defer=False, run="r1"):
     )
 
 
-def _step_ids_written(statement: tuple[str, dict]) -> list[str]:
-    sql, params = statement
-    assert "org_meta_step_logs" in sql
-    return [params[f"s{i}_step_id"] for i in range(sql.count("(@s"))]
+def _steps(append) -> list[str]:
+    return [row["step_id"] for row in append[2]]
 
 
-def test_completed_steps_are_written_with_the_status_change():
-    warehouse = RecordingWarehouse()
-    run_log = RunLog(warehouse, SETTINGS)
+def test_completed_steps_are_appended_with_the_status_change(monkeypatch):
+    run_log, history = _run_log(monkeypatch)
     _log(run_log, "usage", "COMPLETED", defer=True)
     _log(run_log, "costs", "COMPLETED", defer=True)
-    assert warehouse.statements == []  # no DML job per step
+    assert history.appends == []  # no call per step
     assert run_log.transition("acme", "r1", "RUNNING", "COMPLETED", reason="completed")
-    [(sql, params)] = warehouse.statements
-    assert sql.index("BEGIN TRANSACTION") < sql.index("org_meta_step_logs") < sql.index("COMMIT TRANSACTION")
-    assert _step_ids_written((sql, params)) == ["usage", "costs"]
+    [append] = history.appends
+    assert [run["status"] for run in append[0]] == ["COMPLETED"] and len(append[1]) == 1
+    assert _steps(append) == ["usage", "costs"]
 
 
-def test_a_failed_attempt_writes_the_earlier_rows_first_and_other_runs_keep_theirs():
-    warehouse = RecordingWarehouse()
-    run_log = RunLog(warehouse, SETTINGS)
+def test_a_failed_attempt_appends_the_earlier_rows_first_and_other_runs_keep_theirs(monkeypatch):
+    run_log, history = _run_log(monkeypatch)
     _log(run_log, "usage", "COMPLETED", defer=True)
     _log(run_log, "usage", "COMPLETED", defer=True, run="r2")
     _log(run_log, "costs", "RETRYING")
-    assert [_step_ids_written(s) for s in warehouse.statements] == [["usage", "costs"]]
+    assert [_steps(append) for append in history.appends] == [["usage", "costs"]]
     run_log.flush_steps("acme", "r1")  # nothing left for r1
-    assert len(warehouse.statements) == 1
+    assert len(history.appends) == 1
     run_log.flush_steps("acme", "r2")  # e.g. a cancelled run: its completed steps are still recorded
-    assert _step_ids_written(warehouse.statements[-1]) == ["usage"]
-    assert warehouse.statements[-1][1]["s0_pipeline_logging_id"] == "r2"
+    assert _steps(history.appends[-1]) == ["usage"]
+    assert history.appends[-1][2][0]["pipeline_logging_id"] == "r2"

@@ -93,3 +93,20 @@ resource "google_firestore_field" "ttl" {
   # limited to ~500 writes/s (https://cloud.google.com/firestore/docs/solutions/shard-timestamp).
   index_config {}
 }
+
+# The reaper finds, across every org, the runs whose history an outage held back (history_behind == true):
+# an equality filter on a collection group needs a single-field index at COLLECTION_GROUP scope, which Firestore
+# does not create by itself (it indexes single fields per collection only).
+resource "google_firestore_field" "runs_history_behind" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "runs"
+  field      = "history_behind"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
+}
