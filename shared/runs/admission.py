@@ -227,7 +227,7 @@ def decide_org_batch(db, asks: list[Ask]) -> tuple[list[Reservation], list[dict]
                 )
         return decisions, created
 
-    return decide(db.transaction())
+    return control.transact(db, decide)
 
 
 def _fingerprint(request: RunRequest) -> str:
@@ -410,7 +410,7 @@ def reopen_run(
         }
         return Reservation(decision, prior_status=prior), ({**run, **changes}, [move])
 
-    reservation, moved = reopen(db.transaction())
+    reservation, moved = control.transact(db, reopen)
     if moved:
         record_history(db, RunHistory(warehouse, settings), [moved], [])
     return reservation

@@ -36,6 +36,32 @@ DEAD_LETTER_RETENTION = timedelta(days=90)
 DATE_FIELDS = ("start_date", "end_date", "quota_day")
 
 
+TRANSACTION_ATTEMPTS = 12  # an org's instances may race for its documents; each retry keeps its place in line
+
+
+def transact(db, function):
+    """Run `function(transaction)` as a Firestore transaction (retried on contention); a transaction that keeps
+    losing, or a Firestore that does not answer, is a TransientError: the caller answers 503 or redelivers."""
+    from google.api_core import exceptions
+
+    from shared.platform.errors import TransientError
+
+    try:
+        return function(db.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+    except ValueError as exc:
+        if "Failed to commit transaction" not in str(exc):
+            raise
+        raise TransientError("BACKEND_UNAVAILABLE", "Too many concurrent changes to the same run; retry.") from exc
+    except (
+        exceptions.ServiceUnavailable,
+        exceptions.DeadlineExceeded,
+        exceptions.InternalServerError,
+        exceptions.Aborted,
+        exceptions.TooManyRequests,
+    ) as exc:
+        raise TransientError("BACKEND_UNAVAILABLE", f"Firestore is unavailable ({type(exc).__name__}).") from exc
+
+
 @functools.cache
 def control_db(settings: Settings):
     """The Firestore client of these settings (one per process and settings; lazily imported)."""

@@ -92,7 +92,7 @@ def recount_slots(db) -> int:
                 return True
             return False
 
-        if correct(db.transaction()):
+        if control.transact(db, correct):
             fixed += 1
             log("WARNING", f"recounted an org's concurrency slots to {held}", org_slug=org.id)
     return fixed

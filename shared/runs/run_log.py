@@ -105,7 +105,7 @@ class RunLog:
                 self._ref(request.org_slug, request.pipeline_logging_id), control.to_document(run)
             )
 
-        write(self.db.transaction())
+        control.transact(self.db, write)
         self._record(run, [first_transition(run, "requested")])
 
     def record_refusal(self, request: RunRequest, code: str, message: str) -> None:
@@ -176,7 +176,7 @@ class RunLog:
             transaction.update(ref, control.to_document(changes))
             return {**run, **changes}, _move_row(run, from_status, to_status, reason, now, changes["version"])
 
-        return move(self.db.transaction())
+        return control.transact(self.db, move)
 
     def fail(
         self, org_slug: str, run_id: str, from_status: str, code: str, message: str, *, refund: bool = False

@@ -129,7 +129,8 @@ def test_release_happens_exactly_once_on_every_ending(warehouse, settings, org):
 
 
 def test_a_refund_goes_to_the_day_the_run_was_counted(warehouse, settings, org):
-    limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, requests_per_minute=None)
+    # Counted plans only: a plan without any finite slot or count limit holds no slot and counts nothing.
+    limits = PlanLimits(daily_runs=100, monthly_runs=None, concurrent_runs=None, requests_per_minute=None)
     run_log = RunLog(warehouse, settings)
     yesterday_run = _reserve(warehouse, settings, org, limits, NOON - timedelta(days=1), date(2025, 1, 1))[0]
     _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 2))

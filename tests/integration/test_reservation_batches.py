@@ -1,222 +1,129 @@
-"""Group-committed reservations against the BigQuery emulator: same decisions and effects as one at a time."""
+"""Group-committed reservations against the Firestore emulator: one transaction per org and batch, the same
+decisions and effects as one at a time, rate shards that add up to the limit, nothing written on failure."""
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
-from shared.platform.settings import central_table
-from shared.runs import reservation_batch
-from shared.runs.admission import (
-    batched_request,
-    ensure_quota_row,
-    reservation_batcher,
-    reserve_batch,
-    reserve_run,
-)
-from shared.runs.group_commit import GroupCommit
+import pytest
+
+from shared.runs import admission, control
+from shared.runs.admission import Ask, decide_org_batch, rate_shards, reserve_run
 from shared.runs.run_log import RunLog
 from shared.tenancy.subscriptions import PlanLimits
 from tests.kit.orgs import unique_slug
+from tests.kit.runs import quota_row
 
 NOON = datetime(2026, 3, 31, 12, 0, 5, tzinfo=UTC)
 PIPELINE = "openai/cost/usage_cost"
 UNLIMITED = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, requests_per_minute=None)
 CONCURRENT_1 = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=1, requests_per_minute=None)
+CONCURRENT_2 = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=2, requests_per_minute=None)
 DAILY_1 = PlanLimits(daily_runs=1, monthly_runs=None, concurrent_runs=None, requests_per_minute=None)
 MONTHLY_1 = PlanLimits(daily_runs=None, monthly_runs=1, concurrent_runs=None, requests_per_minute=None)
 RATE_1 = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, requests_per_minute=1)
-
-
-def _orgs(warehouse, settings, n):
-    """Fresh orgs with a zeroed quota row (all a reservation reads of an org)."""
-    slugs = [unique_slug() for _ in range(n)]
-    for slug in slugs:
-        ensure_quota_row(warehouse, settings, slug)
-    return slugs
 
 
 def _request(warehouse, settings, org, day):
     return RunLog(warehouse, settings).new_request(org, PIPELINE, "openai", day, day)
 
 
-def _item(request, limits, now=NOON):
-    return batched_request(request, limits, now)
+def _runs(settings, org) -> list[dict]:
+    db = control.control_db(settings)
+    return [s.to_dict() for s in control.org_ref(db, org).collection(control.RUNS).stream()]
 
 
-def _quotas(warehouse, settings, orgs):
-    rows = warehouse.query(
-        f"SELECT * FROM `{central_table(settings, 'org_usage_quotas')}` WHERE org_slug IN UNNEST(@o)",
-        {"o": orgs},
-    )
-    return {row["org_slug"]: row for row in rows}
+def _rate_counts(settings, org) -> dict[str, int]:
+    db = control.control_db(settings)
+    return {s.id: s.get("count") for s in control.org_ref(db, org).collection(control.RATE).stream()}
 
 
-def _count(warehouse, settings, table, orgs, where="TRUE"):
-    rows = warehouse.query(
-        f"SELECT org_slug, COUNT(*) AS n FROM `{central_table(settings, table)}` "
-        f"WHERE org_slug IN UNNEST(@o) AND {where} GROUP BY org_slug",
-        {"o": orgs},
-    )
-    return {row["org_slug"]: row["n"] for row in rows}
+def test_an_orgs_concurrent_requests_share_transactions_and_decide_as_one_at_a_time(warehouse, settings):
+    org = unique_slug()
+    days = [date(2025, 1, 1) + timedelta(days=k) for k in range(12)]
+    start = threading.Barrier(len(days))
 
-
-def test_concurrent_reservations_of_many_orgs_share_transactions_and_decide_as_one_at_a_time(
-    warehouse, settings
-):
-    orgs = _orgs(warehouse, settings, 8)
-    plans = [CONCURRENT_1, DAILY_1, MONTHLY_1, RATE_1, UNLIMITED, CONCURRENT_1, DAILY_1, UNLIMITED]
-    expected_second = {
-        CONCURRENT_1: "CONCURRENCY_LIMIT_REACHED",
-        DAILY_1: "QUOTA_DAILY_EXCEEDED",
-        MONTHLY_1: "QUOTA_MONTHLY_EXCEEDED",
-        RATE_1: "RATE_LIMITED",
-        UNLIMITED: "ACCEPTED",
-    }
-    calls = [
-        (org, plan, date(2025, 1, 1) + timedelta(days=k)) for org, plan in zip(orgs, plans) for k in (0, 1)
-    ]
-    start = threading.Barrier(len(calls))
-    batcher = reservation_batcher(warehouse, settings)
-    batches_before = batcher.batches
-
-    def reserve(call):
-        org, plan, day = call
+    def reserve(day):
         start.wait()
         return reserve_run(
-            warehouse, settings, _request(warehouse, settings, org, day), plan, now=NOON
-        ).decision
+            warehouse, settings, _request(warehouse, settings, org, day), CONCURRENT_2, now=NOON
+        )
 
-    with ThreadPoolExecutor(len(calls)) as pool:
-        decisions = list(pool.map(reserve, calls))
-    transactions = batcher.batches - batches_before
-    assert transactions < len(calls), transactions  # grouped: one transaction decided several orgs
-    by_org = {org: sorted(decisions[2 * i : 2 * i + 2]) for i, org in enumerate(orgs)}
-    for org, plan in zip(orgs, plans):
-        # Whichever of the org's two requests came first, the sequential rules accept it and judge the other.
-        assert by_org[org] == sorted(["ACCEPTED", expected_second[plan]]), (org, plan, by_org[org])
-    accepted = {org: by_org[org].count("ACCEPTED") for org in orgs}
-    quotas = _quotas(warehouse, settings, orgs)
-    for org in orgs:
-        quota = quotas[org]
-        assert quota["running"] == quota["daily_runs"] == quota["monthly_runs"] == accepted[org]
-        assert quota["rate_count"] == 2  # every request counted, accepted or refused
-    assert _count(warehouse, settings, "org_meta_pipeline_runs", orgs, "slot_held") == accepted
-    assert _count(warehouse, settings, "org_meta_state_transitions", orgs) == accepted
+    with ThreadPoolExecutor(len(days)) as pool:
+        decisions = [answer.decision for answer in pool.map(reserve, days)]
+    batches = admission._batcher(warehouse, settings, org).batches
+    assert batches < len(days), batches  # grouped: one transaction decided several of the org's requests
+    assert sorted(decisions) == ["ACCEPTED"] * 2 + ["CONCURRENCY_LIMIT_REACHED"] * 10
+    quota = quota_row(warehouse, settings, org)
+    assert quota["running"] == quota["daily_runs"] == quota["monthly_runs"] == 2
+    runs = _runs(settings, org)
+    assert len(runs) == 2 and all(run["slot_held"] and run["status"] == "PENDING" for run in runs)
+    assert {row["org_slug"] for row in RunLog(warehouse, settings).list_for_org(org, 10)} == {org}
 
 
 def test_one_batch_decides_each_outcome_as_alone(warehouse, settings):
-    rated, duplicated, busy, fresh, daily, monthly = _orgs(warehouse, settings, 6)
-    unknown = unique_slug()  # no quota row yet: created, and its request decided again
-    day = date(2025, 5, 1)
-    early = NOON - timedelta(days=3)  # the same month, an earlier day
-    for org, limits, now in (
-        (rated, RATE_1, NOON),
-        (duplicated, UNLIMITED, NOON),
-        (busy, CONCURRENT_1, NOON),
-        (daily, DAILY_1, NOON),
-        (monthly, MONTHLY_1, early),
-    ):
-        assert reserve_run(
-            warehouse, settings, _request(warehouse, settings, org, day), limits, now=now
-        ).decision == ("ACCEPTED")
-    first_of_duplicated = warehouse.query(
-        f"SELECT pipeline_logging_id FROM `{central_table(settings, 'org_meta_pipeline_runs')}` "
-        "WHERE org_slug = @o",
-        {"o": duplicated},
-    )[0]["pipeline_logging_id"]
-    other_day = date(2025, 5, 2)
-    batch = [
-        (rated, other_day, RATE_1, "RATE_LIMITED"),
-        (duplicated, day, UNLIMITED, "DUPLICATE"),
-        (busy, other_day, CONCURRENT_1, "CONCURRENCY_LIMIT_REACHED"),
-        (fresh, day, CONCURRENT_1, "ACCEPTED"),
-        (daily, other_day, DAILY_1, "QUOTA_DAILY_EXCEEDED"),
-        (monthly, other_day, MONTHLY_1, "QUOTA_MONTHLY_EXCEEDED"),
-        (unknown, day, UNLIMITED, "ACCEPTED"),
+    org = unique_slug()
+    day, other_day = date(2025, 5, 1), date(2025, 5, 2)
+    first = _request(warehouse, settings, org, day)
+    assert reserve_run(warehouse, settings, first, CONCURRENT_1, now=NOON).decision == "ACCEPTED"
+    db = control.control_db(settings)
+    asks = [
+        Ask(_request(warehouse, settings, org, day), UNLIMITED, NOON),  # the same request: a duplicate
+        Ask(_request(warehouse, settings, org, other_day), CONCURRENT_1, NOON),  # no slot left
+        Ask(_request(warehouse, settings, org, other_day), DAILY_1, NOON),  # one run today already
+        Ask(_request(warehouse, settings, org, other_day), MONTHLY_1, NOON),
+        Ask(_request(warehouse, settings, org, date(2025, 6, 1)), RATE_1, NOON),  # the first of its minute
+        Ask(_request(warehouse, settings, org, date(2025, 6, 2)), RATE_1, NOON),  # the second
     ]
-    requests = [_request(warehouse, settings, org, d) for org, d, _, _ in batch]
-    answers = reserve_batch(warehouse, settings, [_item(r, l) for r, (_, _, l, _) in zip(requests, batch)])
-    assert [a.decision for a in answers] == [expected for *_, expected in batch]
-    assert (answers[1].existing_id, answers[1].existing_status) == (first_of_duplicated, "PENDING")
-    orgs = [org for org, *_ in batch]
-    runs = _count(warehouse, settings, "org_meta_pipeline_runs", orgs)
-    assert runs == {rated: 1, duplicated: 1, busy: 1, fresh: 1, daily: 1, monthly: 1, unknown: 1}
-    written = warehouse.query(
-        f"SELECT pipeline_logging_id, status, slot_held, quota_day FROM "
-        f"`{central_table(settings, 'org_meta_pipeline_runs')}` WHERE pipeline_logging_id IN UNNEST(@ids)",
-        {"ids": [r.pipeline_logging_id for r in requests]},
-    )
-    assert {row["pipeline_logging_id"] for row in written} == {
-        requests[3].pipeline_logging_id,
-        requests[6].pipeline_logging_id,
-    }
-    assert all(
-        row["status"] == "PENDING" and row["slot_held"] and row["quota_day"] == NOON.date() for row in written
-    )
-    quotas = _quotas(warehouse, settings, orgs)
-    assert {org: quotas[org]["rate_count"] for org in orgs} == {
-        rated: 2,
-        duplicated: 2,
-        busy: 2,
-        fresh: 1,
-        daily: 2,
-        monthly: 1,
-        unknown: 1,
-    }  # monthly's first request was another minute; the unknown org's first try wrote nothing
-    assert {org: quotas[org]["running"] for org in orgs} == {org: 1 for org in orgs}
+    decisions, created = decide_org_batch(db, asks)
+    assert [(d.decision, d.existing_id, d.existing_status) for d in decisions] == [
+        ("DUPLICATE", first.pipeline_logging_id, "PENDING"),
+        ("CONCURRENCY_LIMIT_REACHED", None, None),
+        ("QUOTA_DAILY_EXCEEDED", None, None),
+        ("QUOTA_MONTHLY_EXCEEDED", None, None),
+        ("ACCEPTED", None, None),  # RATE_1 counts no slot: the org's quota document is not its limit
+        ("RATE_LIMITED", None, None),
+    ]
+    assert [run["pipeline_logging_id"] for run in created] == [asks[4].request.pipeline_logging_id]
+    assert not created[0]["slot_held"]  # a plan without a finite slot limit holds no slot
+    assert quota_row(warehouse, settings, org)["running"] == 1
+    assert sum(_rate_counts(settings, org).values()) == 1  # only RATE_1 asks are counted against a rate
 
 
-def test_a_failing_batch_reaches_every_caller_and_writes_nothing(warehouse, settings, monkeypatch):
-    orgs = _orgs(warehouse, settings, 6)
-    before = _quotas(warehouse, settings, orgs)
-    script = reservation_batch.batch_script
-    monkeypatch.setattr(  # fails after every write of the transaction, before its commit
-        reservation_batch,
-        "batch_script",
-        lambda s: script(s).replace(
-            "COMMIT TRANSACTION;", "SELECT ERROR('injected failure'); COMMIT TRANSACTION;"
-        ),
-    )
-    first_started, gate = threading.Event(), threading.Event()
+def test_a_failing_transaction_reaches_every_caller_and_writes_nothing(warehouse, settings, monkeypatch):
+    org = unique_slug()
 
-    def run_batch(items):  # the first batch waits, so the other callers queue up into one batch behind it
-        if not first_started.is_set():
-            first_started.set()
-            assert gate.wait(30)
-        return reserve_batch(warehouse, settings, items)
+    def fail(self, now):
+        raise RuntimeError("injected failure")
 
-    batcher = GroupCommit(run_batch)
-    requests = [_request(warehouse, settings, org, date(2025, 7, 1)) for org in orgs]
+    monkeypatch.setattr(admission._Quota, "take", fail)  # inside the transaction, before its commit
+    requests = [_request(warehouse, settings, org, date(2025, 7, k + 1)) for k in range(6)]
+    start = threading.Barrier(len(requests))
 
     def reserve(request):
+        start.wait()
         try:
-            return batcher.submit(request.org_slug, _item(request, UNLIMITED))
+            return reserve_run(warehouse, settings, request, CONCURRENT_2, now=NOON)
         except Exception as exc:  # noqa: BLE001 - what each caller got
             return exc
 
     with ThreadPoolExecutor(len(requests)) as pool:
-        leader = pool.submit(reserve, requests[0])
-        assert first_started.wait(30)
-        followers = [pool.submit(reserve, request) for request in requests[1:]]
-        while batcher.queued < len(followers):
-            threading.Event().wait(0.01)
-        gate.set()
-        outcomes = [leader.result(), *(f.result() for f in followers)]
-    assert batcher.batches == 2  # the leader's alone, then the five others together
-    assert all(isinstance(o, Exception) and "injected failure" in str(o) for o in outcomes), outcomes
-    assert _count(warehouse, settings, "org_meta_pipeline_runs", orgs) == {}
-    assert _count(warehouse, settings, "org_meta_state_transitions", orgs) == {}
-    assert _quotas(warehouse, settings, orgs) == before
+        outcomes = list(pool.map(reserve, requests))
+    assert all(isinstance(o, RuntimeError) and "injected failure" in str(o) for o in outcomes), outcomes
+    assert _runs(settings, org) == [] and quota_row(warehouse, settings, org)["running"] == 0
+    db = control.control_db(settings)
+    assert list(control.org_ref(db, org).collection(control.INFLIGHT).stream()) == []
 
 
-def test_two_identical_requests_at_once_give_one_run_and_one_duplicate(warehouse, settings):
-    (org,) = _orgs(warehouse, settings, 1)
+def test_two_identical_requests_from_two_instances_give_one_run_and_one_duplicate(warehouse, settings):
+    org = unique_slug()
     requests = [_request(warehouse, settings, org, date(2025, 8, 1)) for _ in range(2)]
     start = threading.Barrier(2)
 
-    def reserve(request):
+    def reserve(request):  # no shared lock or batch: as two instances would, only the transaction decides
         start.wait()
-        return reserve_run(warehouse, settings, request, UNLIMITED, now=NOON)
+        return reserve_run(warehouse, settings, request, UNLIMITED, now=NOON, lock=contextlib.nullcontext())
 
     with ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(reserve, requests))
@@ -224,3 +131,30 @@ def test_two_identical_requests_at_once_give_one_run_and_one_duplicate(warehouse
     accepted = next(r for r, a in zip(requests, answers) if a.decision == "ACCEPTED")
     duplicate = next(a for a in answers if a.decision == "DUPLICATE")
     assert (duplicate.existing_id, duplicate.existing_status) == (accepted.pipeline_logging_id, "PENDING")
+
+
+@pytest.mark.parametrize("limit, shards", [(20, [20]), (60, [60]), (61, [31, 30]), (1200, [60] * 20)])
+def test_rate_shards_add_up_to_the_limit_and_none_takes_more_than_a_write_a_second(limit, shards):
+    assert rate_shards(limit) == shards and sum(shards) == limit
+    assert max(shards) <= admission.RATE_PER_SHARD
+
+
+def test_sharded_rate_holds_exactly_across_instances(warehouse, settings, monkeypatch):
+    """A limit spread over several shards (3 per shard here, so 8 needs 3 shards), 14 requests from separate
+    instances at once: exactly 8 pass the rate, no shard over its budget."""
+    monkeypatch.setattr(admission, "RATE_PER_SHARD", 3)
+    limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, requests_per_minute=8)
+    org = unique_slug()
+    days = [date(2025, 9, 1) + timedelta(days=k) for k in range(14)]
+    start = threading.Barrier(len(days))
+
+    def reserve(day):
+        start.wait()
+        request = _request(warehouse, settings, org, day)
+        return reserve_run(warehouse, settings, request, limits, now=NOON, lock=contextlib.nullcontext())
+
+    with ThreadPoolExecutor(len(days)) as pool:
+        decisions = [answer.decision for answer in pool.map(reserve, days)]
+    assert decisions.count("ACCEPTED") == 8 and decisions.count("RATE_LIMITED") == 6
+    counts = _rate_counts(settings, org)
+    assert sorted(counts.values()) == [2, 3, 3] and len(_runs(settings, org)) == 8
