@@ -43,6 +43,7 @@ def new_run_document(
         "slices_total": None,
         "slices_done": None,
         "expire_at": now + control.RUN_RETENTION if status in TERMINAL else None,
+        "last_reason": "requested" if status == PENDING else None,  # why the run is where it is
     }
 
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from shared.runs import publish
+from shared.runs.control import control_db
 from shared.runs.run_log import RunLog
 from tests.kit.runs import reserve, root_headers, running_slots, wait_for_run, wait_until
 from tests.kit.totals import sandbox_cost_total, table_facts
@@ -150,7 +151,7 @@ def test_a_failed_run_is_replayed_only_into_a_free_concurrency_slot(
     [letter] = _listed(stack, slug)
     assert (letter["run_status"], letter["error_code"]) == ("FAILED", "PROVIDER_UNAVAILABLE")
     # Storing the same message again (a pull redelivered before its ack) keeps one row.
-    store(warehouse, settings, [{**letter, "payload": None, "source_subscription": None}])
+    store(control_db(settings), [{**letter, "payload": None, "source_subscription": None}])
     assert len(_listed(stack, slug)) == 1
 
     # An identical run in flight: replaying would run the same dates twice at once.

@@ -10,7 +10,7 @@ from shared.providers.openai import PROVIDER as OPENAI
 from shared.runs.run_log import RunLog
 from shared.worker.entry import handle_run_event
 from tests.e2e.faultkit import DAY, USAGE_COSTS
-from tests.kit.runs import event_for, new_run, worker_deps
+from tests.kit.runs import event_for, new_run, run_document, status_changes, worker_deps
 from tests.kit.totals import COSTS_PATH, USAGE_PATH, sandbox_costs, sandbox_usage, table_costs, table_usage
 
 
@@ -48,18 +48,13 @@ def test_three_deliveries_run_once_and_write_one_copy(
         ("usage", 1, "COMPLETED"),
         ("costs", 1, "COMPLETED"),
     ]
-    audit = warehouse.query(
-        f"SELECT from_status, to_status FROM `{run_log.transitions}` WHERE pipeline_logging_id = @id ORDER BY at",
-        {"id": run_id},
-    )
+    audit = status_changes(warehouse, short_settings, run_id)
     assert [(t["from_status"], t["to_status"]) for t in audit] == [
         (None, "PENDING"),
         ("PENDING", "RUNNING"),
         ("RUNNING", "COMPLETED"),
     ]
-    claim = warehouse.query(
-        f"SELECT attempts, message_id FROM `{run_log.runs}` WHERE pipeline_logging_id = @id", {"id": run_id}
-    )[0]
+    claim = run_document(short_settings, tenant["org_slug"], run_id)
     assert claim["attempts"] == 1 and claim["message_id"] in message_ids
     # Each run replaces the day's slice: after three runs of three deliveries each, still one copy of every row.
     assert table_costs(short_settings, warehouse, tenant["org_slug"], DAY) == sandbox_costs(stack, DAY)

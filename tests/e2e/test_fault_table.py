@@ -196,13 +196,25 @@ def _leaks(haystacks: dict[str, str], secrets: dict[str, str]) -> list[str]:
 
 
 def _central_rows(settings, warehouse, org_slug: str) -> dict[str, str]:
-    run_log = RunLog(warehouse, settings)
-    return {
+    """Everything the control plane stored about the org: its history rows in BigQuery and its documents in
+    Firestore (quota, runs, duplicate index)."""
+    from shared.runs import control
+
+    dataset = f"{settings.project}.{settings.central_dataset}"
+    found = {
         table: json.dumps(
-            warehouse.query(f"SELECT * FROM `{table}` WHERE org_slug = @org", {"org": org_slug}), default=str
+            warehouse.query(f"SELECT * FROM `{dataset}.{table}` WHERE org_slug = @org", {"org": org_slug}),
+            default=str,
         )
-        for table in (run_log.runs, run_log.steps, run_log.transitions)
+        for table in ("org_meta_pipeline_runs", "org_meta_step_logs", "org_meta_state_transitions")
     }
+    db = control.control_db(settings)
+    org = control.org_ref(db, org_slug)
+    documents = [org.get().to_dict()]
+    for collection in org.collections():
+        documents += [snapshot.to_dict() for snapshot in collection.stream()]
+    found["firestore"] = json.dumps(documents, default=str)
+    return found
 
 
 def _run_through_the_functions(stack, warehouse, short_settings, tenant, faults) -> str:

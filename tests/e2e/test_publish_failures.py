@@ -15,10 +15,12 @@ from werkzeug.wrappers import Request
 
 from shared.api.app import ApiDeps, handle
 from shared.dead_letters import store
-from shared.platform.settings import central_table
+from shared.runs import control
 from shared.runs.admission import reserve_run
+from shared.runs.control import control_db
 from shared.runs.run_log import RunLog
 from shared.tenancy.subscriptions import load_plans
+from tests.kit.runs import quota_row, status_changes
 
 pytestmark = pytest.mark.stack
 PIPELINE = "openai/cost/usage_cost"
@@ -55,28 +57,29 @@ def _lines(capsys) -> list[tuple[str, str]]:
 
 
 def _runs(warehouse, settings, org_slug) -> list[dict]:
-    return warehouse.query(
-        f"SELECT pipeline_logging_id, status, error_code, error_message, trigger_by, slot_held "
-        f"FROM `{central_table(settings, 'org_meta_pipeline_runs')}` WHERE org_slug = @org ORDER BY start_date",
-        {"org": org_slug},
-    )
+    """The org's runs, live documents, in date order."""
+    db = control_db(settings)
+    runs = [s.to_dict() for s in control.org_ref(db, org_slug).collection(control.RUNS).stream()]
+    return sorted(runs, key=lambda run: run["start_date"])
 
 
 def _moves(warehouse, settings, run_id) -> list[tuple]:
-    rows = warehouse.query(
-        f"SELECT from_status, to_status, reason FROM `{central_table(settings, 'org_meta_state_transitions')}` "
-        "WHERE pipeline_logging_id = @id ORDER BY at",
-        {"id": run_id},
-    )
-    return [(row["from_status"], row["to_status"], row["reason"]) for row in rows]
+    return [
+        (row["from_status"], row["to_status"], row["reason"])
+        for row in status_changes(warehouse, settings, run_id)
+    ]
 
 
 def _counts(warehouse, settings, org_slug) -> dict:
-    return warehouse.query(
-        f"SELECT running, daily_runs, monthly_runs, rate_count "
-        f"FROM `{central_table(settings, 'org_usage_quotas')}` WHERE org_slug = @org",
-        {"org": org_slug},
-    )[0]
+    """The org's slot and counts, and the requests counted in the rate shards (all minutes)."""
+    quota = quota_row(warehouse, settings, org_slug)
+    shards = control.org_ref(control_db(settings), org_slug).collection(control.RATE).stream()
+    return {
+        "running": quota["running"],
+        "daily_runs": quota["daily_runs"],
+        "monthly_runs": quota["monthly_runs"],
+        "rate_count": sum(shard.get("count") for shard in shards),
+    }
 
 
 def test_the_run_api_answers_503_and_refunds_the_run(settings, warehouse, api_only_org, client, capsys):
@@ -172,7 +175,7 @@ def test_replay_leaves_the_runs_failed_and_replayable_without_refunding_them(
     # One run FAILED (its slot released: a replay re-opens it), one still PENDING with its slot (re-queued).
     assert run_log.fail(slug, failed.pipeline_logging_id, "PENDING", "PROVIDER_UNAVAILABLE", "gave up")
     letters = [_letter(failed), _letter(held)]
-    store.store(warehouse, settings, letters)
+    store.store(control_db(settings), letters)
     capsys.readouterr()
 
     response = client.post(
@@ -209,6 +212,6 @@ def test_replay_leaves_the_runs_failed_and_replayable_without_refunding_them(
         "monthly_runs": 2,
         "rate_count": 2,
     }
-    listed = store.list_letters(warehouse, settings, org=slug)
+    listed = store.list_letters(control_db(settings), org=slug)
     assert {(letter["replay_count"], letter["replayed_at"]) for letter in listed} == {(0, None)}
     assert _lines(capsys) == []

@@ -6,9 +6,8 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from shared.platform.settings import central_table
 from tests.e2e.hanging_provider import HangingProvider
-from tests.kit.runs import cancel_run, post_run, quota_row
+from tests.kit.runs import age_run, cancel_run, post_run, quota_row, set_quota
 
 
 @pytest.fixture
@@ -74,18 +73,9 @@ def test_another_orgs_run_cannot_be_cancelled(stack, held_org, new_org):
 
 def test_the_reaper_settles_a_crashed_run_and_recounts_slots(stack, settings, warehouse, held_org):
     run_id = _post(stack, held_org, {"date": "2025-09-01"}).json()["pipeline_logging_id"]
-    runs = central_table(settings, "org_meta_pipeline_runs")
     # Simulate a worker that died long ago: the run is still in flight, last touched two hours back.
-    warehouse.execute(
-        f"UPDATE `{runs}` SET status = 'RUNNING', started_at = TIMESTAMP_SUB(CURRENT_TIMESTAMP(), "
-        "INTERVAL 2 HOUR), updated_at = TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 2 HOUR) "
-        "WHERE pipeline_logging_id = @id",
-        {"id": run_id},
-    )
-    warehouse.execute(
-        f"UPDATE `{central_table(settings, 'org_usage_quotas')}` SET running = 7 WHERE org_slug = @o",
-        {"o": held_org["org_slug"]},
-    )  # and a counter that drifted
+    age_run(settings, held_org["org_slug"], run_id, "RUNNING", timedelta(hours=2))
+    set_quota(settings, held_org["org_slug"], running=7)  # and a counter that drifted
     root = {"X-CA-Root-Key": stack.env()["CA_ROOT_API_KEY"]}
     assert httpx.post(f"{stack.api_url}/api/v1/admin/reap", timeout=30).status_code == 401
     result = httpx.post(f"{stack.api_url}/api/v1/admin/reap", headers=root, timeout=60).json()

@@ -8,7 +8,7 @@ from google.api_core import exceptions
 
 from shared.platform.settings import central_table
 from shared.scheduling.tasks import ScheduledRun
-from tests.kit.runs import root_headers, wait_until
+from tests.kit.runs import root_headers, set_quota, wait_until
 
 pytestmark = pytest.mark.stack
 PIPELINE = "openai/cost/usage_cost"
@@ -25,7 +25,7 @@ def _trigger(stack, **body):
 def _scheduled_runs(warehouse, settings, org_slug, day):
     return warehouse.query(
         f"SELECT pipeline_logging_id, status, trigger_by, error_code FROM "
-        f"`{central_table(settings, 'org_meta_pipeline_runs')}` WHERE org_slug = @org AND start_date = @day "
+        f"`{central_table(settings, 'org_meta_pipeline_runs_latest')}` WHERE org_slug = @org AND start_date = @day "
         "AND trigger_by = 'scheduler' ORDER BY created_at",
         {"org": org_slug, "day": day},
     )
@@ -109,9 +109,8 @@ def test_a_task_refused_for_quota_is_retried_later_and_then_runs(
     stack, settings, warehouse, new_org, tasks_client
 ):
     org = new_org(plan="professional")  # 2 concurrent runs
-    quotas = central_table(settings, "org_usage_quotas")
     # Both slots held, as by two runs in flight (without the runs, so nothing else depends on their timing).
-    warehouse.execute(f"UPDATE `{quotas}` SET running = 2 WHERE org_slug = @o", {"o": org["org_slug"]})
+    set_quota(settings, org["org_slug"], running=2)
     day = date(2025, 10, 4)
     assert (
         _trigger(stack, pipeline_id=PIPELINE, org_slug=org["org_slug"], date=day.isoformat())["queued"] == 1
@@ -123,7 +122,7 @@ def test_a_task_refused_for_quota_is_retried_later_and_then_runs(
     )
     assert task.first_attempt.response_status.message == "HTTP 429"
     assert not _scheduled_runs(warehouse, settings, org["org_slug"], day)
-    warehouse.execute(f"UPDATE `{quotas}` SET running = 0 WHERE org_slug = @o", {"o": org["org_slug"]})
+    set_quota(settings, org["org_slug"], running=0)
     # ... until a slot frees up: the next attempt starts the run, the task is done, and the run completes.
     run = wait_until(lambda: _completed(warehouse, settings, org["org_slug"], day), interval=0.2)[0]
     assert run["trigger_by"] == "scheduler"

@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
@@ -148,6 +148,50 @@ def quota_row(warehouse, settings: Settings, org_slug: str) -> dict:
     for key in ("day", "month"):
         out[key] = date.fromisoformat(out[key]) if out[key] else None
     return out
+
+
+def run_document(settings: Settings, org_slug: str, run_id: str) -> dict | None:
+    """The run's live document in Firestore (every field, internal ones included), or None."""
+    from shared.runs import control
+
+    snapshot = control.run_ref(control.control_db(settings), org_slug, run_id).get()
+    return control.from_document(snapshot.to_dict()) if snapshot.exists else None
+
+
+def status_changes(warehouse, settings: Settings, run_id: str) -> list[dict]:
+    """The run's status changes as the history recorded them (from_status, to_status, reason, at), in order."""
+    table = f"{settings.project}.{settings.central_dataset}.org_meta_state_transitions"
+    return warehouse.query(
+        f"SELECT DISTINCT from_status, to_status, reason, at FROM `{table}` WHERE pipeline_logging_id = @id "
+        "ORDER BY at",
+        {"id": run_id},
+    )
+
+
+def latest_runs(warehouse, settings: Settings, org_slug: str) -> list[dict]:
+    """The org's runs as the history's latest-version view shows them, oldest first."""
+    view = f"{settings.project}.{settings.central_dataset}.org_meta_pipeline_runs_latest"
+    return warehouse.query(
+        f"SELECT * FROM `{view}` WHERE org_slug = @org ORDER BY created_at, pipeline_logging_id",
+        {"org": org_slug},
+    )
+
+
+def set_quota(settings: Settings, org_slug: str, **values) -> None:
+    """Overwrite fields of the org's quota document (e.g. running=7, a counter that drifted)."""
+    from shared.runs import control
+
+    control.org_ref(control.control_db(settings), org_slug).set(values, merge=True)
+
+
+def age_run(settings: Settings, org_slug: str, run_id: str, status: str, age: timedelta) -> None:
+    """Make the run's document look left behind by a dead worker: `status`, last touched `age` ago."""
+    from shared.runs import control
+
+    then = datetime.now(UTC) - age
+    control.run_ref(control.control_db(settings), org_slug, run_id).update(
+        {"status": status, "started_at": then, "updated_at": then}
+    )
 
 
 def running_slots(settings: Settings, warehouse, org_slug: str) -> int:
