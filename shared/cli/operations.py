@@ -16,7 +16,8 @@ def cmd_reap(args) -> int:
     emit(
         args,
         result,
-        f"reaped {result['reaped']} stuck runs; corrected {result['quotas_reconciled']} slot counts",
+        f"reaped {result['reaped']} stuck runs; corrected {result['quotas_reconciled']} slot counts; "
+        f"appended the held-back history of {result['history_resynced']} runs",
     )
     return 0
 

@@ -51,7 +51,9 @@ def transact(db, function):
     except ValueError as exc:
         if "Failed to commit transaction" not in str(exc):
             raise
-        raise TransientError("BACKEND_UNAVAILABLE", "Too many concurrent changes to the same run; retry.") from exc
+        raise TransientError(
+            "BACKEND_UNAVAILABLE", "Too many concurrent changes to the same run; retry."
+        ) from exc
     except (
         exceptions.ServiceUnavailable,
         exceptions.DeadlineExceeded,
@@ -59,7 +61,9 @@ def transact(db, function):
         exceptions.Aborted,
         exceptions.TooManyRequests,
     ) as exc:
-        raise TransientError("BACKEND_UNAVAILABLE", f"Firestore is unavailable ({type(exc).__name__}).") from exc
+        raise TransientError(
+            "BACKEND_UNAVAILABLE", f"Firestore is unavailable ({type(exc).__name__})."
+        ) from exc
 
 
 @functools.cache

@@ -372,7 +372,8 @@ def test_the_composite_indexes_are_exactly_the_queries_of_the_application():
 
 
 def test_every_ttl_collection_group_expires_on_expire_at_without_an_index():
-    ((path, _, field),) = resources("google_firestore_field")
+    fields = {name: (path, body) for path, name, body in resources("google_firestore_field")}
+    path, field = fields["ttl"]
     assert path.parent == FIRESTORE
     assert field["for_each"] == "${local.ttl_collection_groups}"
     assert field["collection"] == "${each.value}" and _unquote(field["field"]) == "expire_at"
@@ -386,6 +387,15 @@ def test_every_ttl_collection_group_expires_on_expire_at_without_an_index():
     assert sorted(_strings(groups)) == sorted(
         ["runs", "slices", "scheduled", "rate", "dead_letters", "inflight"]
     )
+
+
+def test_the_reapers_collection_group_query_on_history_behind_has_its_index():
+    fields = {name: body for _, name, body in resources("google_firestore_field")}
+    field = fields["runs_history_behind"]
+    assert (_unquote(field["collection"]), _unquote(field["field"])) == ("runs", "history_behind")
+    ((index_config,),) = [field["index_config"]]
+    (index,) = index_config["indexes"]
+    assert (_unquote(index["order"]), _unquote(index["query_scope"])) == ("ASCENDING", "COLLECTION_GROUP")
 
 
 def test_the_api_and_every_worker_get_datastore_user_on_the_project():
