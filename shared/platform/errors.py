@@ -98,6 +98,9 @@ RUN_ERRORS: dict[str, RunErrorSpec] = {
     # Our side.
     "STEP_TIMEOUT": RunErrorSpec(True, "None: the step is retried with its time budget."),
     "RUN_TIMEOUT": RunErrorSpec(False, "Start the run again; a shorter date range finishes sooner."),
+    "SLICE_BUSY": RunErrorSpec(
+        True, "None: another delivery is loading the slice; Pub/Sub delivers it again later."
+    ),
     "WAREHOUSE_UNAVAILABLE": RunErrorSpec(True, "None: retried while BigQuery is unavailable."),
     "WAREHOUSE_CONTENDED": RunErrorSpec(True, "None: retried after concurrent updates."),
     "KMS_UNAVAILABLE": RunErrorSpec(True, "None: retried while Cloud KMS is unavailable."),

@@ -43,6 +43,8 @@ class Settings:
     firestore_database: str = "(default)"
     firestore_emulator_host: str | None = None
     topic_prefix: str = "pipeline-runs"
+    # The longest one Pub/Sub push delivery may work (well inside the 600 s push limit): longer work fans out.
+    delivery_max_seconds: float = 300.0
     # <NAME>_API_BASE_URL of HTTP providers (e.g. OPENAI_API_BASE_URL): the operator's API base for every org.
     api_base_urls: tuple[tuple[str, str], ...] = ()
     provider_allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
@@ -115,6 +117,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         firestore_database=env.get("FIRESTORE_DATABASE") or "(default)",
         firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST") or None,
         topic_prefix=env.get("PIPELINE_TOPIC_PREFIX", "pipeline-runs"),
+        delivery_max_seconds=_delivery_bound(env.get("DELIVERY_MAX_SECONDS", "")),
         api_base_urls=_api_base_urls(env),
         provider_allowed_hosts=_split(env.get("PROVIDER_ALLOWED_HOSTS", "")),
         tasks_queue=_queue_path(env.get("CLOUD_TASKS_QUEUE", "")),
@@ -133,6 +136,19 @@ def _api_base_urls(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
         if match and value.strip():
             found.append((match.group(1).lower(), value.strip().rstrip("/")))
     return tuple(found)
+
+
+def _delivery_bound(value: str) -> float:
+    """DELIVERY_MAX_SECONDS: seconds one push delivery may work, 1..540 (the push limit is 600 s); default 300."""
+    if not value.strip():
+        return 300.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 1 <= seconds <= 540:
+        raise SettingsError(f"DELIVERY_MAX_SECONDS={value!r} must be a number of seconds from 1 to 540")
+    return seconds
 
 
 def _queue_path(value: str) -> str | None:

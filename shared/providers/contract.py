@@ -46,6 +46,9 @@ class StepContext:
     destination_table: str | None = None  # the step's destination (what a `run` processor writes)
     # A warehouse-table source's clients (tests inject failing ones); None: the provider opens its own.
     source_clients: Any = None
+    # True for a slice of a fanned-out run: [start_date, end_date] is exactly the partitions to load (the run's
+    # window, look-back included, was planned once and split); False: the provider widens it as it needs.
+    exact_window: bool = False
 
     def seconds_left(self) -> float:
         return self.deadline - time.monotonic()
@@ -163,6 +166,9 @@ class Provider:
     needs_secret: bool = True  # False: nothing secret is stored (e.g. federated identity)
     metadata_keys: tuple[str, ...] = ()  # the credential metadata it reads
     llm_pricing: bool = False  # its usage is priced with configs/prices/llm_prices.yml (overrides apply)
+    # The days a run of [start, end] loads (e.g. a look-back for restated days); None: exactly [start, end].
+    # A fanned-out run splits this window into its slices.
+    load_window: Callable[[date, date], tuple[date, date]] | None = None
 
     def processors(self) -> Mapping[str, Processor]:
         """Every step type of the provider (imported on first use)."""

@@ -13,6 +13,19 @@ TERMINAL = (COMPLETED, FAILED, CANCELLED)
 
 
 @dataclass(frozen=True)
+class SliceRef:
+    """One slice of a fanned-out run: its number and the days (inclusive) it loads, as one delivery."""
+
+    index: int
+    start_date: date
+    end_date: date
+
+    @property
+    def days(self) -> int:
+        return (self.end_date - self.start_date).days + 1
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """What a run is asked to do; the message published for the worker carries exactly this."""
 
@@ -24,9 +37,10 @@ class RunRequest:
     end_date: date
     force_refresh: bool = False
     trigger_by: str | None = None
+    slice: SliceRef | None = None  # set on a slice's message: the delivery loads only these days
 
     def to_message(self) -> dict:
-        return {
+        message = {
             "pipeline_logging_id": self.pipeline_logging_id,
             "org_slug": self.org_slug,
             "pipeline_id": self.pipeline_id,
@@ -36,6 +50,13 @@ class RunRequest:
             "force_refresh": self.force_refresh,
             "trigger_by": self.trigger_by,
         }
+        if self.slice is not None:
+            message["slice"] = {
+                "index": self.slice.index,
+                "start_date": self.slice.start_date.isoformat(),
+                "end_date": self.slice.end_date.isoformat(),
+            }
+        return message
 
     @classmethod
     def from_message(cls, data: dict) -> RunRequest:
@@ -48,7 +69,20 @@ class RunRequest:
             end_date=date.fromisoformat(data["end_date"]),
             force_refresh=bool(data.get("force_refresh", False)),
             trigger_by=data.get("trigger_by"),
+            slice=_slice(data.get("slice")),
         )
+
+
+def _slice(data) -> SliceRef | None:
+    if data is None:
+        return None
+    index = data["index"]
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 10_000:
+        raise ValueError("slice index must be an integer in 0..9999")
+    start, end = date.fromisoformat(data["start_date"]), date.fromisoformat(data["end_date"])
+    if end < start:
+        raise ValueError("a slice ends before it starts")
+    return SliceRef(index, start, end)
 
 
 def fingerprint(org_slug: str, pipeline_id: str, start: date, end: date) -> str:

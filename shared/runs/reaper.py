@@ -24,7 +24,9 @@ PAGE = 500  # documents per query page
 def _stuck(run: dict, timeouts: dict[str, float], now: datetime) -> bool:
     timeout = timeouts.get(run["pipeline_id"], DEFAULT_TIMEOUT_SECONDS)
     if run["status"] == RUNNING:
-        return (run["started_at"] or run["updated_at"]) + timedelta(seconds=timeout + GRACE_SECONDS) < now
+        # A fanned-out run is alive while its slices progress (each finished slice touches the run).
+        since = run["updated_at"] if run.get("slices_total") else (run["started_at"] or run["updated_at"])
+        return since + timedelta(seconds=timeout + GRACE_SECONDS) < now
     return run["updated_at"] + timedelta(seconds=max(PENDING_LIMIT_SECONDS, timeout)) < now
 
 

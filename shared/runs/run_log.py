@@ -146,7 +146,7 @@ class RunLog:
     def _transact_move(self, org_slug, run_id, from_status, to_status, reason, refund, fields):
         from google.cloud import firestore
 
-        ref, quota_ref = self._ref(org_slug, run_id), control.org_ref(self.db, org_slug)
+        ref = self._ref(org_slug, run_id)
 
         @firestore.transactional
         def move(transaction):
@@ -154,28 +154,7 @@ class RunLog:
             if not snapshot.exists or snapshot.get("status") != from_status:
                 return None
             run = control.from_document(snapshot.to_dict())
-            now = datetime.now(UTC)
-            changes = {
-                "status": to_status,
-                "updated_at": now,
-                "version": run["version"] + 1,
-                "last_reason": reason,
-                **fields,
-            }
-            if to_status == RUNNING:
-                changes.update(started_at=now, attempts=(run.get("attempts") or 0) + 1)
-            release = to_status in TERMINAL and run.get("slot_held")
-            fp_ref = control.inflight_ref(self.db, org_slug, run["request_fingerprint"])
-            quota = quota_ref.get(transaction=transaction) if release else None
-            index = fp_ref.get(transaction=transaction) if to_status in TERMINAL else None
-            if to_status in TERMINAL:
-                changes.update(completed_at=now, slot_held=False, expire_at=now + control.RUN_RETENTION)
-            if quota is not None and quota.exists:
-                transaction.update(quota_ref, release_changes(quota.to_dict(), run, refund, now))
-            if index is not None and index.exists and index.get("run_id") == run_id:
-                transaction.delete(fp_ref)
-            transaction.update(ref, control.to_document(changes))
-            return {**run, **changes}, _move_row(run, from_status, to_status, reason, now, changes["version"])
+            return move_in_transaction(transaction, self.db, run, to_status, reason, fields, refund=refund)
 
         return control.transact(self.db, move)
 
@@ -291,6 +270,38 @@ class RunLog:
 
     def _ref(self, org_slug: str, run_id: str):
         return control.run_ref(self.db, org_slug, run_id)
+
+
+def move_in_transaction(
+    transaction, db, run: dict, to_status: str, reason: str | None, fields: dict, *, refund: bool = False
+) -> tuple[dict, dict]:
+    """Move `run` (its document as this transaction read it) to `to_status`: the reads it needs, then its writes
+    (the run, and on a terminal status the slot it releases and its duplicate index entry). The caller may write
+    more after it, never read. Returns the run as it now is and the status change."""
+    org_slug, run_id = run["org_slug"], run["pipeline_logging_id"]
+    now = datetime.now(UTC)
+    changes = {
+        "status": to_status,
+        "updated_at": now,
+        "version": run["version"] + 1,
+        "last_reason": reason,
+        **fields,
+    }
+    if to_status == RUNNING:
+        changes.update(started_at=now, attempts=(run.get("attempts") or 0) + 1)
+    quota_ref = control.org_ref(db, org_slug)
+    fp_ref = control.inflight_ref(db, org_slug, run["request_fingerprint"])
+    release = to_status in TERMINAL and run.get("slot_held")
+    quota = quota_ref.get(transaction=transaction) if release else None
+    index = fp_ref.get(transaction=transaction) if to_status in TERMINAL else None
+    if to_status in TERMINAL:
+        changes.update(completed_at=now, slot_held=False, expire_at=now + control.RUN_RETENTION)
+    if quota is not None and quota.exists:
+        transaction.update(quota_ref, release_changes(quota.to_dict(), run, refund, now))
+    if index is not None and index.exists and index.get("run_id") == run_id:
+        transaction.delete(fp_ref)
+    transaction.update(control.run_ref(db, org_slug, run_id), control.to_document(changes))
+    return {**run, **changes}, _move_row(run, run["status"], to_status, reason, now, changes["version"])
 
 
 def release_changes(quota: dict, run: dict, refund: bool, now: datetime) -> dict:

@@ -13,8 +13,9 @@ from shared.platform.identifiers import is_org_slug, is_run_id
 from shared.platform.logs import log, log_context, trace_fields
 from shared.platform.settings import Settings
 from shared.providers.contract import Provider
-from shared.runs.model import CANCELLED, COMPLETED, PENDING, RUNNING, RunRequest
+from shared.runs.model import COMPLETED, PENDING, RUNNING, RunRequest
 from shared.runs.run_log import RunLog
+from shared.worker import fanout
 from shared.worker.crash_points import EXECUTED, crash_point
 from shared.worker.executor import Executor, RunCancelled
 from shared.worker.pipelines import load_pipelines
@@ -32,6 +33,15 @@ class WorkerDeps:
     warehouse: object
     kms_client: object
     executor_options: dict = field(default_factory=dict)  # e.g. sleep/http_transport for tests
+    publisher: object = None  # publishes a fanned-out run's slices; None: created on first use
+
+    def publisher_client(self):
+        """The Pub/Sub publisher (lazily: only a run that fans out pays for it)."""
+        if self.publisher is None:
+            from shared.platform.clients import make_publisher_client
+
+            self.publisher = make_publisher_client(self.settings)
+        return self.publisher
 
 
 def decode_message(event_data: dict) -> tuple[RunRequest, str | None]:
@@ -103,6 +113,12 @@ def _claim_and_execute(
     if request.provider != provider.name:
         log("ERROR", f"run for provider {request.provider} delivered to {provider.name}", **ids)
         return "dropped"
+    config = load_pipelines(deps.settings.config_dir).get(request.pipeline_id)
+    if request.slice is not None:
+        run_slice = functools.partial(_run_steps, request, provider, run_log, deps, config)
+        return fanout.execute_slice(request, provider, config, run_log, deps, run_slice)
+    if cuts := fanout.planned_cuts(provider, config, request):
+        return fanout.fan_out(request, message_id, cuts, run_log, deps)
     # Claim: only one delivery moves PENDING -> RUNNING; a duplicate finds the run claimed and acknowledges.
     if not run_log.transition(
         request.org_slug,
@@ -119,26 +135,37 @@ def _claim_and_execute(
     return _execute_claimed(request, provider, run_log, deps)
 
 
-def _execute_claimed(request: RunRequest, provider: Provider, run_log: RunLog, deps: WorkerDeps) -> str:
+def _run_steps(
+    request, provider: Provider, run_log: RunLog, deps: WorkerDeps, config, sliced, exact_window=False
+):
+    """Decrypt the credential and run the pipeline's steps over `sliced` (the run, or one slice of it) within one
+    delivery's time; returns the rows written."""
     from shared.tenancy.credentials import load_credential
     from shared.warehouse.datasets import ensure_org_dataset
 
+    org, run_id = request.org_slug, request.pipeline_logging_id
+    credential = load_credential(deps.warehouse, deps.settings, deps.kms_client, org, request.provider)
+    ensure_org_dataset(deps.settings, deps.warehouse, org)
+    executor = Executor(
+        deps.warehouse,
+        deps.settings,
+        run_log,
+        processor_for=provider.processor,
+        is_cancelled=lambda: fanout.is_cancelled(run_log, org, run_id),
+        delivery_seconds=deps.settings.delivery_max_seconds,
+        exact_window=exact_window,
+        **deps.executor_options,
+    )
+    return executor.execute(sliced, config, credential)
+
+
+def _execute_claimed(request: RunRequest, provider: Provider, run_log: RunLog, deps: WorkerDeps) -> str:
     run_id, org = request.pipeline_logging_id, request.org_slug
     try:
         config = load_pipelines(deps.settings.config_dir).get(request.pipeline_id)
         if config is None:
             raise TerminalError("PIPELINE_NOT_FOUND", f"Pipeline {request.pipeline_id} no longer exists.")
-        credential = load_credential(deps.warehouse, deps.settings, deps.kms_client, org, request.provider)
-        ensure_org_dataset(deps.settings, deps.warehouse, org)
-        executor = Executor(
-            deps.warehouse,
-            deps.settings,
-            run_log,
-            processor_for=provider.processor,
-            is_cancelled=lambda: run_log.status(org, run_id) == CANCELLED,
-            **deps.executor_options,
-        )
-        rows = executor.execute(request, config, credential)
+        rows = _run_steps(request, provider, run_log, deps, config, request)
         crash_point(EXECUTED)
     except RunCancelled:
         run_log.flush_steps(org, run_id)
@@ -148,6 +175,16 @@ def _execute_claimed(request: RunRequest, provider: Provider, run_log: RunLog, d
         error = exc if isinstance(exc, PipelineError) else classify_unexpected(exc)
         if not isinstance(exc, PipelineError):
             log("ERROR", f"unclassified failure: {exc!r}", org_slug=org, pipeline_logging_id=run_id)
+        if error.code in fanout.OUT_OF_TIME and fanout.split_whole_run(provider, request, run_log, deps):
+            run_log.flush_steps(org, run_id)
+            log(
+                "WARNING",
+                "run ran out of a delivery's time; continued as slices",
+                org_slug=org,
+                pipeline_logging_id=run_id,
+                error_code=error.code,
+            )
+            return "split"
         if isinstance(error, TransientError):
             return _settle_transient(request, run_log, error)
         run_log.fail(org, run_id, RUNNING, error.code, error.message)

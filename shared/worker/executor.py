@@ -37,18 +37,21 @@ class Executor:
     http_transport: object = None
     request_timeout: float | None = None  # seconds one provider request may take; None: http_paging's default
     is_cancelled: Callable[[], bool] = lambda: False
+    # Seconds this delivery may work (Settings.delivery_max_seconds): the run's budget is the lesser of it and the
+    # pipeline's timeout. None: the pipeline's timeout alone.
+    delivery_seconds: float | None = None
+    exact_window: bool = False  # a slice: load exactly [start, end] (see StepContext.exact_window)
 
     def execute(self, request: RunRequest, config: PipelineConfig, credential: Credential) -> int:
         """Run every step; returns the rows written. Raises TransientError or TerminalError on failure."""
-        run_deadline = self.clock() + config.timeout_seconds
+        budget = min(config.timeout_seconds, self.delivery_seconds or config.timeout_seconds)
+        run_deadline = self.clock() + budget
         total = 0
         for step in ordered_steps(config.steps):
             if self.is_cancelled():
                 raise RunCancelled(request.pipeline_logging_id)
             if self.clock() >= run_deadline:
-                raise TerminalError(
-                    "RUN_TIMEOUT", f"The run exceeded its {config.timeout_seconds:.0f} s budget."
-                )
+                raise TerminalError("RUN_TIMEOUT", f"The run exceeded its {budget:.0f} s budget.")
             total += self._run_step(request, step, credential, run_deadline)
         return total
 
@@ -98,6 +101,7 @@ class Executor:
             request_timeout=self.request_timeout,
             force_refresh=request.force_refresh,
             destination_table=step.destination_table,
+            exact_window=self.exact_window,
         )
         if processor.run is not None:
             # The processor loads atomically itself and must not commit past ctx.deadline (it checks before

@@ -69,6 +69,9 @@ class PipelineConfig(BaseModel):
     description: str = ""
     max_range_days: int = Field(90, ge=1, le=366)
     timeout_seconds: float = Field(900, gt=0)
+    # Days one delivery loads at most: a run whose window spans more is fanned out into slices of this many days,
+    # each its own message (None: always one delivery, split only if it runs out of time).
+    slice_days: int | None = Field(None, ge=1, le=366)
     schedule: ScheduleConfig | None = None  # None: the pipeline runs only when asked over the API
     steps: tuple[StepConfig, ...] = Field(min_length=1)
 

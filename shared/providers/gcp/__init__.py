@@ -20,6 +20,12 @@ def _check_credential(provider, secret: str, metadata: dict, settings) -> None:
     service_account_info(secret)
 
 
+def _load_window(start, end):
+    from shared.providers.gcp.incremental import load_window
+
+    return load_window(start, end)
+
+
 PROVIDER = Provider(
     name="gcp",
     title="Google Cloud",
@@ -28,4 +34,5 @@ PROVIDER = Provider(
     load_processors=_processors,
     check_credential=_check_credential,
     metadata_keys=(gcp.METADATA_KEY,),
+    load_window=_load_window,
 )

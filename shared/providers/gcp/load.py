@@ -27,7 +27,9 @@ def load_billing_export(ctx: StepContext, warehouse: Warehouse) -> int:
     their FOCUS rows and the new state, in one transaction. Returns the rows written (raw + FOCUS)."""
     source = open_source(ctx)
     dataset = ctx.settings.org_dataset(ctx.org_slug)
-    first, last = load_window(ctx.start_date, ctx.end_date)
+    first, last = (
+        (ctx.start_date, ctx.end_date) if ctx.exact_window else load_window(ctx.start_date, ctx.end_date)
+    )
     stats = partition_stats(source, first, last)
     state = read_state(warehouse, dataset, first, last)
     loaded = {partition: row[:3] for partition, row in state.items()}
