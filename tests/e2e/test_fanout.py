@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -22,8 +23,12 @@ from shared.runs.admission import reserve_run
 from shared.runs.run_log import RunLog
 from shared.tenancy.subscriptions import load_plans
 from shared.worker.crash_points import CRASH_ENV, LOADED
+from shared.worker.entry import WorkerDeps
+from tests.e2e.fault_provider import call
+from tests.e2e.faultkit import DAY, USAGE_COSTS
 from tests.kit.orgs import attach_gcp_export
 from tests.kit.runs import (
+    Recorder,
     deliver,
     event_for,
     run_document,
@@ -32,9 +37,11 @@ from tests.kit.runs import (
     wait_for_run,
     worker_deps,
 )
+from tests.kit.totals import sandbox_costs, table_costs
 
 PIPELINE = "gcp/cost/billing"
 TABLE_NAME = "gcp_billing_export_v1_0F1E2D_3C4B5A_6978AB"
+USAGE_PATH = "/v1/organization/usage/completions"
 
 
 def _export_totals(warehouse, table_id: str, first: date, last: date) -> dict:
@@ -106,20 +113,28 @@ print(handle_run_event(json.loads(sys.argv[1]), PROVIDER, deps))
 
 @pytest.fixture
 def private_topic(settings):
-    """Settings whose gcp run topic has no push subscription (the stack's functions never see its messages),
-    and a pull subscription on it: the test delivers each message itself."""
+    """make(base, provider): settings whose run topic of `provider` has no push subscription (the stack's functions
+    never see its messages) and a pull subscription on it, so the test delivers each message itself; returns
+    (settings, subscriber, subscription)."""
     from google.cloud import pubsub_v1
 
-    prefix = f"fanout-{uuid.uuid4().hex[:8]}"
-    private = dataclasses.replace(settings, topic_prefix=prefix)
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-    topic = publisher.topic_path(settings.project, private.topic_for("gcp"))
-    pull = subscriber.subscription_path(settings.project, f"{prefix}-pull")
-    publisher.create_topic(name=topic)
-    subscriber.create_subscription(name=pull, topic=topic)
-    yield private, subscriber, pull
-    subscriber.delete_subscription(subscription=pull)
-    publisher.delete_topic(topic=topic)
+    made = []
+
+    def make(base, provider: str):
+        prefix = f"fanout-{uuid.uuid4().hex[:8]}"
+        private = dataclasses.replace(base, topic_prefix=prefix)
+        topic = publisher.topic_path(settings.project, private.topic_for(provider))
+        pull = subscriber.subscription_path(settings.project, f"{prefix}-pull")
+        publisher.create_topic(name=topic)
+        subscriber.create_subscription(name=pull, topic=topic)
+        made.append((topic, pull))
+        return private, subscriber, pull
+
+    yield make
+    for topic, pull in made:
+        subscriber.delete_subscription(subscription=pull)
+        publisher.delete_topic(topic=topic)
 
 
 def _pull_events(subscriber, subscription: str, expected: int) -> list[dict]:
@@ -147,7 +162,7 @@ def event_for_data(data: dict, message_id: str) -> dict:
 def test_a_worker_killed_inside_a_slice_leaves_it_to_a_redelivery_that_completes_it_once(
     settings, warehouse, kms, new_org, private_topic
 ):
-    private, subscriber, pull = private_topic
+    private, subscriber, pull = private_topic(settings, "gcp")
     start, end = date(2025, 6, 4), date(2025, 6, 14)  # with the look-back: June 1..14, two slices of 7 days
     org, table_id = _org_with_export(settings, warehouse, new_org, date(2025, 6, 1), 14)
     slug = org["org_slug"]
@@ -191,3 +206,41 @@ def test_a_worker_killed_inside_a_slice_leaves_it_to_a_redelivery_that_completes
     focus, raw = _loaded_totals(warehouse, private, slug)
     assert focus == raw == _export_totals(warehouse, table_id, date(2025, 6, 1), end)  # the slice once
     assert running_slots(private, warehouse, slug) == 0
+
+
+def test_a_run_out_of_a_deliverys_time_is_continued_as_two_slices(
+    stack, short_settings, warehouse, kms, tenant, faults, private_topic
+):
+    """The provider's first answer takes (on the executor's clock) longer than the delivery may work: the run is
+    not failed but split into two halves, each its own delivery, and completes to exact totals."""
+    private, subscriber, pull = private_topic(short_settings, "openai")
+    jumped = []  # the executor's clock runs ahead by what the fault adds (provider requests keep real time)
+    deps = WorkerDeps(
+        private,
+        warehouse,
+        kms,
+        executor_options={"clock": lambda: time.monotonic() + sum(jumped), "sleep": Recorder()},
+    )
+    faults.script(USAGE_PATH, [call(lambda: jumped.append(10 * private.delivery_max_seconds))])
+    days = [DAY + timedelta(days=k) for k in range(4)]
+    request = RunLog(warehouse, private).new_request(
+        tenant["org_slug"], USAGE_COSTS, "openai", days[0], days[-1]
+    )
+    limits = load_plans(private.config_dir)["professional"]
+    assert reserve_run(warehouse, private, request, limits).decision == "ACCEPTED"
+
+    assert deliver(event_for(request), deps, 1) == ["split"]
+    halves = _pull_events(subscriber, pull, 2)
+    assert [outcome for event in halves for outcome in deliver(event, deps, 1)] == [
+        "slice_completed",
+        "completed",
+    ]
+    run = run_document(private, tenant["org_slug"], request.pipeline_logging_id)
+    assert (run["status"], run["slices_done"], run["slices_total"]) == ("COMPLETED", 2, 2)
+    parts = sorted(
+        (s["start_date"], s["end_date"])
+        for s in _slices(private, tenant["org_slug"], request.pipeline_logging_id)
+    )
+    assert parts == [(days[0].isoformat(), days[1].isoformat()), (days[2].isoformat(), days[3].isoformat())]
+    for day in days:
+        assert table_costs(private, warehouse, tenant["org_slug"], day) == sandbox_costs(stack, day)
