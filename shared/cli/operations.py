@@ -82,6 +82,25 @@ def cmd_dead_letters_replay(args) -> int:
     return 0
 
 
+def cmd_migrate_control_state(args) -> int:
+    from shared.platform.clients import make_bigquery_client
+    from shared.runs.migration import migrate_control_state
+    from shared.warehouse.adapter import Warehouse
+
+    settings = load_cli_settings()
+    warehouse = Warehouse(make_bigquery_client(settings), settings.project)
+    report = migrate_control_state(warehouse, settings, dry_run=args.dry_run).as_dict()
+    verb = "would write" if args.dry_run else "wrote"
+    written = ", ".join(f"{n} {kind}" for kind, n in report["written"].items()) or "nothing"
+    present = ", ".join(f"{n} {kind}" for kind, n in report["already_present"].items()) or "none"
+    emit(
+        args,
+        report,
+        f"{verb} {written}; already in Firestore: {present} (read {', '.join(report['legacy_tables'])})",
+    )
+    return 0
+
+
 def add_commands(sub) -> None:
     """Register the operations commands on the `dps` subparsers."""
     from shared.providers.registry import PROVIDERS
@@ -89,6 +108,12 @@ def add_commands(sub) -> None:
     sub.add_parser(
         "reap", help="fail runs stuck past their timeout and recount concurrency slots"
     ).set_defaults(func=cmd_reap)
+    migrate = sub.add_parser(
+        "migrate-control-state",
+        help="once, after upgrading: move quota counters, runs in flight and dead letters from BigQuery to Firestore",
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="report what would be written, write nothing")
+    migrate.set_defaults(func=cmd_migrate_control_state)
     trig = sub.add_parser("trigger", help="run schedules on demand: enqueue every due (org, pipeline, day)")
     when = trig.add_mutually_exclusive_group()
     when.add_argument(

@@ -398,6 +398,31 @@ def test_the_reapers_collection_group_query_on_history_behind_has_its_index():
     assert (_unquote(index["order"]), _unquote(index["query_scope"])) == ("ASCENDING", "COLLECTION_GROUP")
 
 
+def _service_variable(name: str) -> dict:
+    for block in _load(TERRAFORM / "modules" / "service" / "variables.tf")["variable"]:
+        for key, body in block.items():
+            if _unquote(key) == name:
+                return body
+    raise AssertionError(f"no variable {name}")
+
+
+def test_no_worker_delivery_outlasts_the_push_limit_and_the_bound_reaches_the_functions():
+    """Pub/Sub waits at most the 600 s ack deadline for a push: the worker's timeout stays inside it and above the
+    delivery bound the functions read (DELIVERY_MAX_SECONDS), which the settings refuse above 540 s."""
+    from shared.platform.settings import settings_from_env
+
+    bound, timeout = _service_variable("delivery_max_seconds"), _service_variable("worker_timeout_seconds")
+    assert (
+        bound["default"]
+        == settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"}).delivery_max_seconds
+    )
+    assert bound["default"] + 30 <= timeout["default"] <= 600
+    assert "600" in str(timeout["validation"]) and "540" in str(bound["validation"])
+    assert "var.delivery_max_seconds" in str(_locals(SERVICE_MAIN)["common_env"])
+    pushes = [body for _, _, body in resources("google_pubsub_subscription") if "push_config" in body]
+    assert pushes and all(int(body["ack_deadline_seconds"]) == 600 for body in pushes)
+
+
 def test_the_api_and_every_worker_get_datastore_user_on_the_project():
     functions = _locals(SERVICE_MAIN)["functions"]
     api_part, _, worker_part = functions.partition("{for provider in module.configs.providers")

@@ -26,6 +26,7 @@ locals {
     BIGQUERY_LOCATION     = var.bigquery_location
     PIPELINE_TOPIC_PREFIX = local.name_prefix
     FIRESTORE_DATABASE    = module.firestore.database_name
+    DELIVERY_MAX_SECONDS  = tostring(var.delivery_max_seconds)
   }
   # Only the api schedules; kept out of `functions` so its for_each never waits on the scheduler's resources.
   api_env = {

@@ -70,10 +70,24 @@ variable "worker_max_instances" {
   default     = 5
 }
 
-variable "worker_timeout_seconds" {
-  description = "Request timeout of provider functions: above the longest pipeline timeout (1800 s)."
+variable "delivery_max_seconds" {
+  description = "Seconds one Pub/Sub push delivery may work (DELIVERY_MAX_SECONDS); longer work fans out as slices."
   type        = number
-  default     = 1860
+  default     = 300
+  validation {
+    condition     = var.delivery_max_seconds >= 1 && var.delivery_max_seconds <= 540
+    error_message = "delivery_max_seconds must be 1..540: a push delivery may last at most 600 s (the ack deadline)."
+  }
+}
+
+variable "worker_timeout_seconds" {
+  description = "Request timeout of provider functions: the delivery bound plus time to settle, inside the 600 s push limit."
+  type        = number
+  default     = 360
+  validation {
+    condition     = var.worker_timeout_seconds <= 600
+    error_message = "A push delivery lasts at most the 600 s ack deadline: a longer worker timeout only gets redelivered."
+  }
 }
 
 variable "queue_dispatches_per_second" {
