@@ -136,6 +136,9 @@ class RunLog:
         (exactly once: the slot flag is cleared by the same write) and of its duplicate index entry. `refund`
         also gives back the daily and monthly counts of the day the run was counted (runs never queued).
         """
+        if to_status in TERMINAL:
+            # Step rows first: a reader that sees the run settled (in Firestore) finds every step row already.
+            self.flush_steps(org_slug, run_id)
         moved = self._transact_move(org_slug, run_id, from_status, to_status, reason, refund, fields)
         if moved is None:
             return False

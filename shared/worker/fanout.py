@@ -109,13 +109,13 @@ def execute_slice(request: RunRequest, provider: Provider, config, run_log: RunL
     except Exception as exc:  # noqa: BLE001 - every failure settles the slice
         error = exc if isinstance(exc, PipelineError) else classify_unexpected(exc)
         return _settle_failed_slice(request, held, error, run_log, deps, ids)
+    # The slice's step rows first: once the last slice is counted the run reads COMPLETED, with every step row.
+    run_log.flush_steps(org, run_id)
     completed = slices.finish_slice(run_log.db, org, run_id, piece.index, rows)
-    steps = run_log._take_deferred_steps(org, run_id)
     if completed and completed[0] is not None:
-        record_history(run_log.db, run_log.history, [(completed[0], [completed[1]])], steps)
+        record_history(run_log.db, run_log.history, [(completed[0], [completed[1]])], [])
         log("INFO", "run completed (last slice)", rows=rows, **ids)
         return "completed"
-    run_log.history.try_append([], [], steps)
     log("INFO", "slice completed", rows=rows, **ids)
     return "slice_completed"
 

@@ -53,15 +53,19 @@ def _steps(append) -> list[str]:
     return [row["step_id"] for row in append[2]]
 
 
-def test_completed_steps_are_appended_with_the_status_change(monkeypatch):
+def test_completed_steps_are_appended_before_the_run_settles_and_its_version_after(monkeypatch):
     run_log, history = _run_log(monkeypatch)
     _log(run_log, "usage", "COMPLETED", defer=True)
     _log(run_log, "costs", "COMPLETED", defer=True)
     assert history.appends == []  # no call per step
     assert run_log.transition("acme", "r1", "RUNNING", "COMPLETED", reason="completed")
-    [append] = history.appends
-    assert [run["status"] for run in append[0]] == ["COMPLETED"] and len(append[1]) == 1
-    assert _steps(append) == ["usage", "costs"]
+    # One call for the step rows, then one for the new version: a reader that sees the run COMPLETED in Firestore
+    # finds its step rows already in the history.
+    [steps, version] = history.appends
+    assert (steps[0], steps[1], _steps(steps)) == ([], [], ["usage", "costs"])
+    assert (
+        [run["status"] for run in version[0]] == ["COMPLETED"] and len(version[1]) == 1 and version[2] == []
+    )
 
 
 def test_a_failed_attempt_appends_the_earlier_rows_first_and_other_runs_keep_theirs(monkeypatch):
