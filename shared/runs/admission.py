@@ -19,6 +19,7 @@ import math
 import random
 import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -283,8 +284,11 @@ def _statuses(db, transaction, org_slug: str, run_ids: list[str]) -> dict[str, s
 
 # --- the instance's batches ------------------------------------------------------------------------------------
 
-_BATCHERS: dict[tuple, GroupCommit] = {}
+# The instance's group commits, one per org it has seen lately (oldest first); idle ones beyond MAX_BATCHERS are
+# dropped, so a long-lived instance serving many orgs keeps a bounded number.
+_BATCHERS: OrderedDict[tuple, GroupCommit] = OrderedDict()
 _BATCHERS_LOCK = threading.Lock()
+MAX_BATCHERS = 1024
 
 
 def _decide_and_record(warehouse: Warehouse, settings: Settings, asks: list[Ask]) -> list[Reservation]:
@@ -304,6 +308,11 @@ def _batcher(warehouse: Warehouse, settings: Settings, org_slug: str) -> GroupCo
             _BATCHERS[key] = GroupCommit(
                 functools.partial(_decide_and_record, warehouse, settings), max_batch=MAX_BATCH
             )
+            for old in [k for k, batcher in _BATCHERS.items() if batcher.idle][
+                : len(_BATCHERS) - MAX_BATCHERS
+            ]:
+                del _BATCHERS[old]  # a caller holding it still finishes: only the registry forgets it
+        _BATCHERS.move_to_end(key)
         return _BATCHERS[key]
 
 

@@ -38,6 +38,12 @@ class GroupCommit:
         self.batches = 0  # batches run so far: how tests and benchmarks see that items were grouped
 
     @property
+    def idle(self) -> bool:
+        """Nothing waiting and no batch in flight: the group commit can be dropped and made again later."""
+        with self._changed:
+            return not self._waiting and not self._leading
+
+    @property
     def queued(self) -> int:
         """How many items wait for a batch (not counting the batch in flight)."""
         with self._changed:

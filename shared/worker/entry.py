@@ -17,12 +17,8 @@ from shared.runs.model import COMPLETED, PENDING, RUNNING, RunRequest
 from shared.runs.run_log import RunLog
 from shared.worker import fanout
 from shared.worker.crash_points import EXECUTED, crash_point
-from shared.worker.executor import Executor, RunCancelled
+from shared.worker.executor import MAX_RUN_ATTEMPTS, Executor, RunCancelled
 from shared.worker.pipelines import load_pipelines
-
-# Deliveries that may claim one run; past this a transient failure fails the run instead of redelivering
-# (the subscription's own dead-letter limit is 5; this keeps the run row from waiting on the dead letter).
-MAX_RUN_ATTEMPTS = 4
 
 
 @dataclass

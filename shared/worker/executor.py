@@ -19,6 +19,10 @@ from shared.warehouse.schemas import load_table_specs
 from shared.worker.crash_points import EXTRACTED, LOADED, crash_point
 from shared.worker.pipelines import PipelineConfig, StepConfig, ordered_steps
 
+# Deliveries that may claim one run; past this a transient failure fails the run instead of redelivering
+# (the subscription's own dead-letter limit is 5; this keeps the run row from waiting on the dead letter).
+MAX_RUN_ATTEMPTS = 4  # and the same for a slice of a fanned-out run
+
 
 class RunCancelled(Exception):
     """The run was cancelled; the executor stopped at a step boundary."""

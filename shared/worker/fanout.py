@@ -13,7 +13,7 @@ from shared.providers.contract import Provider
 from shared.runs import slices
 from shared.runs.model import CANCELLED, RunRequest, SliceRef
 from shared.runs.run_log import RunLog, record_history
-from shared.worker.executor import RunCancelled
+from shared.worker.executor import MAX_RUN_ATTEMPTS, RunCancelled
 from shared.worker.pipelines import PipelineConfig
 
 # A delivery that ran out of time on these, with more than one day to load, is split instead of failed.
@@ -121,8 +121,6 @@ def execute_slice(request: RunRequest, provider: Provider, config, run_log: RunL
 
 
 def _settle_failed_slice(request, held, error, run_log: RunLog, deps, ids) -> str:
-    from shared.worker.entry import MAX_RUN_ATTEMPTS
-
     org, run_id, piece = request.org_slug, request.pipeline_logging_id, request.slice
     run_log.flush_steps(org, run_id)
     if error.code in OUT_OF_TIME and piece.days > 1:

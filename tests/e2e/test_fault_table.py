@@ -21,7 +21,7 @@ from tests.kit.totals import COSTS_PATH, USAGE_PATH, sandbox_costs, table_costs
 
 REQUESTS_PER_STEP_ATTEMPT = 4  # shared.providers.kit.report_api.MAX_ATTEMPTS_PER_REQUEST
 STEP_ATTEMPTS = 3  # the retry policy of the short pipeline's step (as in production)
-DELIVERIES = 4  # shared.worker.entry.MAX_RUN_ATTEMPTS
+DELIVERIES = 4  # shared.worker.executor.MAX_RUN_ATTEMPTS
 
 # fault → the code its retries are classified under. Each is scripted for exactly one step attempt (4 requests):
 # the request retries absorb 3, the step's retry policy the 4th, and the 5th request reaches the real sandbox.

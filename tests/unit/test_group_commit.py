@@ -147,3 +147,19 @@ def test_fifty_threads_no_lost_or_stuck_caller_and_batches_never_overlap():
     )  # every item ran exactly once, every caller answered
     assert all(got == expected for got, expected in results)  # each caller got its own item's result
     assert batcher.queued == 0 and batcher.batches < 50 * 20  # items were grouped
+
+
+def test_the_instance_keeps_a_bounded_number_of_org_batchers(monkeypatch):
+    """An instance serving many orgs forgets the idle group commits of the orgs it saw longest ago."""
+    from shared.platform.settings import settings_from_env
+    from shared.runs import admission
+
+    monkeypatch.setattr(admission, "MAX_BATCHERS", 2)
+    monkeypatch.setattr(admission, "_BATCHERS", admission.OrderedDict())
+    settings, warehouse = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"}), object()
+    first = admission._batcher(warehouse, settings, "org_a")
+    assert admission._batcher(warehouse, settings, "org_a") is first  # the same org: the same batcher
+    admission._batcher(warehouse, settings, "org_b")
+    admission._batcher(warehouse, settings, "org_c")
+    assert [key[2] for key in admission._BATCHERS] == ["org_b", "org_c"]
+    assert admission._batcher(warehouse, settings, "org_a") is not first and first.idle
