@@ -308,9 +308,8 @@ def _batcher(warehouse: Warehouse, settings: Settings, org_slug: str) -> GroupCo
             _BATCHERS[key] = GroupCommit(
                 functools.partial(_decide_and_record, warehouse, settings), max_batch=MAX_BATCH
             )
-            for old in [k for k, batcher in _BATCHERS.items() if batcher.idle][
-                : len(_BATCHERS) - MAX_BATCHERS
-            ]:
+            idle = [k for k, batcher in _BATCHERS.items() if k != key and batcher.idle]
+            for old in idle[: max(0, len(_BATCHERS) - MAX_BATCHERS)]:
                 del _BATCHERS[old]  # a caller holding it still finishes: only the registry forgets it
         _BATCHERS.move_to_end(key)
         return _BATCHERS[key]
