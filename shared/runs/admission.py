@@ -197,6 +197,9 @@ def decide_org_batch(db, asks: list[Ask]) -> tuple[list[Reservation], list[dict]
             if slot:
                 quota.take(ask.now)
             run = new_run_document(request, ask.now, slot=slot)
+            # Its history rides along with the run's next change (the claim, usually): the request path does not
+            # wait on BigQuery. Until then the run is read from Firestore (RunLog.get, list_for_org).
+            run.update(history_behind=True, history_moves=[first_transition(run, "requested")])
             created.append(run)
             existing[fp] = {"run_id": request.pipeline_logging_id, "status": PENDING}
             if key:
@@ -291,13 +294,8 @@ _BATCHERS_LOCK = threading.Lock()
 MAX_BATCHERS = 1024
 
 
-def _decide_and_record(warehouse: Warehouse, settings: Settings, asks: list[Ask]) -> list[Reservation]:
-    db = control.control_db(settings)
-    decisions, created = decide_org_batch(db, asks)
-    if created:  # the history of what was decided; an outage flags the runs for a later re-sync
-        runs = [(run, [first_transition(run, "requested")]) for run in created]
-        record_history(db, RunHistory(warehouse, settings), runs, [])
-    return decisions
+def _decide(warehouse: Warehouse, settings: Settings, asks: list[Ask]) -> list[Reservation]:
+    return decide_org_batch(control.control_db(settings), asks)[0]
 
 
 def _batcher(warehouse: Warehouse, settings: Settings, org_slug: str) -> GroupCommit:
@@ -305,9 +303,7 @@ def _batcher(warehouse: Warehouse, settings: Settings, org_slug: str) -> GroupCo
     key = (id(warehouse), settings, org_slug)
     with _BATCHERS_LOCK:
         if key not in _BATCHERS:
-            _BATCHERS[key] = GroupCommit(
-                functools.partial(_decide_and_record, warehouse, settings), max_batch=MAX_BATCH
-            )
+            _BATCHERS[key] = GroupCommit(functools.partial(_decide, warehouse, settings), max_batch=MAX_BATCH)
             idle = [k for k, batcher in _BATCHERS.items() if k != key and batcher.idle]
             for old in idle[: max(0, len(_BATCHERS) - MAX_BATCHERS)]:
                 del _BATCHERS[old]  # a caller holding it still finishes: only the registry forgets it
@@ -334,7 +330,7 @@ def reserve_run(
     ask = Ask(request, limits, now or datetime.now(UTC))
     if lock is not None:
         with lock:
-            return _decide_and_record(warehouse, settings, [ask])[0]
+            return _decide(warehouse, settings, [ask])[0]
     # Unique keys: the group commit then takes every waiting request of the org into the next batch.
     return _batcher(warehouse, settings, request.org_slug).submit(uuid.uuid4().hex, ask)
 
@@ -405,6 +401,9 @@ def reopen_run(
             "version": run["version"] + 1,
             "last_reason": reason,
         }
+        pending = run.get("history_moves") or []
+        if pending or run.get("history_behind"):
+            changes.update(history_behind=firestore.DELETE_FIELD, history_moves=firestore.DELETE_FIELD)
         transaction.set(fp_ref, {"run_id": run_id, "created_at": now})
         transaction.update(ref, changes)
         move = {
@@ -416,7 +415,10 @@ def reopen_run(
             "at": now,
             "version": changes["version"],
         }
-        return Reservation(decision, prior_status=prior), ({**run, **changes}, [move])
+        after = {
+            key: value for key, value in {**run, **changes}.items() if value is not firestore.DELETE_FIELD
+        }
+        return Reservation(decision, prior_status=prior), (after, [*pending, move])
 
     reservation, moved = control.transact(db, reopen)
     if moved:

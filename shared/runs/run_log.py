@@ -142,8 +142,8 @@ class RunLog:
         moved = self._transact_move(org_slug, run_id, from_status, to_status, reason, refund, fields)
         if moved is None:
             return False
-        run, move = moved
-        self._record(run, [move], self._take_deferred_steps(org_slug, run_id))
+        run, moves = moved
+        self._record(run, moves, self._take_deferred_steps(org_slug, run_id))
         return True
 
     def _transact_move(self, org_slug, run_id, from_status, to_status, reason, refund, fields):
@@ -189,9 +189,49 @@ class RunLog:
         run = self.document(org_slug, run_id) or self.history.latest(org_slug, run_id)
         return public_run(run) if run else None
 
-    def list_for_org(self, org_slug: str, limit: int, **filters) -> list[dict]:
-        """The org's runs, newest first, filtered (see RunHistory.list_for_org)."""
-        return self.history.list_for_org(org_slug, limit, **filters)
+    def list_for_org(
+        self,
+        org_slug: str,
+        limit: int,
+        *,
+        status: str | None = None,
+        pipeline_id: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[dict]:
+        """The org's runs, newest first, filtered; `after` is the (created_at, id) of the last row already seen.
+
+        The history's latest versions, with the live documents of the runs in flight (or whose history is still to
+        be appended) in their place: a run accepted a moment ago is listed before its history reaches BigQuery.
+        """
+        filters = {"status": status, "pipeline_id": pipeline_id, "start": start, "end": end, "after": after}
+        runs = {
+            row["pipeline_logging_id"]: row for row in self.history.list_for_org(org_slug, limit, **filters)
+        }
+        for run in self._live(org_slug):
+            if _matches(run, **filters):
+                runs[run["pipeline_logging_id"]] = public_run(run)
+            else:
+                runs.pop(run["pipeline_logging_id"], None)  # its recorded version is out of date
+        ordered = sorted(
+            runs.values(), key=lambda r: (r["created_at"], r["pipeline_logging_id"]), reverse=True
+        )
+        return ordered[:limit]
+
+    def _live(self, org_slug: str) -> list[dict]:
+        """The org's run documents in flight or with history still to append (two single-field queries)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        runs = control.org_ref(self.db, org_slug).collection(control.RUNS)
+        found = {}
+        for query in (
+            runs.where(filter=FieldFilter("status", "in", [PENDING, RUNNING])),
+            runs.where(filter=FieldFilter("history_behind", "==", True)),
+        ):
+            for snapshot in query.stream():
+                found[snapshot.id] = control.from_document(snapshot.to_dict())
+        return list(found.values())
 
     def attempts(self, org_slug: str, run_id: str) -> int:
         """How many deliveries have claimed the run so far."""
@@ -280,7 +320,10 @@ def move_in_transaction(
 ) -> tuple[dict, dict]:
     """Move `run` (its document as this transaction read it) to `to_status`: the reads it needs, then its writes
     (the run, and on a terminal status the slot it releases and its duplicate index entry). The caller may write
-    more after it, never read. Returns the run as it now is and the status change."""
+    more after it, never read. Returns the run as it now is and the status changes to append to the history:
+    those the document held pending (taken from it in this write) and this one."""
+    from google.cloud.firestore import DELETE_FIELD as DELETE
+
     org_slug, run_id = run["org_slug"], run["pipeline_logging_id"]
     now = datetime.now(UTC)
     changes = {
@@ -303,8 +346,25 @@ def move_in_transaction(
         transaction.update(quota_ref, release_changes(quota.to_dict(), run, refund, now))
     if index is not None and index.exists and index.get("run_id") == run_id:
         transaction.delete(fp_ref)
+    # The history not appended yet (a new run's "requested", or what an outage held back) goes with this change.
+    moves = [
+        *(run.get("history_moves") or []),
+        _move_row(run, run["status"], to_status, reason, now, changes["version"]),
+    ]
+    if run.get("history_behind") or run.get("history_moves"):
+        changes.update(history_behind=DELETE, history_moves=DELETE)
     transaction.update(control.run_ref(db, org_slug, run_id), control.to_document(changes))
-    return {**run, **changes}, _move_row(run, run["status"], to_status, reason, now, changes["version"])
+    after = {key: value for key, value in {**run, **changes}.items() if value is not DELETE}
+    return after, moves
+
+
+def _matches(run: dict, *, status, pipeline_id, start, end, after) -> bool:
+    """Whether a run passes the list filters (as RunHistory.list_for_org's SQL applies them)."""
+    if (status and run["status"] != status) or (pipeline_id and run["pipeline_id"] != pipeline_id):
+        return False
+    if (start and run["end_date"] < start) or (end and run["start_date"] > end):
+        return False
+    return not after or (run["created_at"], run["pipeline_logging_id"]) < after
 
 
 def release_changes(quota: dict, run: dict, refund: bool, now: datetime) -> dict:

@@ -21,7 +21,7 @@ class FanOut:
 
     slices: list[SliceRef]
     run: dict | None = None  # the run as it now is, when this call claimed it
-    move: dict | None = None
+    moves: list[dict] | None = None  # its status changes to append to the history
 
 
 def _slice_document(ref: SliceRef, now: datetime) -> dict:
@@ -92,12 +92,12 @@ def fan_out(db, org_slug: str, run_id: str, cuts: list[tuple[date, date]], messa
             "rows_written": 0,
         }
         reason = f"claimed; fanned out into {len(slices)} slices"
-        after, move = move_in_transaction(transaction, db, run, RUNNING, reason, fields)
+        after, moves = move_in_transaction(transaction, db, run, RUNNING, reason, fields)
         for piece in slices:
             transaction.create(
                 ref.collection(control.SLICES).document(f"{piece.index:04d}"), _slice_document(piece, now)
             )
-        return FanOut(slices, after, move)
+        return FanOut(slices, after, moves)
 
     return control.transact(db, claim)
 
@@ -165,7 +165,7 @@ def finish_slice(
     db, org_slug: str, run_id: str, index: int, rows: int
 ) -> tuple[dict | None, dict | None] | None:
     """The slice is COMPLETED; the run counts it, and the last one completes the run (its slot released in the
-    same transaction). Returns (run, status change) when the run completed, (None, None) otherwise; None if the
+    same transaction). Returns (run, status changes) when the run completed, (None, None) otherwise; None if the
     slice was no longer held."""
 
     def count(transaction, run):

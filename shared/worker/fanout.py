@@ -54,7 +54,7 @@ def fan_out(request: RunRequest, message_id: str | None, cuts: list, run_log: Ru
     org, run_id = request.org_slug, request.pipeline_logging_id
     decided = slices.fan_out(run_log.db, org, run_id, cuts, message_id)
     if decided.run is not None:
-        record_history(run_log.db, run_log.history, [(decided.run, [decided.move])], [])
+        record_history(run_log.db, run_log.history, [(decided.run, decided.moves)], [])
     if not decided.slices:
         log(
             "INFO",
@@ -113,7 +113,7 @@ def execute_slice(request: RunRequest, provider: Provider, config, run_log: RunL
     run_log.flush_steps(org, run_id)
     completed = slices.finish_slice(run_log.db, org, run_id, piece.index, rows)
     if completed and completed[0] is not None:
-        record_history(run_log.db, run_log.history, [(completed[0], [completed[1]])], [])
+        record_history(run_log.db, run_log.history, [(completed[0], completed[1])], [])
         log("INFO", "run completed (last slice)", rows=rows, **ids)
         return "completed"
     log("INFO", "slice completed", rows=rows, **ids)

@@ -4,7 +4,7 @@ DELETE, MERGE, DML INSERT or transaction on the central dataset, as the BigQuery
 import re
 from datetime import UTC, datetime
 
-from tests.kit.runs import quota_row, start_run, wait_for_run
+from tests.kit.runs import quota_row, start_run, status_changes, wait_for_run
 
 # A statement that changes a table, or opens a transaction (BigQuery locks every table a transaction mutates).
 MUTATION = re.compile(r"\b(UPDATE|DELETE|MERGE|INSERT|TRUNCATE|BEGIN\s+TRANSACTION)\b", re.IGNORECASE)
@@ -38,8 +38,11 @@ def test_a_whole_run_mutates_no_central_table(stack, settings, warehouse, new_or
         "WHERE pipeline_logging_id = @id ORDER BY version",
         {"id": run["pipeline_logging_id"]},
     )
-    assert [(row["status"], row["version"]) for row in history] == [
-        ("PENDING", 1),
-        ("RUNNING", 2),
-        ("COMPLETED", 3),
+    # The request path appends nothing: the run's "requested" change waits in its document and goes with the claim.
+    assert [(row["status"], row["version"]) for row in history] == [("RUNNING", 2), ("COMPLETED", 3)]
+    changes = status_changes(warehouse, settings, run["pipeline_logging_id"])
+    assert [(c["from_status"], c["to_status"]) for c in changes] == [
+        (None, "PENDING"),
+        ("PENDING", "RUNNING"),
+        ("RUNNING", "COMPLETED"),
     ]

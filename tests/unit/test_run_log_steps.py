@@ -29,7 +29,7 @@ def _run_log(monkeypatch) -> tuple[RunLog, RecordingHistory]:
 
     def moved(org, run_id, from_status, to_status, reason, refund, fields):
         run = {"pipeline_logging_id": run_id, "org_slug": org, "status": to_status, "version": 2}
-        return run, {"pipeline_logging_id": run_id, "org_slug": org, "to_status": to_status, "version": 2}
+        return run, [{"pipeline_logging_id": run_id, "org_slug": org, "to_status": to_status, "version": 2}]
 
     monkeypatch.setattr(run_log, "_transact_move", moved)
     return run_log, run_log.history
