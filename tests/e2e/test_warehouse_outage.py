@@ -84,9 +84,9 @@ def test_bigquery_down_the_api_answers_503_and_writes_nothing(stack, settings, w
     assert refused.headers.get("Retry-After")
     # Bounded by the API's 10 s warehouse budget per statement (the client library alone would wait 600 s).
     assert waited < 45, waited
-    runs = f"{settings.project}.{settings.central_dataset}.org_meta_pipeline_runs"
-    same_day = f"SELECT COUNT(*) AS n FROM `{runs}` WHERE org_slug = @org AND start_date = @day"
-    assert warehouse.query(same_day, {"org": slug, "day": day})[0]["n"] == 0  # nothing half-written
+    run_log = RunLog(warehouse, settings)
+    same_day = lambda: run_log.list_for_org(slug, 10, start=day, end=day)  # history and live documents
+    assert same_day() == []  # nothing half-written
     accepted = httpx.post(url, json=body, headers=headers, timeout=120)
     assert accepted.status_code == 202, accepted.text
-    assert warehouse.query(same_day, {"org": slug, "day": day})[0]["n"] == 1
+    assert [run["pipeline_logging_id"] for run in same_day()] == [accepted.json()["pipeline_logging_id"]]

@@ -8,6 +8,7 @@ import pytest
 
 from shared.platform.errors import TransientError
 from shared.platform.settings import central_table
+from shared.runs import control
 from shared.runs.admission import refusal, reserve_run
 from shared.runs.model import COMPLETED, PENDING, RUNNING
 from shared.runs.run_log import RunLog
@@ -98,12 +99,9 @@ def test_racing_instances_cannot_overbook_the_transaction_alone_decides(warehous
     late = [race(day) for day in days[8:]]
     assert late.count("ACCEPTED") == 2 - accepted, late
     assert quota_row(warehouse, settings, org)["running"] == 2
-    held = warehouse.query(
-        f"SELECT COUNT(*) AS n FROM `{central_table(settings, 'org_meta_pipeline_runs')}` "
-        "WHERE org_slug = @o AND slot_held",
-        {"o": org},
-    )
-    assert held[0]["n"] == 2  # the counter and the run rows agree
+    db = control.control_db(settings)
+    held = [s for s in control.org_ref(db, org).collection(control.RUNS).stream() if s.get("slot_held")]
+    assert len(held) == 2  # the counter and the run documents agree
 
 
 def test_release_happens_exactly_once_on_every_ending(warehouse, settings, org):
