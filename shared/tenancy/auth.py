@@ -17,6 +17,9 @@ from shared.warehouse.adapter import Warehouse
 # A valid key lookup is reused for this long in one instance: a revoked or expired key, a suspended subscription
 # or a removed credential takes effect within this bound (see README, "Authentication").
 AUTH_CACHE_SECONDS = 30.0
+REFRESH_AHEAD_SECONDS = (
+    10.0  # the last part of an entry's life in which one request refreshes it in the background
+)
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,17 @@ class OrgCaller:
 
 
 class KeyCache:
-    """Valid key lookups by key hash, for AUTH_CACHE_SECONDS; thread-safe (functions serve requests in threads)."""
+    """Valid key lookups by key hash, for AUTH_CACHE_SECONDS; thread-safe (functions serve requests in threads).
+
+    Refresh ahead: in an entry's last REFRESH_AHEAD_SECONDS, one request (`claim_refresh`) looks the key up again
+    in the background while every request keeps using the entry, so a key in steady use never makes a request
+    wait on the warehouse; an entry still never outlives AUTH_CACHE_SECONDS from its own lookup.
+    """
 
     def __init__(self, ttl_seconds: float = AUTH_CACHE_SECONDS, clock=time.monotonic):
         self.ttl, self.clock = ttl_seconds, clock
         self._entries: dict[str, tuple[float, OrgCaller]] = {}
+        self._refreshing: set[str] = set()
         self._lock = threading.Lock()
 
     def get(self, key_hash: str) -> OrgCaller | None:
@@ -51,6 +60,28 @@ class KeyCache:
             if len(self._entries) > 10_000:  # bound memory: a flood of distinct keys never grows it further
                 self._entries.clear()
             self._entries[key_hash] = (self.clock() + self.ttl, caller)
+            self._refreshing.discard(key_hash)
+
+    def drop(self, key_hash: str) -> None:
+        """Forget the key (a refresh found it revoked, expired or gone)."""
+        with self._lock:
+            self._entries.pop(key_hash, None)
+            self._refreshing.discard(key_hash)
+
+    def claim_refresh(self, key_hash: str) -> bool:
+        """True for the one caller that should refresh the entry now (it is in its last REFRESH_AHEAD_SECONDS
+        and no refresh runs); that caller must end with `put`, `drop` or `release`."""
+        with self._lock:
+            entry = self._entries.get(key_hash)
+            if not entry or key_hash in self._refreshing or entry[0] - self.clock() > REFRESH_AHEAD_SECONDS:
+                return False
+            self._refreshing.add(key_hash)
+            return True
+
+    def release(self, key_hash: str) -> None:
+        """A refresh failed (the warehouse did not answer): the entry simply runs out, as without refresh."""
+        with self._lock:
+            self._refreshing.discard(key_hash)
 
 
 KEY_CACHE = KeyCache()
@@ -89,6 +120,10 @@ def authenticate_org(
         raise ApiError("UNAUTHENTICATED", "The API key is not valid.")
     key_hash = api_keys.hash_api_key(api_key, settings.key_pepper)
     caller = cache.get(key_hash) if cache else None
+    if caller is not None and cache.claim_refresh(key_hash):
+        threading.Thread(
+            target=_refresh, args=(warehouse, settings, key_hash, cache), name="key-refresh", daemon=True
+        ).start()
     if caller is None:
         caller = _lookup(warehouse, settings, key_hash)
         if caller is None:
@@ -98,6 +133,19 @@ def authenticate_org(
     if caller.expires_at is not None and caller.expires_at <= datetime.now(UTC):
         raise ApiError("API_KEY_EXPIRED", "The API key has expired.")
     return caller
+
+
+def _refresh(warehouse: Warehouse, settings: Settings, key_hash: str, cache: KeyCache) -> None:
+    """Look a cached key up again (background): renewed, or dropped if it is no longer valid."""
+    try:
+        caller = _lookup(warehouse, settings, key_hash)
+    except Exception:  # noqa: BLE001 - the entry runs out as it would have; the next request looks it up
+        cache.release(key_hash)
+        return
+    if caller is None:
+        cache.drop(key_hash)
+    else:
+        cache.put(key_hash, caller)
 
 
 def authorize_org(caller: OrgCaller, path_org: str) -> None:
