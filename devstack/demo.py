@@ -41,9 +41,12 @@ def wait_for_run(api_url: str, api_key: str, run_id: str) -> dict:
 
 
 def _report_run(run: dict) -> bool:
+    sliced = (
+        f", {run['slices_done']}/{run['slices_total']} slices in parallel" if run.get("slices_total") else ""
+    )
     print(
         f"run {run['pipeline_logging_id']} ({run.get('pipeline_id')}): {run['status']}, "
-        f"rows written {run.get('rows_written')}"
+        f"rows written {run.get('rows_written')}{sliced}"
     )
     for step in run.get("steps", []):
         print(
