@@ -73,7 +73,8 @@ def test_rate_limit_counts_every_request_per_minute(warehouse, settings, org):
 
 
 def test_racing_instances_cannot_overbook_the_transaction_alone_decides(warehouse, settings, org):
-    """No in-process lock here, as between separate instances: 8 racing reservations, limit 2."""
+    """No in-process lock here, as between separate instances: 4 racing reservations, limit 2 (Firestore's
+    emulator stalls each colliding transaction ~2 s, so more racers only make the test slower, not stronger)."""
     limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=2, requests_per_minute=None)
     run_log = RunLog(warehouse, settings)
 
@@ -88,15 +89,15 @@ def test_racing_instances_cannot_overbook_the_transaction_alone_decides(warehous
         ):  # lost every conflict within the retry budget: the API answers 503, retry later
             return "GAVE_UP"
 
-    days = _days(10)
-    with ThreadPoolExecutor(8) as pool:
-        decisions = list(pool.map(race, days[:8]))
+    days = _days(6)
+    with ThreadPoolExecutor(4) as pool:
+        decisions = list(pool.map(race, days[:4]))
     accepted = decisions.count("ACCEPTED")
     # The first commit always wins; a loaded machine may make some racers give up, never overbook.
     assert 1 <= accepted <= 2, decisions
     assert set(decisions) <= {"ACCEPTED", "CONCURRENCY_LIMIT_REACHED", "GAVE_UP"}
     # The late-comers, one at a time, get exactly the slots left.
-    late = [race(day) for day in days[8:]]
+    late = [race(day) for day in days[4:]]
     assert late.count("ACCEPTED") == 2 - accepted, late
     assert quota_row(warehouse, settings, org)["running"] == 2
     db = control.control_db(settings)
