@@ -102,7 +102,9 @@ def add_commands(sub) -> None:
     from shared.tenancy.subscriptions import SUBSCRIPTION_STATUSES, load_plans
 
     plans, statuses = list(load_plans(DEFAULT_CONFIG_DIR)), list(SUBSCRIPTION_STATUSES)
-    sub.add_parser("bootstrap", help="create the central dataset and tables").set_defaults(func=cmd_bootstrap)
+    sub.add_parser(
+        "bootstrap", help="create the central dataset, its tables and the run history view"
+    ).set_defaults(func=cmd_bootstrap)
     org = sub.add_parser("org", help="organisations").add_subparsers(dest="org_command", required=True)
     create = org.add_parser("create", help="onboard an org and print its API key once")
     create.add_argument("slug")
