@@ -189,10 +189,10 @@ def list_letters(
     states = _run_states(db, letters)
     out = []
     for letter in letters[:limit]:
-        row = {
+        shown = {
             key: value for key, value in letter.items() if key not in ("payload", "stored_at", "expire_at")
         }
-        row = {key: control.from_document({key: value})[key] for key, value in row.items()}
+        row = control.from_document(shown)
         state = states.get(letter["pipeline_logging_id"]) if letter["pipeline_logging_id"] else None
         out.append({**row, "current_status": state["status"] if state else None})
     return out

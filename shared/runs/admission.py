@@ -75,19 +75,13 @@ def rate_shards(limit: int) -> list[int]:
     return [limit // count + (1 if index < limit % count else 0) for index in range(count)]
 
 
-def _rate_shard_ref(db, org_slug: str, window: datetime, index: int):
-    return (
-        control.org_ref(db, org_slug).collection(control.RATE).document(f"{window:%Y%m%dT%H%M}-{index:02d}")
-    )
-
-
 class _RateBudget:
     """The rate shards of one (org, minute) read in a transaction: takes requests from them, shard by shard."""
 
     def __init__(self, transaction, db, org_slug: str, window: datetime, limit: int):
         self.transaction, self.window = transaction, window
         self.budgets = rate_shards(limit)
-        self.refs = [_rate_shard_ref(db, org_slug, window, i) for i in range(len(self.budgets))]
+        self.refs = [control.rate_ref(db, org_slug, window, i) for i in range(len(self.budgets))]
         # Start at a random shard so concurrent instances spread their writes over the shards.
         self.order = random.sample(range(len(self.budgets)), len(self.budgets))
         self.counts: dict[int, int] = {}

@@ -39,27 +39,10 @@ VERSION_COLUMNS = (
     "slices_total",
     "slices_done",
 )
-# What an org may see of a run (internal bookkeeping stays inside).
-PUBLIC_COLUMNS = (
-    "pipeline_logging_id",
-    "org_slug",
-    "pipeline_id",
-    "provider",
-    "status",
-    "start_date",
-    "end_date",
-    "force_refresh",
-    "trigger_by",
-    "rows_written",
-    "error_code",
-    "error_message",
-    "created_at",
-    "started_at",
-    "completed_at",
-    "updated_at",
-    "slices_total",
-    "slices_done",
-)
+# Bookkeeping of the control plane that never reaches an org.
+INTERNAL_COLUMNS = ("request_fingerprint", "message_id", "attempts", "quota_day", "slot_held", "version")
+# What an org may see of a run.
+PUBLIC_COLUMNS = tuple(column for column in VERSION_COLUMNS if column not in INTERNAL_COLUMNS)
 
 
 def latest_view_sql(settings: Settings) -> str:

@@ -10,33 +10,13 @@ from dataclasses import dataclass, field
 from shared.platform.identifiers import SCHEDULER_TRIGGER
 from shared.platform.settings import Settings, central_table
 from shared.runs import control
+from shared.runs.history import VERSION_COLUMNS
 from shared.runs.model import IN_FLIGHT
 from shared.warehouse.adapter import Warehouse
 
 LEGACY_QUOTAS, LEGACY_DEAD_LETTERS = "org_usage_quotas", "org_meta_dead_letters"
-_RUN_FIELDS = (
-    "pipeline_logging_id",
-    "org_slug",
-    "pipeline_id",
-    "provider",
-    "status",
-    "start_date",
-    "end_date",
-    "force_refresh",
-    "trigger_by",
-    "request_fingerprint",
-    "message_id",
-    "attempts",
-    "quota_day",
-    "slot_held",
-    "rows_written",
-    "error_code",
-    "error_message",
-    "created_at",
-    "started_at",
-    "completed_at",
-    "updated_at",
-)
+# A legacy run row: the history's columns, less those the old control plane did not have.
+_RUN_FIELDS = tuple(c for c in VERSION_COLUMNS if c not in ("version", "slices_total", "slices_done"))
 
 
 @dataclass

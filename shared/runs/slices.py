@@ -95,7 +95,7 @@ def fan_out(db, org_slug: str, run_id: str, cuts: list[tuple[date, date]], messa
         after, moves = move_in_transaction(transaction, db, run, RUNNING, reason, fields)
         for piece in slices:
             transaction.create(
-                ref.collection(control.SLICES).document(f"{piece.index:04d}"), _slice_document(piece, now)
+                control.slice_ref(db, org_slug, run_id, piece.index), _slice_document(piece, now)
             )
         return FanOut(slices, after, moves)
 
@@ -114,7 +114,7 @@ def claim_slice(db, org_slug: str, run_id: str, index: int, lease_seconds: float
     from google.cloud import firestore
 
     run_ref = control.run_ref(db, org_slug, run_id)
-    ref = run_ref.collection(control.SLICES).document(f"{index:04d}")
+    ref = control.slice_ref(db, org_slug, run_id, index)
 
     @firestore.transactional
     def claim(transaction):
@@ -147,7 +147,7 @@ def _settle_slice(db, org_slug, run_id, index, slice_changes, run_update):
     from google.cloud import firestore
 
     run_ref = control.run_ref(db, org_slug, run_id)
-    ref = run_ref.collection(control.SLICES).document(f"{index:04d}")
+    ref = control.slice_ref(db, org_slug, run_id, index)
 
     @firestore.transactional
     def settle(transaction):
@@ -211,16 +211,14 @@ def split(
     @firestore.transactional
     def replace(transaction):
         run = run_ref.get(transaction=transaction)
-        old = run_ref.collection(control.SLICES).document(f"{piece.index:04d}") if piece else None
+        old = control.slice_ref(db, org_slug, run_id, piece.index) if piece else None
         held = old.get(transaction=transaction) if old else None
         if not run.exists or run.get("status") != RUNNING or (old and held.get("status") != RUNNING):
             return []
         now, total = datetime.now(UTC), run.get("slices_total") or 0
         slices = [SliceRef(total + i, start, end) for i, (start, end) in enumerate(cuts)]
         for new in slices:
-            transaction.create(
-                run_ref.collection(control.SLICES).document(f"{new.index:04d}"), _slice_document(new, now)
-            )
+            transaction.create(control.slice_ref(db, org_slug, run_id, new.index), _slice_document(new, now))
         # A run delivered whole had no slice to count: its total is the new slices; a split slice is replaced.
         changes = {"slices_total": total + len(slices) - (1 if piece else 0), "updated_at": now}
         if piece is None:

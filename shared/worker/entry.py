@@ -112,7 +112,7 @@ def _claim_and_execute(
     config = load_pipelines(deps.settings.config_dir).get(request.pipeline_id)
     if request.slice is not None:
         run_slice = functools.partial(_run_steps, request, provider, run_log, deps, config)
-        return fanout.execute_slice(request, provider, config, run_log, deps, run_slice)
+        return fanout.execute_slice(request, config, run_log, deps, run_slice)
     if cuts := fanout.planned_cuts(provider, config, request):
         return fanout.fan_out(request, message_id, cuts, run_log, deps)
     # Claim: only one delivery moves PENDING -> RUNNING; a duplicate finds the run claimed and acknowledges.

@@ -83,7 +83,7 @@ def split_whole_run(provider: Provider, request: RunRequest, run_log: RunLog, de
     return bool(pieces)
 
 
-def execute_slice(request: RunRequest, provider: Provider, config, run_log: RunLog, deps, run_slice) -> str:
+def execute_slice(request: RunRequest, config, run_log: RunLog, deps, run_slice) -> str:
     """One slice's delivery: claim it under a lease, load its days, settle it (and with the last, the run)."""
     org, run_id, piece = request.org_slug, request.pipeline_logging_id, request.slice
     ids = {"org_slug": org, "pipeline_logging_id": run_id, "slice": piece.index}

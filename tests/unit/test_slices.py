@@ -48,7 +48,7 @@ def test_a_run_fans_out_only_when_its_window_spans_more_than_its_slice_days():
     month = _request("openai/cost/usage_cost", "openai", date(2025, 1, 1), date(2025, 1, 31))
     assert planned_cuts(OPENAI, openai, month) is None
     quarter = _request("openai/cost/usage_cost", "openai", date(2025, 1, 1), date(2025, 3, 31))
-    assert [len(range((end - start).days + 1)) for start, end in planned_cuts(OPENAI, openai, quarter)] == [
+    assert [(end - start).days + 1 for start, end in planned_cuts(OPENAI, openai, quarter)] == [
         31,
         31,
         28,
