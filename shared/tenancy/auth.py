@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import hmac
 import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.platform.errors import ApiError
 from shared.platform.settings import Settings, central_table
 from shared.tenancy import api_keys
+from shared.tenancy.key_lookup import MAX_LOOKUPS, KeyCache, LookupGate
 from shared.tenancy.subscriptions import subscription_refusal
 from shared.warehouse.adapter import Warehouse
-
-# A valid key lookup is reused for this long in one instance: a revoked or expired key, a suspended subscription
-# or a removed credential takes effect within this bound (see README, "Authentication").
-AUTH_CACHE_SECONDS = 30.0
-REFRESH_AHEAD_SECONDS = (
-    10.0  # the last part of an entry's life in which one request refreshes it in the background
-)
 
 
 @dataclass(frozen=True)
@@ -33,58 +26,8 @@ class OrgCaller:
     expires_at: datetime | None = None
 
 
-class KeyCache:
-    """Valid key lookups by key hash, for AUTH_CACHE_SECONDS; thread-safe (functions serve requests in threads).
-
-    Refresh ahead: in an entry's last REFRESH_AHEAD_SECONDS, one request (`claim_refresh`) looks the key up again
-    in the background while every request keeps using the entry, so a key in steady use never makes a request
-    wait on the warehouse; an entry still never outlives AUTH_CACHE_SECONDS from its own lookup.
-    """
-
-    def __init__(self, ttl_seconds: float = AUTH_CACHE_SECONDS, clock=time.monotonic):
-        self.ttl, self.clock = ttl_seconds, clock
-        self._entries: dict[str, tuple[float, OrgCaller]] = {}
-        self._refreshing: set[str] = set()
-        self._lock = threading.Lock()
-
-    def get(self, key_hash: str) -> OrgCaller | None:
-        with self._lock:
-            entry = self._entries.get(key_hash)
-            if entry and entry[0] > self.clock():
-                return entry[1]
-            self._entries.pop(key_hash, None)
-            return None
-
-    def put(self, key_hash: str, caller: OrgCaller) -> None:
-        with self._lock:
-            if len(self._entries) > 10_000:  # bound memory: a flood of distinct keys never grows it further
-                self._entries.clear()
-            self._entries[key_hash] = (self.clock() + self.ttl, caller)
-            self._refreshing.discard(key_hash)
-
-    def drop(self, key_hash: str) -> None:
-        """Forget the key (a refresh found it revoked, expired or gone)."""
-        with self._lock:
-            self._entries.pop(key_hash, None)
-            self._refreshing.discard(key_hash)
-
-    def claim_refresh(self, key_hash: str) -> bool:
-        """True for the one caller that should refresh the entry now (it is in its last REFRESH_AHEAD_SECONDS
-        and no refresh runs); that caller must end with `put`, `drop` or `release`."""
-        with self._lock:
-            entry = self._entries.get(key_hash)
-            if not entry or key_hash in self._refreshing or entry[0] - self.clock() > REFRESH_AHEAD_SECONDS:
-                return False
-            self._refreshing.add(key_hash)
-            return True
-
-    def release(self, key_hash: str) -> None:
-        """A refresh failed (the warehouse did not answer): the entry simply runs out, as without refresh."""
-        with self._lock:
-            self._refreshing.discard(key_hash)
-
-
-KEY_CACHE = KeyCache()
+KEY_CACHE: KeyCache[OrgCaller] = KeyCache()
+LOOKUP_GATES = {fmt: LookupGate(limit) for fmt, limit in MAX_LOOKUPS.items()}
 
 
 def _lookup(warehouse: Warehouse, settings: Settings, key_hash: str) -> OrgCaller | None:
@@ -113,11 +56,15 @@ def _lookup(warehouse: Warehouse, settings: Settings, key_hash: str) -> OrgCalle
 def authenticate_org(
     warehouse: Warehouse, settings: Settings, api_key: str | None, cache: KeyCache | None = KEY_CACHE
 ) -> OrgCaller:
-    """The org that owns `api_key`; 401 when the key is missing, unknown, inactive or expired."""
+    """The org that owns `api_key`; 401 when the key is missing, malformed, unknown, inactive or expired.
+
+    Only a well-formed key (checksum, or a legacy key's shape) is looked up, through its format's gate; a key
+    found unknown is refused from memory for a while (shared/tenancy/key_lookup.py)."""
     if not api_key:
         raise ApiError("UNAUTHENTICATED", "Missing X-API-Key header.")
-    if len(api_key) > 200:  # no real key is this long; don't hash arbitrary payloads
-        raise ApiError("UNAUTHENTICATED", "The API key is not valid.")
+    key_format = api_keys.key_format(api_key)
+    if key_format is None:
+        raise ApiError("UNAUTHENTICATED", "The API key is not valid (it is not a key this service issued).")
     key_hash = api_keys.hash_api_key(api_key, settings.key_pepper)
     caller = cache.get(key_hash) if cache else None
     if caller is not None and cache.claim_refresh(key_hash):
@@ -125,8 +72,12 @@ def authenticate_org(
             target=_refresh, args=(warehouse, settings, key_hash, cache), name="key-refresh", daemon=True
         ).start()
     if caller is None:
-        caller = _lookup(warehouse, settings, key_hash)
+        if cache and cache.is_unknown(key_hash):
+            raise ApiError("UNAUTHENTICATED", "The API key is not valid.")
+        caller = LOOKUP_GATES[key_format].run(key_hash, lambda: _lookup(warehouse, settings, key_hash))
         if caller is None:
+            if cache:
+                cache.put_unknown(key_hash)
             raise ApiError("UNAUTHENTICATED", "The API key is not valid.")
         if cache:
             cache.put(key_hash, caller)

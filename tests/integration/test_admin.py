@@ -72,7 +72,7 @@ def test_cli_json_output_and_clear_errors(stack, tmp_path):
         check=True,
     )
     payload = json.loads(created.stdout)
-    assert payload["org_slug"] == "cli_org_one" and payload["api_key"].startswith("dps_")
+    assert payload["org_slug"] == "cli_org_one" and payload["api_key"].startswith("dpsk_")
     secret_file = tmp_path / "secret"
     secret_file.write_text("sk-admin-cli\n")
     stored = subprocess.run(

@@ -7,7 +7,7 @@ from shared.tenancy import api_keys
 from shared.tenancy.auth import KeyCache, authenticate_org
 
 SETTINGS = settings_from_env({"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "k"})
-KEY = "dps_key-for-the-cache-test"
+KEY = api_keys.new_api_key()
 
 
 class KeyTable:

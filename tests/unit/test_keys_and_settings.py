@@ -10,7 +10,7 @@ BASE = {"GCP_PROJECT_ID": "p", "KMS_KEY_NAME": "projects/p/locations/global/keyR
 
 def test_api_keys_are_random_and_stored_only_as_peppered_hashes():
     first, second = keys.new_api_key(), keys.new_api_key()
-    assert first != second and first.startswith("dps_") and len(first) > 40
+    assert first != second and first.startswith("dpsk_") and len(first) == 54
     stored = keys.hash_api_key(first, "pepper-a")
     assert first not in stored
     assert keys.key_hash_matches(first, "pepper-a", stored)
