@@ -9,7 +9,14 @@ from shared.api.models import parse_list_query, parse_run_body
 from shared.api.paging import decode_page_token, encode_page_token
 from shared.platform.errors import ApiError
 from shared.platform.identifiers import is_org_slug, is_path_segment, is_run_id
-from shared.runs.admission import ACCEPTED, DUPLICATE, refusal, reserve_run
+from shared.runs.admission import (
+    ACCEPTED,
+    DUPLICATE,
+    RATE_LIMITED,
+    count_refused_request,
+    refusal,
+    reserve_run,
+)
 from shared.runs.model import CANCELLED, PENDING, RUNNING
 from shared.runs.publish import NEW_RUN, reserve_and_publish
 from shared.runs.run_log import RunLog
@@ -77,13 +84,23 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
         raise ApiError("INVALID_PATH", "The org slug or a pipeline path segment is malformed.")
     raw = _body(request)
     caller = _caller(request, deps)
-    auth.authorize_org(caller, org)
-    config = load_pipelines(deps.settings.config_dir).get(f"{provider}/{domain}/{pipeline}")
-    if config is None:
-        raise ApiError("PIPELINE_NOT_FOUND", f"No pipeline {provider}/{domain}/{pipeline}.")
-    body = parse_run_body(raw, config.max_range_days)
-    if provider not in caller.providers:
-        raise ApiError("INTEGRATION_NOT_CONFIGURED", f"The org has no active {provider} credential.")
+    limits = load_plans(deps.settings.config_dir).get(caller.plan or "")
+    try:
+        auth.authorize_org(caller, org)
+        config = load_pipelines(deps.settings.config_dir).get(f"{provider}/{domain}/{pipeline}")
+        if config is None:
+            raise ApiError("PIPELINE_NOT_FOUND", f"No pipeline {provider}/{domain}/{pipeline}.")
+        body = parse_run_body(raw, config.max_range_days)
+        if provider not in caller.providers:
+            raise ApiError("INTEGRATION_NOT_CONFIGURED", f"The org has no active {provider} credential.")
+        if limits is None:
+            raise ApiError(
+                "SUBSCRIPTION_INACTIVE", f"The subscription's plan {caller.plan!r} is not offered."
+            )
+    except ApiError as refused:
+        # Every authenticated run request counts against the key's org's rate, refused ones too: a client
+        # looping on a bad request is slowed down like any other (429 once it is over the rate).
+        raise _counted(deps, caller, limits, refused) from None
     start, end = body.date_range()
     run_log = RunLog(deps.warehouse, deps.settings)
     run_request = run_log.new_request(
@@ -95,9 +112,6 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
         force_refresh=body.force_refresh,
         trigger_by=body.trigger_by,
     )
-    limits = load_plans(deps.settings.config_dir).get(caller.plan or "")
-    if limits is None:
-        raise ApiError("SUBSCRIPTION_INACTIVE", f"The subscription's plan {caller.plan!r} is not offered.")
     # Never queued (Pub/Sub refused): the run is FAILED, its slot and counts given back, and the 503 raised.
     reservation = reserve_and_publish(
         deps.warehouse,
@@ -124,7 +138,7 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
             200,
         )
     if reservation.decision != ACCEPTED:
-        raise refusal(reservation.decision, limits)
+        raise refusal(reservation.decision, limits, retry_after=reservation.retry_after)
     return json_response(
         {
             "pipeline_logging_id": run_request.pipeline_logging_id,
@@ -134,6 +148,16 @@ def run(request: Request, deps: ApiDeps, org: str, provider: str, domain: str, p
         },
         202,
     )
+
+
+def _counted(deps: ApiDeps, caller: auth.OrgCaller, limits, refused: ApiError) -> ApiError:
+    """The answer to a refused run request once it is counted: 429 if it is over the org's rate, else `refused`."""
+    if limits is None:
+        return refused
+    counted = count_refused_request(deps.warehouse, deps.settings, caller.org_slug, limits)
+    if counted.decision == RATE_LIMITED:
+        return refusal(RATE_LIMITED, limits, retry_after=counted.retry_after)
+    return refused
 
 
 def get_run(request: Request, deps: ApiDeps, run_id: str) -> Response:

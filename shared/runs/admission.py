@@ -7,8 +7,9 @@ contend with each other and one org's burst costs one transaction per batch, not
 Hot documents (Firestore sustains about one write a second per document): the org's quota document is read
 and written only for plans with a finite concurrency, daily or monthly limit (at most 100 runs a day on the
 largest such plan, plus their completions); an unlimited plan's runs hold no slot and are not counted there.
-The per-minute rate is counted in shards of at most RATE_PER_SHARD requests each (a shard takes at most one
-write per request, so about one a second), and the shards' budgets add up to the plan's limit exactly.
+The per-minute rate is a sliding window counted in shards of at most RATE_PER_SHARD requests each (a shard takes
+at most one write per request, so about one a second), and the shards' budgets add up to the plan's limit exactly.
+Requests refused before their reservation count against the rate too (`count_refused_request`).
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from shared.tenancy.subscriptions import PlanLimits
 from shared.warehouse.adapter import Warehouse
 
 ACCEPTED, DUPLICATE = "ACCEPTED", "DUPLICATE"
+COUNTED = "COUNTED"  # a refused request, counted against the rate
 RATE_LIMITED, CONCURRENCY_LIMIT_REACHED = "RATE_LIMITED", "CONCURRENCY_LIMIT_REACHED"
 QUOTA_DAILY_EXCEEDED, QUOTA_MONTHLY_EXCEEDED = "QUOTA_DAILY_EXCEEDED", "QUOTA_MONTHLY_EXCEEDED"
 CONCURRENCY_RETRY_AFTER_SECONDS = 30
 RATE_PER_SHARD = 60  # requests a minute one rate shard counts: about one write a second at most
+RATE_WINDOW_SECONDS = 60.0  # the plans' requests_per_minute, as a sliding window
 MAX_BATCH = 32
 
 
@@ -51,15 +54,22 @@ class Reservation:
     existing_id: str | None = None
     existing_status: str | None = None
     prior_status: str | None = None
+    retry_after: float | None = None  # RATE_LIMITED: seconds until the window has room again
 
 
 @dataclass(frozen=True)
 class Ask:
-    """One run request waiting to be decided, with its plan's limits and its clock."""
+    """One run request waiting to be decided, with its plan's limits and its clock; `request` None: a request
+    refused before its reservation (bad body, unknown pipeline, ...), which only counts against the org's rate."""
 
-    request: RunRequest
+    request: RunRequest | None
     limits: PlanLimits
     now: datetime
+    refused_org: str | None = None  # the org of a refused request (request None)
+
+    @property
+    def org_slug(self) -> str:
+        return self.request.org_slug if self.request else self.refused_org
 
 
 def counts_slots(limits: PlanLimits) -> bool:
@@ -76,35 +86,51 @@ def rate_shards(limit: int) -> list[int]:
 
 
 class _RateBudget:
-    """The rate shards of one (org, minute) read in a transaction: takes requests from them, shard by shard."""
+    """The org's rate shards read in a transaction: a sliding window of RATE_WINDOW_SECONDS. Each shard holds the
+    times of the requests it counted in the last window and takes one more only under its budget, so in any
+    window of that length at most the plan's limit pass (a fixed per-minute window would let twice the limit
+    through across a minute boundary)."""
 
-    def __init__(self, transaction, db, org_slug: str, window: datetime, limit: int):
-        self.transaction, self.window = transaction, window
+    def __init__(self, transaction, db, org_slug: str, limit: int):
+        self.transaction = transaction
         self.budgets = rate_shards(limit)
-        self.refs = [control.rate_ref(db, org_slug, window, i) for i in range(len(self.budgets))]
+        self.refs = [control.rate_ref(db, org_slug, i) for i in range(len(self.budgets))]
         # Start at a random shard so concurrent instances spread their writes over the shards.
         self.order = random.sample(range(len(self.budgets)), len(self.budgets))
-        self.counts: dict[int, int] = {}
+        self.times: dict[int, list[float]] = {}
         self.taken: set[int] = set()
 
-    def _count(self, index: int) -> int:
-        if index not in self.counts:
+    def _times(self, index: int, now: float) -> list[float]:
+        if index not in self.times:
             snapshot = self.refs[index].get(transaction=self.transaction)
-            self.counts[index] = (snapshot.get("count") or 0) if snapshot.exists else 0
-        return self.counts[index]
+            self.times[index] = list(snapshot.get("times") or []) if snapshot.exists else []
+        self.times[index] = [at for at in self.times[index] if at > now - RATE_WINDOW_SECONDS]
+        return self.times[index]
 
-    def take(self) -> bool:
-        """Count one request; False when every shard's budget of this minute is used up."""
+    def take(self, now: datetime) -> float | None:
+        """Count one request at `now`: None if a shard had room, else the seconds until one will have."""
+        at = now.timestamp()
         for index in self.order:
-            if self._count(index) < self.budgets[index]:
-                self.counts[index] += 1
+            times = self._times(index, at)
+            if len(times) < self.budgets[index]:
+                times.append(at)
                 self.taken.add(index)
-                return True
-        return False
+                return None
+        # Shard i has room again when its (len - budget)-th oldest time leaves the window.
+        waits = [
+            sorted(times)[len(times) - budget] + RATE_WINDOW_SECONDS - at
+            for i in self.order
+            if (budget := self.budgets[i]) > 0 and (times := self.times[i])
+        ]
+        return min(waits, default=RATE_WINDOW_SECONDS)
 
     def writes(self) -> list[tuple[object, dict]]:
-        expire_at = self.window + control.RATE_RETENTION
-        return [(self.refs[i], {"count": self.counts[i], "expire_at": expire_at}) for i in sorted(self.taken)]
+        writes = []
+        for index in sorted(self.taken):
+            times = sorted(self.times[index])
+            expire_at = datetime.fromtimestamp(times[-1], UTC) + control.RATE_RETENTION
+            writes.append((self.refs[index], {"times": times, "expire_at": expire_at}))
+        return writes
 
 
 class _Quota:
@@ -149,35 +175,37 @@ def decide_org_batch(db, asks: list[Ask]) -> tuple[list[Reservation], list[dict]
     the documents of the runs created (for the history)."""
     from google.cloud import firestore
 
-    org_slug = asks[0].request.org_slug
-    if any(ask.request.org_slug != org_slug for ask in asks):
+    org_slug = asks[0].org_slug
+    if any(ask.org_slug != org_slug for ask in asks):
         raise ValueError("a reservation batch holds the requests of one org")
+    requests = [ask.request for ask in asks if ask.request is not None]
 
     @firestore.transactional
     def decide(transaction):
         # Reads first (a transaction reads everything before it writes).
         quota_ref = control.org_ref(db, org_slug)
         quota = None
-        if any(counts_slots(ask.limits) for ask in asks):
+        if any(counts_slots(ask.limits) for ask in asks if ask.request is not None):
             snapshot = quota_ref.get(transaction=transaction)
             quota = _Quota(snapshot.to_dict() if snapshot.exists else {})
-        fps = {ask.request.pipeline_logging_id: _fingerprint(ask.request) for ask in asks}
+        fps = {request.pipeline_logging_id: _fingerprint(request) for request in requests}
         existing = _existing_runs(db, transaction, org_slug, sorted(set(fps.values())))
-        markers = _scheduled_runs(db, transaction, [ask.request for ask in asks])
-        budgets: dict[datetime, _RateBudget] = {}
+        markers = _scheduled_runs(db, transaction, requests)
+        rate: _RateBudget | None = None  # the org's shards, read when a request first needs them
         decisions, created = [], []
         for ask in asks:
             request, limits = ask.request, ask.limits
-            fp = fps[request.pipeline_logging_id]
-            window = ask.now.replace(second=0, microsecond=0)
             if limits.requests_per_minute is not None:
-                if window not in budgets:
-                    budgets[window] = _RateBudget(
-                        transaction, db, org_slug, window, limits.requests_per_minute
-                    )
-                if not budgets[window].take():
-                    decisions.append(Reservation(RATE_LIMITED))
+                if rate is None:
+                    rate = _RateBudget(transaction, db, org_slug, limits.requests_per_minute)
+                wait = rate.take(ask.now)
+                if wait is not None:
+                    decisions.append(Reservation(RATE_LIMITED, retry_after=wait))
                     continue
+            if request is None:
+                decisions.append(Reservation(COUNTED))
+                continue
+            fp = fps[request.pipeline_logging_id]
             key = _marker_key(request)
             prior = existing.get(fp) or (markers.get(key) if key else None)
             if prior is not None:
@@ -200,9 +228,8 @@ def decide_org_batch(db, asks: list[Ask]) -> tuple[list[Reservation], list[dict]
                 markers[key] = existing[fp]
             decisions.append(Reservation(ACCEPTED))
         # Writes.
-        for budget in budgets.values():
-            for ref, values in budget.writes():
-                transaction.set(ref, values)
+        for ref, values in rate.writes() if rate else ():
+            transaction.set(ref, values)
         if quota is not None and quota.changed:
             transaction.set(quota_ref, quota.values)
         for run in created:
@@ -240,6 +267,8 @@ def _marker_key(request: RunRequest) -> tuple | None:
 
 def _existing_runs(db, transaction, org_slug: str, fps: list[str]) -> dict[str, dict]:
     """The in-flight run (id and status) of each fingerprint that has one."""
+    if not fps:
+        return {}
     refs = [control.inflight_ref(db, org_slug, fp) for fp in fps]
     entries = {
         snap.id: snap.get("run_id") for snap in db.get_all(refs, transaction=transaction) if snap.exists
@@ -321,12 +350,25 @@ def reserve_run(
     (`contextlib.nullcontext()` acts as a separate instance would): between instances, the transaction alone
     keeps the limits.
     """
-    ask = Ask(request, limits, now or datetime.now(UTC))
+    return _submit(warehouse, settings, Ask(request, limits, now or datetime.now(UTC)), lock)
+
+
+def count_refused_request(
+    warehouse: Warehouse, settings: Settings, org_slug: str, limits: PlanLimits, now: datetime | None = None
+) -> Reservation:
+    """Count a run request refused before its reservation (a bad body, an unknown pipeline, another org's path)
+    against the org's rate, so a flood of bad requests is throttled like any other: COUNTED or RATE_LIMITED."""
+    if limits.requests_per_minute is None:
+        return Reservation(COUNTED)
+    return _submit(warehouse, settings, Ask(None, limits, now or datetime.now(UTC), org_slug), None)
+
+
+def _submit(warehouse: Warehouse, settings: Settings, ask: Ask, lock) -> Reservation:
     if lock is not None:
         with lock:
             return _decide(warehouse, settings, [ask])[0]
     # Unique keys: the group commit then takes every waiting request of the org into the next batch.
-    return _batcher(warehouse, settings, request.org_slug).submit(uuid.uuid4().hex, ask)
+    return _batcher(warehouse, settings, ask.org_slug).submit(uuid.uuid4().hex, ask)
 
 
 # --- re-opening a run (dead-letter replay) ----------------------------------------------------------------------
@@ -423,11 +465,14 @@ def reopen_run(
 # --- answers ----------------------------------------------------------------------------------------------------
 
 
-def refusal(decision: str, limits: PlanLimits, now: datetime | None = None) -> ApiError:
+def refusal(
+    decision: str, limits: PlanLimits, now: datetime | None = None, retry_after: float | None = None
+) -> ApiError:
     """The 429 for a refused reservation, with Retry-After saying when trying again can succeed."""
     now = now or datetime.now(UTC)
     if decision == RATE_LIMITED:
-        wait, what = 60 - now.second, f"{limits.requests_per_minute} run requests per minute"
+        wait = math.ceil(retry_after if retry_after is not None else RATE_WINDOW_SECONDS)
+        what = f"{limits.requests_per_minute} run requests in any 60 seconds"
     elif decision == CONCURRENCY_LIMIT_REACHED:
         wait, what = CONCURRENCY_RETRY_AFTER_SECONDS, f"{limits.concurrent_runs} concurrent runs"
     elif decision == QUOTA_DAILY_EXCEEDED:

@@ -1,7 +1,7 @@
 """Where the control state lives in Firestore: one subtree per org, so that different orgs never share a document.
 
     orgs/{org}                               quota state: running (slots held), daily and monthly counts
-    orgs/{org}/rate/{window}-{shard}         run requests counted in one UTC minute (one shard of them)
+    orgs/{org}/rate/shard-{nn}               the times of the run requests one rate shard counted in the last minute
     orgs/{org}/runs/{run_id}                 a run: status, attempts, slot, slices done / total, history version
     orgs/{org}/runs/{run_id}/slices/{n}      one slice of a fanned-out run
     orgs/{org}/inflight/{fingerprint}        the in-flight duplicate index: the run holding that request
@@ -94,9 +94,9 @@ def inflight_ref(db, org_slug: str, fingerprint: str):
     return org_ref(db, org_slug).collection(INFLIGHT).document(fingerprint)
 
 
-def rate_ref(db, org_slug: str, window: datetime, shard: int):
-    """One shard of the org's request count of one UTC minute."""
-    return org_ref(db, org_slug).collection(RATE).document(f"{window:%Y%m%dT%H%M}-{shard:02d}")
+def rate_ref(db, org_slug: str, shard: int):
+    """One shard of the org's sliding rate window (the times of the requests it counted in the last minute)."""
+    return org_ref(db, org_slug).collection(RATE).document(f"shard-{shard:02d}")
 
 
 def scheduled_key(pipeline_id: str, day: date) -> str:

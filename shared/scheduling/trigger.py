@@ -206,7 +206,7 @@ def process_task(warehouse, settings: Settings, publisher, run: ScheduledRun) ->
         }, 200
     if reservation.decision != ACCEPTED:
         log("INFO", f"scheduled run refused for now ({reservation.decision}); the queue retries", **ids)
-        raise refusal(reservation.decision, limits)
+        raise refusal(reservation.decision, limits, retry_after=reservation.retry_after)
     return {
         **ids,
         "status": PENDING,

@@ -71,14 +71,14 @@ def _moves(warehouse, settings, run_id) -> list[tuple]:
 
 
 def _counts(warehouse, settings, org_slug) -> dict:
-    """The org's slot and counts, and the requests counted in the rate shards (all minutes)."""
+    """The org's slot and counts, and the requests counted in the rate shards (their window)."""
     quota = quota_row(warehouse, settings, org_slug)
     shards = control.org_ref(control_db(settings), org_slug).collection(control.RATE).stream()
     return {
         "running": quota["running"],
         "daily_runs": quota["daily_runs"],
         "monthly_runs": quota["monthly_runs"],
-        "rate_count": sum(shard.get("count") for shard in shards),
+        "rate_count": sum(len(shard.get("times")) for shard in shards),
     }
 
 

@@ -90,3 +90,19 @@ def test_the_reaper_settles_a_crashed_run_and_recounts_slots(stack, settings, wa
     again = httpx.post(f"{stack.api_url}/api/v1/admin/reap", headers=root, timeout=60).json()
     assert run_id not in again["pipeline_logging_ids"]  # safe to run any time
     assert quota_row(warehouse, settings, held_org["org_slug"])["running"] == 0
+
+
+def test_every_authenticated_run_request_counts_against_the_rate(stack, api_only_org):
+    """Starter allows 20 run requests a minute: 20 refused ones (a bad body, an unknown pipeline, another org's
+    path) use the budget up, so the next request, a valid one, is 429 RATE_LIMITED with Retry-After."""
+    org, other = api_only_org(plan="starter"), api_only_org(plan="starter")
+    key = org["api_key"]
+    refused = [post_run(stack, org["org_slug"], {"date": "not a date"}, key=key) for _ in range(10)]
+    refused += [post_run(stack, org["org_slug"], {}, key=key, pipeline="openai/cost/nope") for _ in range(5)]
+    refused += [post_run(stack, other["org_slug"], {"date": "2025-01-01"}, key=key) for _ in range(5)]
+    assert [r.status_code for r in refused] == [422] * 10 + [404] * 5 + [403] * 5
+    answer = post_run(stack, org["org_slug"], {"date": "2025-01-01"}, key=key)
+    assert answer.status_code == 429 and answer.json()["error"]["code"] == "RATE_LIMITED", answer.text
+    assert 1 <= int(answer.headers["Retry-After"]) <= 60
+    # The other org's budget was not touched by requests made with this org's key.
+    assert post_run(stack, other["org_slug"], {"date": "2025-01-01"}, key=other["api_key"]).status_code == 202

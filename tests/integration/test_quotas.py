@@ -59,17 +59,23 @@ def test_monthly_limit_counts_across_days(warehouse, settings, org):
     assert refusal("QUOTA_MONTHLY_EXCEEDED", limits, NOON).headers["Retry-After"] == str(12 * 3600 - 5)
 
 
-def test_rate_limit_counts_every_request_per_minute(warehouse, settings, org):
+def test_rate_limit_counts_every_request_in_a_sliding_minute(warehouse, settings, org):
     limits = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, requests_per_minute=3)
-    decisions = [_reserve(warehouse, settings, org, limits, NOON, d)[1].decision for d in _days(3)]
-    decisions.append(
-        _reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 1))[1].decision
-    )  # a duplicate
-    decisions.append(_reserve(warehouse, settings, org, limits, NOON, date(2025, 3, 1))[1].decision)
-    assert decisions == ["ACCEPTED", "ACCEPTED", "ACCEPTED", "RATE_LIMITED", "RATE_LIMITED"]
-    next_minute = NOON + timedelta(minutes=1)
-    assert _reserve(warehouse, settings, org, limits, next_minute, date(2025, 3, 1))[1].decision == "ACCEPTED"
-    assert refusal("RATE_LIMITED", limits, NOON).headers["Retry-After"] == "55"
+    answers = [_reserve(warehouse, settings, org, limits, NOON, d)[1] for d in _days(3)]
+    answers.append(_reserve(warehouse, settings, org, limits, NOON, date(2025, 1, 1))[1])  # a duplicate
+    answers.append(_reserve(warehouse, settings, org, limits, NOON, date(2025, 3, 1))[1])
+    assert [a.decision for a in answers] == [
+        "ACCEPTED",
+        "ACCEPTED",
+        "ACCEPTED",
+        "RATE_LIMITED",
+        "RATE_LIMITED",
+    ]
+    assert refusal("RATE_LIMITED", limits, retry_after=answers[-1].retry_after).headers["Retry-After"] == "60"
+    a_minute_later = NOON + timedelta(minutes=1)
+    assert (
+        _reserve(warehouse, settings, org, limits, a_minute_later, date(2025, 3, 1))[1].decision == "ACCEPTED"
+    )
 
 
 def test_racing_instances_cannot_overbook_the_transaction_alone_decides(warehouse, settings, org):

@@ -9,7 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from shared.runs import admission, control
-from shared.runs.admission import Ask, decide_org_batch, rate_shards, reserve_run
+from shared.runs.admission import (
+    Ask,
+    count_refused_request,
+    decide_org_batch,
+    rate_shards,
+    refusal,
+    reserve_run,
+)
 from shared.runs.run_log import RunLog
 from shared.tenancy.subscriptions import PlanLimits
 from tests.kit.orgs import unique_slug
@@ -35,8 +42,9 @@ def _runs(settings, org) -> list[dict]:
 
 
 def _rate_counts(settings, org) -> dict[str, int]:
+    """How many requests each rate shard holds in its window."""
     db = control.control_db(settings)
-    return {s.id: s.get("count") for s in control.org_ref(db, org).collection(control.RATE).stream()}
+    return {s.id: len(s.get("times")) for s in control.org_ref(db, org).collection(control.RATE).stream()}
 
 
 def test_an_orgs_concurrent_requests_share_transactions_and_decide_as_one_at_a_time(warehouse, settings):
@@ -73,7 +81,7 @@ def test_one_batch_decides_each_outcome_as_alone(warehouse, settings):
         Ask(_request(warehouse, settings, org, other_day), CONCURRENT_1, NOON),  # no slot left
         Ask(_request(warehouse, settings, org, other_day), DAILY_1, NOON),  # one run today already
         Ask(_request(warehouse, settings, org, other_day), MONTHLY_1, NOON),
-        Ask(_request(warehouse, settings, org, date(2025, 6, 1)), RATE_1, NOON),  # the first of its minute
+        Ask(_request(warehouse, settings, org, date(2025, 6, 1)), RATE_1, NOON),  # the first of its window
         Ask(_request(warehouse, settings, org, date(2025, 6, 2)), RATE_1, NOON),  # the second
     ]
     decisions, created = decide_org_batch(db, asks)
@@ -158,3 +166,41 @@ def test_sharded_rate_holds_exactly_across_instances(warehouse, settings, monkey
     assert decisions.count("ACCEPTED") == 5 and decisions.count("RATE_LIMITED") == 3
     counts = _rate_counts(settings, org)
     assert sorted(counts.values()) == [1, 2, 2] and len(_runs(settings, org)) == 5
+
+
+RATE_20 = PlanLimits(daily_runs=None, monthly_runs=None, concurrent_runs=None, requests_per_minute=20)
+
+
+def _burst(warehouse, settings, org, first_day: date, now: datetime) -> list:
+    asks = [
+        Ask(_request(warehouse, settings, org, first_day + timedelta(days=k)), RATE_20, now)
+        for k in range(20)
+    ]
+    return decide_org_batch(control.control_db(settings), asks)[0]
+
+
+def test_the_rate_is_a_sliding_window_not_a_fixed_minute(warehouse, settings):
+    """20 a minute: 20 requests at 12:00:59 and 20 more at 12:01:00.5 (a fixed per-minute window would take all
+    40 within 1.5 s); the window has room again a minute after the first 20, and Retry-After says when."""
+    org = unique_slug()
+    last_second = datetime(2026, 3, 31, 12, 0, 59, tzinfo=UTC)
+    first = _burst(warehouse, settings, org, date(2025, 1, 1), last_second)
+    assert [d.decision for d in first] == ["ACCEPTED"] * 20
+    second = _burst(warehouse, settings, org, date(2025, 2, 1), last_second + timedelta(seconds=1.5))
+    assert [d.decision for d in second] == ["RATE_LIMITED"] * 20
+    assert second[0].retry_after == pytest.approx(58.5)
+    assert refusal("RATE_LIMITED", RATE_20, retry_after=second[0].retry_after).headers == {
+        "Retry-After": "59"
+    }
+    later = _burst(warehouse, settings, org, date(2025, 3, 1), last_second + timedelta(seconds=60.001))
+    assert [d.decision for d in later] == ["ACCEPTED"] * 20
+    assert sum(_rate_counts(settings, org).values()) == 20  # the first 20 left the window
+
+
+def test_refused_requests_count_against_the_rate(warehouse, settings):
+    org = unique_slug()
+    counted = [count_refused_request(warehouse, settings, org, RATE_20, now=NOON) for _ in range(21)]
+    assert [c.decision for c in counted] == ["COUNTED"] * 20 + ["RATE_LIMITED"]
+    request = _request(warehouse, settings, org, date(2025, 4, 1))
+    assert reserve_run(warehouse, settings, request, RATE_20, now=NOON).decision == "RATE_LIMITED"
+    assert _runs(settings, org) == []

@@ -61,7 +61,7 @@ def test_only_the_org_document_itself_is_an_org_document_write():
     root = "projects/p/databases/(default)/documents"
     assert tr.is_org_document(f"{root}/orgs/acme")
     assert not tr.is_org_document(f"{root}/orgs/acme/runs/r-1")
-    assert not tr.is_org_document(f"{root}/orgs/acme/rate/20261128T0100-00")
+    assert not tr.is_org_document(f"{root}/orgs/acme/rate/shard-00")
     assert not tr.is_org_document(f"{root}/dead_letters/m-1")
 
 
