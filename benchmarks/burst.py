@@ -25,6 +25,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/burst.py`
 
+from benchmarks.attack import SHAPES, KeyFlood
 from devstack.stack import LocalStack
 from shared.platform.settings import DEFAULT_CONFIG_DIR, central_table
 from shared.tenancy import onboarding
@@ -190,6 +191,17 @@ def main() -> None:
     parser.add_argument(
         "--data-dir", type=Path, help="keep the stack's data and logs here (default: a temp dir)"
     )
+    parser.add_argument(
+        "--attack",
+        type=int,
+        default=0,
+        help="also send this many run requests with invalid keys over the window "
+        "(issue 18 uses 200); compare with a run without it",
+    )
+    parser.add_argument("--attack-concurrency", type=int, default=16, help="invalid-key requests in flight")
+    parser.add_argument(
+        "--attack-keys", choices=SHAPES, default="random", help="what the invalid keys look like"
+    )
     args = parser.parse_args()
     if args.requests // max(args.orgs, 1) > 1000:  # days back from yesterday must stay within three years
         parser.error("at most 1000 requests per org")
@@ -208,7 +220,16 @@ def main() -> None:
             warehouse = Warehouse(make_bigquery_client(settings), settings.project)
             orgs = onboard(settings, args.orgs)
             print(f"load average before: {os.getloadavg()}", flush=True)
+            flood = None
+            if args.attack:  # invalid keys against the first org's path, paced over the same window
+                url = f"{stack.api_url}/api/v1/pipelines/run/{orgs[0][0]}/{PIPELINE}"
+                flood = KeyFlood(
+                    url, args.attack, args.attack_concurrency, args.seconds, args.attack_keys
+                ).start()
             sent = fire(stack.api_url, orgs, args.requests, args.seconds, args.concurrency)
+            if flood:
+                flood.join()
+                print(f"flood beside the burst: {flood.summary()}", flush=True)
             accepted = {s.run_id for s in sent if s.status == 202 and s.run_id}
             runs, waited = drain(warehouse, settings, orgs, accepted, args.drain_timeout)
             report(sent, runs, accepted, waited, args.drain_timeout, orgs)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/run_api.py`
 
+from benchmarks.attack import SHAPES, KeyFlood
 from devstack import processes
 from devstack.processes import LOOPBACK, ManagedProcess
 from devstack.stack import FUNCTIONS_DIR, LocalStack
@@ -31,6 +33,8 @@ from shared.tenancy import onboarding
 
 HELLO_SOURCE = Path(__file__).resolve().parent / "hello" / "main.py"
 PIPELINE = "openai/cost/usage_cost"
+UNDER_FLOOD = "flooded"  # the run API burst with a flood of invalid keys beside it
+TARGETS = ("hello", "run API", UNDER_FLOOD)
 # local-bigquery's access log (uvicorn): one line per HTTP call, e.g. "POST /bigquery/v2/projects/p/queries?".
 BQ_JOB_CALL = re.compile(r'"POST /bigquery/v2/projects/[^/]+/(?:queries|jobs)[?" ]')
 BQ_ANY_CALL = re.compile(r'"[A-Z]+ /bigquery/')
@@ -135,11 +139,27 @@ def bigquery_calls_since(log: Path, offset: int) -> tuple[int, int]:
     return sum(bool(BQ_JOB_CALL.search(x)) for x in lines), sum(bool(BQ_ANY_CALL.search(x)) for x in lines)
 
 
-def measure_api(stack: LocalStack, api_url: str, slug: str, key: str, count: int, concurrency: int) -> Round:
-    """One burst of run requests, with the BigQuery calls the emulator logged meanwhile."""
+def measure_api(
+    stack: LocalStack,
+    api_url: str,
+    slug: str,
+    key: str,
+    count: int,
+    concurrency: int,
+    flood: KeyFlood | None = None,
+) -> Round:
+    """One burst of run requests, with the BigQuery calls the emulator logged meanwhile; with `flood`, that flood
+    of invalid keys runs beside the burst (started first, so the burst meets it in full)."""
     log = stack.data_dir / "logs" / "bigquery.log"
     offset = log.stat().st_size
-    measured = burst("run API", run_requests(api_url, slug, key), count, concurrency)
+    if flood:
+        flood.start()
+    measured = burst(
+        UNDER_FLOOD if flood else "run API", run_requests(api_url, slug, key), count, concurrency
+    )
+    if flood:
+        flood.join()
+        print(f"  flood beside the burst: {flood.summary()}", flush=True)
     time.sleep(0.5)  # the emulator writes its access-log line after answering
     measured.bigquery_jobs, measured.bigquery_calls = bigquery_calls_since(log, offset)
     return measured
@@ -152,15 +172,18 @@ def report(rounds: list[Round], count: int, concurrency: int) -> None:
         f"{'round':>5}  {'target':<8} {'accepted':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
         "  other statuses"
     )
+    per_round = len({r.target for r in rounds})
     for number, measured in enumerate(rounds):
         other = {code: n for code, n in measured.statuses.items() if code != 202} or "-"
         print(
-            f"{number // 2 + 1:>5}  {measured.target:<8} {measured.accepted:>8} {measured.per_second:>8.1f} "
+            f"{number // per_round + 1:>5}  {measured.target:<8} {measured.accepted:>8} {measured.per_second:>8.1f} "
             f"{measured.percentile_ms(50):>8.1f} {measured.percentile_ms(99):>8.1f}  {other}"
         )
     medians = {}
-    for target in ("hello", "run API"):
+    for target in TARGETS:
         mine = [r for r in rounds if r.target == target]
+        if not mine:
+            continue
         medians[target] = [
             statistics.median(r.per_second for r in mine),
             statistics.median(r.percentile_ms(50) for r in mine),
@@ -175,6 +198,12 @@ def report(rounds: list[Round], count: int, concurrency: int) -> None:
         f"hello / run API: throughput x{hello[0] / api[0]:.1f}, p50 latency x{api[1] / hello[1]:.1f}, "
         f"p99 latency x{api[2] / hello[2]:.1f}"
     )
+    if UNDER_FLOOD in medians:
+        flooded = medians[UNDER_FLOOD]
+        print(
+            f"run API beside the flood / without it (same rounds): p50 latency x{flooded[1] / api[1]:.2f}, "
+            f"p99 latency x{flooded[2] / api[2]:.2f}, throughput x{flooded[0] / api[0]:.2f}"
+        )
     api_rounds = [r for r in rounds if r.target == "run API"]
     accepted = sum(r.accepted for r in api_rounds)
     jobs, calls = sum(r.bigquery_jobs for r in api_rounds), sum(r.bigquery_calls for r in api_rounds)
@@ -195,13 +224,29 @@ def measure_rounds(stack: LocalStack, api_url: str, hello_url: str, args: argpar
     rounds: list[Round] = []
     for number in range(args.rounds):
         slug, key = onboard(settings, f"r{number}")  # a fresh org per round: all its dates are new
-        measured = [
-            burst("hello", hello, args.requests, args.concurrency),
-            measure_api(stack, api_url, slug, key, args.requests, args.concurrency),
+        measures = [
+            partial(burst, "hello", hello, args.requests, args.concurrency),
+            partial(measure_api, stack, api_url, slug, key, args.requests, args.concurrency),
         ]
+        if args.attack:
+            flooded_slug, flooded_key = onboard(settings, f"f{number}")  # its own fresh org, as for the burst
+            url = f"{api_url}/api/v1/pipelines/run/{flooded_slug}/{PIPELINE}"
+            flood = KeyFlood(url, args.attack, args.attack_concurrency, shape=args.attack_keys)
+            measures.append(
+                partial(
+                    measure_api,
+                    stack,
+                    api_url,
+                    flooded_slug,
+                    flooded_key,
+                    args.requests,
+                    args.concurrency,
+                    flood,
+                )
+            )
         if number % 2:  # alternate the order, so a slow drift of the machine does not favour one target
-            measured.reverse()
-        rounds += sorted(measured, key=lambda r: r.target != "hello")
+            measures.reverse()
+        rounds += sorted((measure() for measure in measures), key=lambda r: TARGETS.index(r.target))
         print(f"round {number + 1}/{args.rounds} done", flush=True)
     return rounds
 
@@ -216,6 +261,17 @@ def main() -> None:
     )
     parser.add_argument(
         "--data-dir", type=Path, help="keep the stack's data and logs here (default: a temp dir)"
+    )
+    parser.add_argument(
+        "--attack",
+        type=int,
+        default=0,
+        help="also measure each round's run API burst beside this many requests "
+        "with invalid keys (issue 18 uses 200); the ratio to the burst without them is printed",
+    )
+    parser.add_argument("--attack-concurrency", type=int, default=16, help="invalid-key requests in flight")
+    parser.add_argument(
+        "--attack-keys", choices=SHAPES, default="random", help="what the invalid keys look like"
     )
     args = parser.parse_args()
     if not 0 < args.requests <= 1000:  # distinct days back from yesterday must stay within three years

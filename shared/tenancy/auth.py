@@ -27,7 +27,7 @@ class OrgCaller:
 
 
 KEY_CACHE: KeyCache[OrgCaller] = KeyCache()
-LOOKUP_GATES = {fmt: LookupGate(limit) for fmt, limit in MAX_LOOKUPS.items()}
+LOOKUP_GATES = {fmt: LookupGate(limit, waiting) for fmt, (limit, waiting) in MAX_LOOKUPS.items()}
 
 
 def _lookup(warehouse: Warehouse, settings: Settings, key_hash: str) -> OrgCaller | None:

@@ -22,9 +22,10 @@ REFRESH_AHEAD_SECONDS = 10.0
 # An unknown key is refused from memory for this long: a client retrying a wrong key costs one query a bound.
 UNKNOWN_KEY_SECONDS = 30.0
 MAX_ENTRIES = 10_000  # per cache; a flood of distinct keys empties the unknown-key cache, never the valid one
-# Lookups running at once per instance, per key format. Legacy-shaped keys (no checksum) get their own smaller
-# share, so a flood of well-shaped guesses cannot hold up the lookups of checksummed keys.
-MAX_LOOKUPS = {"current": 4, "legacy": 2}
+# Lookups running at once per instance, and requests allowed to wait for one, per key format. Legacy-shaped keys
+# (no checksum) get their own smaller share and no queue: a flood of well-shaped guesses then holds at most two
+# of the instance's request threads (the rest are refused 503 at once) and never the checksummed keys' lookups.
+MAX_LOOKUPS = {"current": (4, 16), "legacy": (2, 0)}
 # How long a request waits for a lookup slot before it is answered 503 with Retry-After.
 LOOKUP_WAIT_SECONDS = 5.0
 # A request waiting on another request's lookup of the same key gives up after this long (the lookup itself is
@@ -108,10 +109,11 @@ class LookupGate:
     """Runs at most `limit` lookups at once, and one per key: a request whose key is being looked up by another
     request waits for that lookup's answer (or its error) instead of querying again."""
 
-    def __init__(self, limit: int, wait_seconds: float = LOOKUP_WAIT_SECONDS):
-        self.limit, self.wait_seconds = limit, wait_seconds
+    def __init__(self, limit: int, max_waiting: int = 16, wait_seconds: float = LOOKUP_WAIT_SECONDS):
+        self.limit, self.max_waiting, self.wait_seconds = limit, max_waiting, wait_seconds
         self._slots = threading.BoundedSemaphore(limit)
         self._in_flight: dict[str, Future] = {}
+        self._waiting = 0
         self._lock = threading.Lock()
 
     def run(self, key_hash: str, lookup):
@@ -128,8 +130,7 @@ class LookupGate:
             except FutureTimeout as exc:
                 raise _busy() from exc
         try:
-            if not self._slots.acquire(timeout=self.wait_seconds):
-                raise _busy()
+            self._acquire()
             try:
                 result = lookup()
             finally:
@@ -142,6 +143,21 @@ class LookupGate:
         finally:
             with self._lock:
                 self._in_flight.pop(key_hash, None)
+
+    def _acquire(self) -> None:
+        """Take a lookup slot: at once, or after waiting behind at most `max_waiting` others; else busy."""
+        if self._slots.acquire(blocking=False):
+            return
+        with self._lock:
+            if self._waiting >= self.max_waiting:
+                raise _busy()
+            self._waiting += 1
+        try:
+            if not self._slots.acquire(timeout=self.wait_seconds):
+                raise _busy()
+        finally:
+            with self._lock:
+                self._waiting -= 1
 
 
 def _busy() -> TransientError:

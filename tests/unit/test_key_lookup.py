@@ -132,26 +132,35 @@ def test_requests_with_the_same_cold_key_share_one_lookup():
 
 
 @pytest.mark.parametrize(
-    ("make_key", "limit"), [(api_keys.new_api_key, 4), (lambda: "dps_" + secrets.token_urlsafe(32), 2)]
+    ("make_key", "running", "refused_at_once"),
+    [
+        (api_keys.new_api_key, 4, 0),  # checksummed keys: 4 run, the other 8 wait their turn
+        (lambda: "dps_" + secrets.token_urlsafe(32), 2, 10),  # legacy-shaped: 2 run, no queue
+    ],
 )
-def test_lookups_of_distinct_keys_are_bounded_per_instance(make_key, limit):
+def test_lookups_of_distinct_keys_are_bounded_per_instance(make_key, running, refused_at_once):
     table, cache = KeyTable(hold=True), KeyCache()
     keys = [make_key() for _ in range(12)]
     threads, results = _at_once(12, lambda i: authenticate_org(table, SETTINGS, keys[i], cache))
     for _ in range(500):
-        if table.running >= limit:
+        if (
+            table.running >= running
+            and sum(isinstance(r, TransientError) for r in results) >= refused_at_once
+        ):
             break
         threading.Event().wait(0.01)
     threading.Event().wait(0.2)  # would more start if they could?
     table.release.set()
     for thread in threads:
         thread.join(30)
-    assert table.most_running == limit
-    assert all(isinstance(result, ApiError) and result.code == "UNAUTHENTICATED" for result in results)
+    assert table.most_running == running
+    busy = [r for r in results if isinstance(r, TransientError)]
+    assert len(busy) == refused_at_once and {r.code for r in busy} <= {"BACKEND_UNAVAILABLE"}
+    assert all(r.code == "UNAUTHENTICATED" for r in results if isinstance(r, ApiError))
 
 
 def test_a_lookup_that_waits_too_long_for_a_slot_is_a_retryable_503():
-    gate, held = LookupGate(1, wait_seconds=0.05), threading.Event()
+    gate, held = LookupGate(1, max_waiting=1, wait_seconds=0.05), threading.Event()
     threads, results = _at_once(1, lambda i: gate.run("first", lambda: held.wait(30)))
     for _ in range(500):
         if gate._in_flight:
@@ -163,3 +172,16 @@ def test_a_lookup_that_waits_too_long_for_a_slot_is_a_retryable_503():
     held.set()
     threads[0].join(30)
     assert results == [True]
+
+
+def test_a_full_queue_refuses_at_once():
+    gate, held = LookupGate(1, max_waiting=0), threading.Event()
+    threads, _ = _at_once(1, lambda i: gate.run("first", lambda: held.wait(30)))
+    for _ in range(500):
+        if gate._in_flight:
+            break
+        threading.Event().wait(0.01)
+    with pytest.raises(TransientError):
+        gate.run("second", lambda: "never")
+    held.set()
+    threads[0].join(30)
