@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from shared.platform.errors import TerminalError, TransientError
+from shared.providers.kit.address_guard import guarded_transport
 from shared.providers.kit.scrub import scrub
 
 # One request never waits longer than this even when the step has more time left.
@@ -227,8 +228,12 @@ def paged_data(
 ) -> Iterator[dict]:
     """Every item of every page's `data` list at `url` (an OpenAI/Anthropic admin report), within the step's
     deadline, sleep and request timeout (`ctx`, a StepContext); the cursor goes back as `page`."""
-    # follow_redirects=False: the allow-list vetted this host, a redirect could point anywhere.
-    with httpx.Client(transport=ctx.http_transport, follow_redirects=False) as client:
+    # follow_redirects=False: the allow-list vetted this host, a redirect could point anywhere. Outside local every
+    # connection dials only a checked public address (the stack's sandbox is on loopback, so local skips it).
+    transport = ctx.http_transport
+    if transport is None and not ctx.settings.is_local:
+        transport = guarded_transport()
+    with httpx.Client(transport=transport, follow_redirects=False) as client:
 
         def fetch_page(cursor: str | None) -> dict:
             page_params = params + [("page", cursor)] if cursor else params
