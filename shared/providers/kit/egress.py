@@ -123,7 +123,9 @@ def provider_base_url(provider, metadata: dict, settings: Settings) -> str:
     return resolve_base_url(metadata.get("base_url"), default, settings, (provider.source.official_host,))
 
 
-def check_base_url(provider, secret: str, metadata: dict, settings: Settings) -> None:
+def check_base_url(
+    provider, secret: str, metadata: dict, settings: Settings, org_slug: str | None = None
+) -> None:
     """An HTTP provider's credential check: a `base_url` in its metadata must pass the allow-list."""
     if "base_url" in metadata:
         provider_base_url(provider, metadata, settings)
