@@ -19,7 +19,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/gcp_billing.py`
 
-from devstack.providers.gcp.export import ExportSpec, demo_service_account_key, generate_export, write_export
+from devstack.providers.gcp.export import (
+    DEMO_PROJECT,
+    ExportSpec,
+    demo_service_account_key,
+    generate_export,
+    write_export,
+)
 from devstack.stack import LocalStack
 from shared.tenancy import onboarding
 
@@ -276,8 +282,9 @@ def _prepare(stack: LocalStack, folder: Path, days: int, rows_per_day: int) -> t
 
     settings = stack.settings()
     client = make_bigquery_client(settings)
-    client.create_dataset(f"{settings.project}.bench_export", exists_ok=True)
-    table_id = f"{settings.project}.bench_export.{TABLE}"
+    # A customer's project, not the service's: a run refuses an export in the service's own project.
+    client.create_dataset(f"{DEMO_PROJECT}.bench_export", exists_ok=True)
+    table_id = f"{DEMO_PROJECT}.bench_export.{TABLE}"
     began = time.perf_counter()
     export = generate_export(ExportSpec(start=START, days=days, rows_per_day=rows_per_day))
     generated = time.perf_counter() - began

@@ -44,6 +44,7 @@ DISTRIBUTIONS = {
     "google.cloud.firestore": "google-cloud-firestore",
     "google.cloud.firestore_v1": "google-cloud-firestore",
     "httpx": "httpx",
+    "httpcore": "httpcore",
     "pydantic": "pydantic",
     "yaml": "pyyaml",
     "pyarrow": "pyarrow",

@@ -79,13 +79,17 @@ RUN_ERRORS: dict[str, RunErrorSpec] = {
     "PROVIDER_PAGING_BROKEN": RunErrorSpec(
         False, "Report it: the provider announced a page it did not name."
     ),
-    "BASE_URL_NOT_ALLOWED": RunErrorSpec(False, "Point metadata.base_url at an allowed host."),
+    "BASE_URL_NOT_ALLOWED": RunErrorSpec(
+        False, "Point metadata.base_url at an allowed host on port 443 that resolves to public addresses."
+    ),
     "CREDENTIAL_INVALID": RunErrorSpec(False, "Store the credential again as the message says."),
     "CREDENTIAL_UNREADABLE": RunErrorSpec(
         False, "Store the credential again (it does not decrypt for this org)."
     ),
     "INTEGRATION_NOT_CONFIGURED": RunErrorSpec(False, "Store an active credential for the provider."),
-    "INVALID_BILLING_EXPORT_TABLE": RunErrorSpec(False, "Name the export table exactly in the credential."),
+    "INVALID_BILLING_EXPORT_TABLE": RunErrorSpec(
+        False, "Name the export table exactly, in the org's own billing project, in the credential."
+    ),
     "BILLING_EXPORT_NOT_FOUND": RunErrorSpec(False, "Check the export table exists and the name is right."),
     "BILLING_EXPORT_QUERY_FAILED": RunErrorSpec(
         False, "Report it with the message: the export query was refused."

@@ -142,7 +142,9 @@ class CredentialRejected(TerminalError):
         super().__init__(code, message)
 
 
-def _no_checks(provider: Provider, secret: str, metadata: dict, settings: Settings) -> None:
+def _no_checks(
+    provider: Provider, secret: str, metadata: dict, settings: Settings, org_slug: str | None = None
+) -> None:
     return None
 
 
@@ -152,9 +154,9 @@ class Provider:
     suffix and its step types' prefix (`<name>.<step>`).
 
     `load_processors` imports the provider's step code when a run needs it (the registry of every provider stays
-    cheap to import). `check_credential(provider, secret, metadata, settings)` raises a TerminalError
-    (CredentialRejected, or the error a run would meet) for what a run would refuse: onboarding calls it, so an
-    operator hears at once.
+    cheap to import). `check_credential(provider, secret, metadata, settings, org_slug=None)` raises a
+    TerminalError (CredentialRejected, or the error a run would meet) for what a run would refuse: onboarding calls
+    it with the org, so an operator hears at once.
     """
 
     name: str
@@ -162,7 +164,9 @@ class Provider:
     source: Source
     focus: FocusIdentity
     load_processors: Callable[[], Mapping[str, Processor]]
-    check_credential: Callable[[Provider, str, dict, Settings], None] = _no_checks
+    check_credential: Callable[..., None] = (
+        _no_checks  # (provider, secret, metadata, settings, org_slug=None)
+    )
     needs_secret: bool = True  # False: nothing secret is stored (e.g. federated identity)
     metadata_keys: tuple[str, ...] = ()  # the credential metadata it reads
     llm_pricing: bool = False  # its usage is priced with configs/prices/llm_prices.yml (overrides apply)
@@ -181,8 +185,11 @@ class Provider:
             raise KeyError(f"provider {self.name} has no step type {ps_type!r}")
         return processors[ps_type]
 
-    def validate_credential(self, secret: str, metadata: dict, settings: Settings) -> None:
-        """Raise a TerminalError for a credential a run would refuse (metadata keys, secret, provider rules)."""
+    def validate_credential(
+        self, secret: str, metadata: dict, settings: Settings, org_slug: str | None = None
+    ) -> None:
+        """Raise a TerminalError for a credential a run would refuse (metadata keys, secret, provider rules); the
+        rules that depend on the org (whose dataset is whose) apply when `org_slug` is given."""
         unknown = sorted(set(metadata) - set(self.metadata_keys))
         if unknown:
             allowed = ", ".join(self.metadata_keys) or "none"
@@ -191,4 +198,4 @@ class Provider:
             )
         if self.needs_secret and not secret.strip():
             raise CredentialRejected(f"the {self.title} secret is empty")
-        self.check_credential(self, secret.strip(), metadata, settings)
+        self.check_credential(self, secret.strip(), metadata, settings, org_slug=org_slug)

@@ -137,7 +137,7 @@ def set_credential(
         raise AdminError(f"provider {provider!r} is not one of {', '.join(PROVIDERS)}")
     metadata = metadata or {}
     try:
-        PROVIDERS[provider].validate_credential(secret, metadata, settings)
+        PROVIDERS[provider].validate_credential(secret, metadata, settings, org_slug=slug)
     except TerminalError as error:
         raise AdminError(f"{PROVIDERS[provider].title} credential refused: {error.message}") from None
     if not org_exists(settings, slug):

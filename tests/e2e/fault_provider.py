@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tests.kit.secrets import echo_forms
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -22,7 +24,9 @@ class Fault:
 
     kind: str
     status: int = 200
-    body: str = ""  # "{key}" is replaced by the credential the request carried (a provider echoing it back)
+    # "{key}" is replaced by the credential the request carried (a provider echoing it back), "{key_upper}" etc. by
+    # its other forms (tests.kit.secrets.echo_forms).
+    body: str = ""
     headers: dict = field(default_factory=dict)
     seconds: float = 0.0
     action: Callable[[], None] | None = None
@@ -128,8 +132,12 @@ class FaultProvider:
             body = b'{"object": "page", "data": [{"object": "bucket", "start_time": 17'
             return self._send(handler, 200, body, {"Content-Type": "application/json"}, length=len(body) * 4)
         key = handler.headers.get("Authorization", "").removeprefix("Bearer ")
-        body = fault.body.replace("{key}", key)
-        if "{key}" in fault.body:
+        body = fault.body
+        for name, form in echo_forms(key).items():
+            # Inside a JSON body the form is escaped once more, so the decoded message carries the form itself.
+            form = json.dumps(form)[1:-1] if fault.kind == "status" else form
+            body = body.replace("{" + name + "}", form)
+        if "{key" in fault.body:
             with self._lock:
                 self.echoed.append(body)
         kind = "application/json" if fault.kind == "status" else "text/html"

@@ -16,7 +16,17 @@ from shared.platform.logs import TRACE_FIELD
 from shared.runs.run_log import RunLog
 from tests.e2e.fault_provider import NOT_JSON, RESET, TRUNCATED, hang, status, text
 from tests.e2e.faultkit import COSTS_ONLY, DAY
-from tests.kit.runs import Recorder, deliver, event_for, function_log, new_run, wait_until, worker_deps
+from tests.kit.runs import (
+    Recorder,
+    deliver,
+    event_for,
+    function_log,
+    get_run,
+    new_run,
+    wait_until,
+    worker_deps,
+)
+from tests.kit.secrets import echo_forms, leaks
 from tests.kit.totals import COSTS_PATH, USAGE_PATH, sandbox_costs, table_costs
 
 REQUESTS_PER_STEP_ATTEMPT = 4  # shared.providers.kit.report_api.MAX_ATTEMPTS_PER_REQUEST
@@ -39,6 +49,8 @@ TRANSIENT = {
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 ECHO_401 = "Incorrect API key provided: {key}. You can find your API key in your settings."
+# A provider echoing the key transformed: each form in its own refusal, so no excerpt limit hides one.
+ECHO_FORMS = [name for name in echo_forms("sk-x") if name != "key"]
 TERMINAL = {
     "401 echoing the key": (status(401, ECHO_401), "PROVIDER_AUTH_FAILED", "store a valid key"),
     "403": (
@@ -176,6 +188,31 @@ def test_terminal_fault_fails_the_run_at_once_with_a_stable_code(
     assert advice in row["error_message"] and tenant["secret"] not in row["error_message"]
 
 
+@pytest.mark.parametrize("form", ECHO_FORMS)
+def test_a_key_echoed_in_another_form_reaches_no_message_answer_or_log(
+    form, stack, short_settings, warehouse, faults, run, tenant, capsys, written
+):
+    request, event, deps, _ = run()
+    faults.script(COSTS_PATH, [status(401, f"Incorrect API key provided: {{{form}}}. Check it.")])
+    capsys.readouterr()  # the lines of this delivery only
+
+    assert deliver(event, deps, DELIVERIES) == ["failed"]
+
+    log = capsys.readouterr()
+    written.extend(log)
+    assert len(faults.echoed) == 1  # the stand-in really sent the key back in that form
+    row, _ = _row(short_settings, warehouse, request)
+    assert row["error_code"] == "PROVIDER_AUTH_FAILED" and "[REDACTED]" in row["error_message"]
+    answer = get_run(stack, tenant, request.pipeline_logging_id)
+    assert answer.status_code == 200 and answer.json()["error_code"] == "PROVIDER_AUTH_FAILED"
+    haystacks = {
+        "error_message": row["error_message"],
+        "GET run": answer.text,
+        "worker log": log.out + log.err,
+    }
+    assert leaks(haystacks, {"provider key": tenant["secret"]}) == []
+
+
 def _secrets(settings, tenant) -> dict[str, str]:
     return {
         "provider key": tenant["secret"],
@@ -184,15 +221,6 @@ def _secrets(settings, tenant) -> dict[str, str]:
         "root key": settings.root_key,
         "key pepper": settings.key_pepper,
     }
-
-
-def _leaks(haystacks: dict[str, str], secrets: dict[str, str]) -> list[str]:
-    return [
-        f"{what} in {where}"
-        for where, text_ in haystacks.items()
-        for what, s in secrets.items()
-        if s in text_
-    ]
 
 
 def _central_rows(settings, warehouse, org_slug: str) -> dict[str, str]:
@@ -219,7 +247,8 @@ def _central_rows(settings, warehouse, org_slug: str) -> dict[str, str]:
 
 def _run_through_the_functions(stack, warehouse, short_settings, tenant, faults) -> str:
     """A real run request: API → Pub/Sub → the openai function process, whose provider echoes the key (401)."""
-    faults.script(USAGE_PATH, [status(401, ECHO_401)], repeat=True)
+    echo = "Incorrect API key provided: {key_upper} ({key_percent_lower}, prefix {key_prefix12})"
+    faults.script(USAGE_PATH, [status(401, echo)], repeat=True)
     response = httpx.post(
         f"{stack.api_url}/api/v1/pipelines/run/{tenant['org_slug']}/openai/cost/usage_cost",
         json={"date": DAY.isoformat()},
@@ -259,6 +288,7 @@ def test_no_secret_is_written_anywhere(
     }
     haystacks |= _central_rows(short_settings, warehouse, tenant["org_slug"])
     secrets = _secrets(short_settings, tenant)
-    assert _leaks({"probe": f"x{tenant['secret']}x"}, secrets)  # the scan itself would see a leak
-    assert _leaks(haystacks, secrets) == []
+    for form in echo_forms(tenant["secret"]).values():  # the scan itself would see each form of a leak
+        assert leaks({"probe": f"x{form}x"}, {"provider key": tenant["secret"]})
+    assert leaks(haystacks, secrets) == []
     assert "[REDACTED]" in haystacks["org_meta_step_logs"]  # echoes were there, and cut

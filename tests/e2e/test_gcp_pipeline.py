@@ -78,9 +78,41 @@ def test_a_bad_export_table_is_refused_at_onboarding_and_again_by_the_worker(
             org["org_slug"],
             "gcp",
             "sk-not-a-key",
-            {"billing_export_table": f"{settings.project}.billing.{TABLE_NAME}"},
+            {"billing_export_table": f"customer-billing.billing.{TABLE_NAME}"},
         )
     # A credential written around the admin CLI (an older version, a manual fix) must still be refused.
+    _store_around_the_cli(settings, warehouse, org["org_slug"], key, "x.y.z` WHERE 1=1 --")
+    run = wait_for_run(stack, org, start_run(stack, org, {"date": START}, "gcp/cost/billing"))
+    assert run["status"] == "FAILED" and run["error_code"] == "INVALID_BILLING_EXPORT_TABLE"
+    # Terminal: no step attempt is retried. (Early in a month the window holds the previous month too, so the
+    # run is fanned out: slices already started when the first failed end the same way.)
+    assert run["steps"] and all(s["status"] == "FAILED" and s["attempt"] == 1 for s in run["steps"])
+
+
+def test_an_export_table_in_another_orgs_or_the_central_dataset_is_refused_at_onboarding_and_by_the_worker(
+    stack, settings, warehouse, new_org
+):
+    thief, other = new_org(), new_org()
+    key = demo_service_account_key(settings.project, "e2e")
+    victim = f"{settings.project}.{settings.org_dataset(other['org_slug'])}.{TABLE_NAME}"
+    central = f"{settings.project}.{settings.central_dataset}.{TABLE_NAME}"
+    for table, why in ((victim, "is not the org's own"), (central, "central dataset")):
+        with pytest.raises(onboarding.AdminError, match=why):
+            onboarding.set_credential(
+                settings, thief["org_slug"], "gcp", key, {"billing_export_table": table}
+            )
+    # The org's own dataset is its own to name.
+    own = f"{settings.project}.{settings.org_dataset(other['org_slug'])}.{TABLE_NAME}"
+    onboarding.set_credential(settings, other["org_slug"], "gcp", key, {"billing_export_table": own})
+    # Metadata stored before the rule (or around the CLI) meets it again when the run reads it.
+    _store_around_the_cli(settings, warehouse, thief["org_slug"], key, victim)
+    run = wait_for_run(stack, thief, start_run(stack, thief, {"date": START}, "gcp/cost/billing"))
+    assert run["status"] == "FAILED" and run["error_code"] == "INVALID_BILLING_EXPORT_TABLE"
+    assert "is not the org's own" in run["error_message"]
+
+
+def _store_around_the_cli(settings, warehouse, org_slug: str, key: str, table: str) -> None:
+    """Store an active GCP credential naming `table` directly in the central table, skipping onboarding's checks."""
     now = datetime.now(UTC)
     warehouse.execute(
         f"""INSERT INTO `{central_table(settings, "org_integration_credentials")}` (credential_id, org_slug, provider,
@@ -88,15 +120,10 @@ def test_a_bad_export_table_is_refused_at_onboarding_and_again_by_the_worker(
             VALUES (@id, @org, 'gcp', @secret, @key_name, PARSE_JSON(@metadata), TRUE, @now, @now)""",
         {
             "id": str(uuid.uuid4()),
-            "org": org["org_slug"],
+            "org": org_slug,
             "now": now,
             "key_name": settings.kms_key_name,
             "secret": credentials.encrypt_secret(make_kms_client(settings), settings.kms_key_name, key),
-            "metadata": json.dumps({"billing_export_table": "x.y.z` WHERE 1=1 --"}),
+            "metadata": json.dumps({"billing_export_table": table}),
         },
     )
-    run = wait_for_run(stack, org, start_run(stack, org, {"date": START}, "gcp/cost/billing"))
-    assert run["status"] == "FAILED" and run["error_code"] == "INVALID_BILLING_EXPORT_TABLE"
-    # Terminal: no step attempt is retried. (Early in a month the window holds the previous month too, so the
-    # run is fanned out: slices already started when the first failed end the same way.)
-    assert run["steps"] and all(s["status"] == "FAILED" and s["attempt"] == 1 for s in run["steps"])

@@ -49,12 +49,16 @@ def attach_gcp_export(
     settings: Settings, warehouse, org_slug: str, table_name: str, export, key_label: str
 ) -> str:
     """Write `export` (an Arrow table of billing export rows) as the org's own stand-in export, in dataset
-    src_<org>, and store a GCP credential naming it; returns the export's table id."""
-    from devstack.providers.gcp.export import demo_service_account_key, write_export
+    src_<org> of the customers' project (never the service's), and store a GCP credential naming it; returns the
+    export's table id."""
+    from google.cloud import bigquery
+
+    from devstack.providers.gcp.export import DEMO_PROJECT, demo_service_account_key, write_export
     from shared.tenancy import onboarding
 
-    warehouse.ensure_dataset(f"src_{org_slug}")
-    table_id = f"{settings.project}.src_{org_slug}.{table_name}"
+    dataset = f"{DEMO_PROJECT}.src_{org_slug}"
+    warehouse.client.create_dataset(bigquery.Dataset(dataset), exists_ok=True)
+    table_id = f"{dataset}.{table_name}"
     write_export(warehouse.client, table_id, export)
     key = demo_service_account_key(settings.project, key_label)
     onboarding.set_credential(settings, org_slug, "gcp", key, {"billing_export_table": table_id})

@@ -30,7 +30,7 @@ OFFICIAL = ("api.openai.com",)  # the OpenAI provider's own host
         ("https://api.openai.com/", "https://api.openai.com"),
         ("https://API.OpenAI.com:443", "https://api.openai.com"),
         ("https://gateway.corp.example/openai/v1-proxy/", "https://gateway.corp.example/openai/v1-proxy"),
-        ("https://eu.proxy.example.com:8443", "https://eu.proxy.example.com:8443"),
+        ("https://eu.proxy.example.com", "https://eu.proxy.example.com"),
         ("https://a.b.proxy.example.com", "https://a.b.proxy.example.com"),
     ],
 )
@@ -65,6 +65,9 @@ def test_allowed_outside_local(candidate, expected):
         "https://api.openai.com/%2e%2e/x",
         "https://api.openai.com/v1?x=1",
         "https://api.openai.com:99999",
+        "https://api.openai.com:8443",  # 443 only outside local: another port is another service
+        "https://eu.proxy.example.com:8443",
+        "https://api.openai.com:80",
         "https://api.openai.com:0",
         "https://[api.openai.com]",
         " https://api.openai.com",
@@ -93,6 +96,7 @@ def test_denied_outside_local(candidate):
         ("http://[::1]:9012", "http://[::1]:9012"),
         ("https://localhost", "https://localhost"),
         ("http://127.0.0.1:80/sandbox", "http://127.0.0.1/sandbox"),
+        ("https://localhost:8443", "https://localhost:8443"),  # any port in local: the stack's own
     ],
 )
 def test_loopback_allowed_in_local(candidate, expected):

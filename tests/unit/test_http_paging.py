@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import pytest
 
 from shared.platform.errors import TerminalError, TransientError
 from shared.providers.kit.http import get_json, iterate_pages, parse_retry_after
+from tests.kit.secrets import echo_forms, leaks
 
 SECRET = "sk-admin-unit-SECRET-0123456789"
 HEADERS = {"Authorization": f"Bearer {SECRET}"}
@@ -244,3 +246,38 @@ def test_the_request_timeout_is_the_callers_when_given():
         get_json(client, URL, [], HEADERS, deadline=10**9, request_timeout=0.25)
         get_json(client, URL, [], HEADERS, deadline=10**9)
     assert timeouts == [0.25, 60.0]
+
+
+@pytest.mark.parametrize("form", sorted(echo_forms(SECRET)))
+def test_a_key_echoed_in_any_common_form_never_reaches_the_message(form):
+    echoed = f"Incorrect API key provided: {echo_forms(SECRET)[form]}."
+    handler, _ = _script(_error(401, echoed))
+    with pytest.raises(TerminalError) as caught:
+        _get(handler)
+    assert leaks({"message": caught.value.message}, {"key": SECRET}) == []
+    assert "[REDACTED]" in caught.value.message and "[invalid_request_error]" in caught.value.message
+
+
+def test_a_basic_auth_password_echoed_decoded_is_scrubbed():
+    token = base64.b64encode(b"org-1:hunter2-basic-password").decode()
+    handler, _ = _script(_error(400, "user org-1 password hunter2-basic-password refused"))
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(TerminalError) as caught,
+    ):
+        get_json(client, URL, [], {"Authorization": f"Basic {token}"}, deadline=10**9)
+    assert "hunter2-basic" not in caught.value.message and "[REDACTED]" in caught.value.message
+
+
+def test_an_error_body_that_is_not_the_providers_shape_is_not_shown():
+    handler, _ = _script(httpx.Response(400, content=b"<html>echo: Bearer " + SECRET.upper().encode()))
+    with pytest.raises(TerminalError) as caught:
+        _get(handler)
+    assert "echo" not in caught.value.message and "body, not shown" in caught.value.message
+
+
+def test_a_long_provider_message_is_cut_to_an_excerpt():
+    handler, _ = _script(_error(400, "x" * 1000))
+    with pytest.raises(TerminalError) as caught:
+        _get(handler)
+    assert caught.value.message.count("x") <= 160

@@ -171,6 +171,9 @@ def write_export(client, table_id: str, table, replace: bool = False) -> int:
     return write_to_bigquery(client, table_id, table, replace)
 
 
+# The demo's export lives in a project of its own, as a customer's does: a run refuses an export table in the
+# service's project unless it is in the org's own dataset.
+DEMO_PROJECT = "customer-billing"
 DEMO_DATASET = "billing_export"
 DEMO_TABLE = "gcp_billing_export_resource_v1_01A2B3_C4D5E6_F7A8B9"
 
@@ -216,7 +219,7 @@ def demo_credential(stack, settings):
 
     last = datetime.now(UTC).date() - timedelta(days=1)
     table_id = ensure_demo_export(
-        make_bigquery_client(settings), stack.project, last - timedelta(days=11), last
+        make_bigquery_client(settings), DEMO_PROJECT, last - timedelta(days=11), last
     )
     key = demo_service_account_key(stack.project, stack.secret("sandbox_gcp_key_id"))
     return DemoCredential(key, {"billing_export_table": table_id})

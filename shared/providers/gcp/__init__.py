@@ -13,10 +13,10 @@ def _processors():
     return PROCESSORS
 
 
-def _check_credential(provider, secret: str, metadata: dict, settings) -> None:
-    from shared.providers.gcp.source import parse_export_table, service_account_info
+def _check_credential(provider, secret: str, metadata: dict, settings, org_slug: str | None = None) -> None:
+    from shared.providers.gcp.source import check_export_scope, parse_export_table, service_account_info
 
-    parse_export_table(metadata.get(gcp.METADATA_KEY))
+    check_export_scope(parse_export_table(metadata.get(gcp.METADATA_KEY)), org_slug, settings)
     service_account_info(secret)
 
 

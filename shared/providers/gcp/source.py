@@ -42,6 +42,26 @@ def parse_export_table(value: object) -> ExportTable:
     return ExportTable(match["project"], match["dataset"], match["table"], bool(match["kind"]))
 
 
+def check_export_scope(table: ExportTable, org_slug: str | None, settings) -> None:
+    """Refuse an export table in this service's own project unless it is in the org's own dataset: every org's
+    dataset ({org}_{env}) and the central one live there, and an export id naming another org's dataset would read
+    (and copy into this org's tables) what that org owns, with whatever reach the reading identity has."""
+    if table.project != settings.project:
+        return
+    own = settings.org_dataset(org_slug) if org_slug else None
+    if table.dataset == own:
+        return
+    if table.dataset.lower() == settings.central_dataset.lower():
+        why = f"dataset {table.dataset!r} is this service's central dataset"
+    else:
+        why = f"dataset {table.dataset!r} is in this service's own project and is not the org's own ({own})"
+    raise TerminalError(
+        "INVALID_BILLING_EXPORT_TABLE",
+        f"metadata.{gcp.METADATA_KEY} refused: {why}. Name the export in the org's own billing project "
+        f"(project {settings.project!r} holds every org's data).",
+    )
+
+
 def service_account_info(secret: str) -> dict:
     """The service-account key the credential holds; TerminalError (never echoing it) if it is not one."""
     try:
@@ -75,6 +95,7 @@ def open_source(ctx: StepContext) -> Source:
     from google.cloud import bigquery
 
     table = parse_export_table(ctx.credential.metadata.get(gcp.METADATA_KEY))
+    check_export_scope(table, ctx.org_slug, ctx.settings)  # again at run time: metadata may predate the rule
     info = service_account_info(ctx.credential.secret)
     if ctx.source_clients is not None:  # injected (tests): (client, read_client)
         return Source(*ctx.source_clients, table)

@@ -28,7 +28,10 @@ def _allowed_text(settings: Settings, official_hosts: tuple[str, ...]) -> str:
     if settings.is_local:
         return "in the local environment, http:// or https:// to 127.0.0.1, localhost or [::1]"
     hosts = ", ".join(official_hosts + tuple(settings.provider_allowed_hosts))
-    return f"https:// to one of {hosts} (extend with PROVIDER_ALLOWED_HOSTS); no userinfo, query or fragment"
+    return (
+        f"https:// on port 443 to one of {hosts} (extend with PROVIDER_ALLOWED_HOSTS); no userinfo, query or "
+        "fragment; the host must resolve to public addresses only"
+    )
 
 
 def host_matches(host: str, entry: str) -> bool:
@@ -101,6 +104,10 @@ def resolve_base_url(
         raise _deny("the URL has no host", allowed)
     if port == 0:
         raise _deny("port 0 is not a port", allowed)
+    if not settings.is_local and port not in (None, 443):
+        # Only the HTTPS port outside local: another port on an allowed host is another service (an admin
+        # console, a database) the allow-list never vetted.
+        raise _deny(f"port {port} is not allowed (443 only)", allowed)
     _check_host(host, settings, official_hosts, allowed)
     path = _normalized_path(parts.path, allowed)
     shown_host = f"[{host}]" if ":" in host else host
@@ -116,7 +123,9 @@ def provider_base_url(provider, metadata: dict, settings: Settings) -> str:
     return resolve_base_url(metadata.get("base_url"), default, settings, (provider.source.official_host,))
 
 
-def check_base_url(provider, secret: str, metadata: dict, settings: Settings) -> None:
+def check_base_url(
+    provider, secret: str, metadata: dict, settings: Settings, org_slug: str | None = None
+) -> None:
     """An HTTP provider's credential check: a `base_url` in its metadata must pass the allow-list."""
     if "base_url" in metadata:
         provider_base_url(provider, metadata, settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import random
 import re
@@ -15,10 +17,18 @@ from typing import Any
 import httpx
 
 from shared.platform.errors import TerminalError, TransientError
+from shared.providers.kit.address_guard import guarded_transport
+from shared.providers.kit.scrub import scrub
 
 # One request never waits longer than this even when the step has more time left.
 REQUEST_TIMEOUT_SECONDS = 60.0
 _MAX_MESSAGE_CHARS = 300
+# How much of the provider's own error message an org sees: enough for "Invalid value for 'group_by'", short of a
+# body that repeats the request back.
+_MAX_PROVIDER_TEXT = 160
+# A provider's structured error type or code ("invalid_request_error", "rate_limit_exceeded") is shown as it is
+# only when it looks like one; anything else is free text and goes through the excerpt rules.
+_ERROR_TOKEN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # Refusals that mean "not now" rather than "no": request timeout (408), too early (425), 429 (and 5xx).
 _RETRIABLE_4XX = (408, 425, 429)
 # What the org must do about a refused credential, by status.
@@ -57,34 +67,54 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 def redact(text: str, secrets: list[str]) -> str:
-    """`text` with every secret and every key-shaped token replaced, cut to a loggable length."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[REDACTED]")
-    return _KEY_LIKE.sub("[REDACTED]", text)[:_MAX_MESSAGE_CHARS]
+    """`text` with every secret (in its common encodings and fragments) and every key-shaped token replaced, cut to
+    a loggable length."""
+    return _KEY_LIKE.sub("[REDACTED]", scrub(text, secrets))[:_MAX_MESSAGE_CHARS]
 
 
 def _secrets_in(headers: Mapping[str, str]) -> list[str]:
     found = []
     for name, value in headers.items():
         if name.lower() in ("authorization", "x-api-key", "api-key", "proxy-authorization"):
-            found.append(value)
-            found.append(value.split(" ", 1)[-1])  # the bare token after "Bearer "
+            scheme, _, token = value.partition(" ")
+            found += [value, token or scheme]  # the bare token after "Bearer "
+            if scheme.lower() == "basic" and token:
+                found += _basic_credentials(token)
     return [s for s in found if len(s) >= 4]
 
 
-def _provider_message(response: httpx.Response) -> str:
-    """The provider's own error message (OpenAI/Anthropic shape {"error": {"message"}}), else the body start."""
+def _basic_credentials(token: str) -> list[str]:
+    """`user:password` and the password inside a Basic auth token: a provider may echo them decoded."""
+    try:
+        pair = base64.b64decode(token, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return []
+    return [pair, pair.partition(":")[2]]
+
+
+def _provider_message(response: httpx.Response, secrets: list[str]) -> str:
+    """What an org may read of the provider's answer: the structured error type/code and a short, scrubbed excerpt
+    of its message (OpenAI/Anthropic shape {"error": {"message", "type", "code"}}). Any other body is never shown:
+    it may echo the request (its headers, the key) in ways no scrubber anticipates."""
     try:
         body = response.json()
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
     except (ValueError, UnicodeDecodeError):
-        pass
-    return response.text[:200] or response.reason_phrase
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str):
+        error = {"message": error}
+    if not isinstance(error, dict):
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0][:60]
+        return f"{response.reason_phrase or 'error'} (a {kind} body, not shown)"
+    labels = [
+        str(error[key])
+        for key in ("type", "code")
+        if isinstance(error.get(key), str) and _ERROR_TOKEN.fullmatch(error[key])
+    ]
+    # Scrub the whole message before cutting it: a cut first could leave a secret's head longer than a fragment.
+    text = scrub(str(error.get("message") or ""), secrets)
+    text = text if len(text) <= _MAX_PROVIDER_TEXT else text[: _MAX_PROVIDER_TEXT - 3] + "..."
+    return " ".join([f"[{', '.join(labels)}]"] * bool(labels) + [text]).strip() or "no message"
 
 
 def _classify(response: httpx.Response, secrets: list[str]) -> dict:
@@ -93,14 +123,14 @@ def _classify(response: httpx.Response, secrets: list[str]) -> dict:
     where = f"{response.request.method} {response.request.url.host}{response.request.url.path}"
     if status in _RETRIABLE_4XX or status >= 500:
         code = {429: "PROVIDER_RATE_LIMITED", 408: "PROVIDER_TIMEOUT"}.get(status, "PROVIDER_UNAVAILABLE")
-        message = redact(f"{where} answered {status}: {_provider_message(response)}", secrets)
+        message = redact(f"{where} answered {status}: {_provider_message(response, secrets)}", secrets)
         raise _Retry(code, message, parse_retry_after(response.headers.get("Retry-After")))
     if status in _AUTH_ADVICE:
-        message = redact(f"{where} answered {status}: {_provider_message(response)}", secrets)
+        message = redact(f"{where} answered {status}: {_provider_message(response, secrets)}", secrets)
         raise TerminalError("PROVIDER_AUTH_FAILED", f"{message.rstrip('.')}. {_AUTH_ADVICE[status]}")
     if not 200 <= status < 300:
         # Redirects are not followed on purpose: the egress allow-list vetted this host, not the next one.
-        message = redact(f"{where} answered {status}: {_provider_message(response)}", secrets)
+        message = redact(f"{where} answered {status}: {_provider_message(response, secrets)}", secrets)
         raise TerminalError("PROVIDER_REQUEST_REJECTED", message)
     try:
         body = json.loads(response.content, parse_float=Decimal)  # money never passes through float
@@ -198,8 +228,12 @@ def paged_data(
 ) -> Iterator[dict]:
     """Every item of every page's `data` list at `url` (an OpenAI/Anthropic admin report), within the step's
     deadline, sleep and request timeout (`ctx`, a StepContext); the cursor goes back as `page`."""
-    # follow_redirects=False: the allow-list vetted this host, a redirect could point anywhere.
-    with httpx.Client(transport=ctx.http_transport, follow_redirects=False) as client:
+    # follow_redirects=False: the allow-list vetted this host, a redirect could point anywhere. Outside local every
+    # connection dials only a checked public address (the stack's sandbox is on loopback, so local skips it).
+    transport = ctx.http_transport
+    if transport is None and not ctx.settings.is_local:
+        transport = guarded_transport()
+    with httpx.Client(transport=transport, follow_redirects=False) as client:
 
         def fetch_page(cursor: str | None) -> dict:
             page_params = params + [("page", cursor)] if cursor else params

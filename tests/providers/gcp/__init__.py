@@ -33,8 +33,11 @@ def seed_export(warehouse, metadata: dict) -> None:
         if row["price"]:
             row["price"] = {k: v if k == "unit" else Decimal(v) for k, v in row["price"].items()}
         rows.append(row)
+    from google.cloud import bigquery
+
     table_id = metadata["billing_export_table"]
-    warehouse.ensure_dataset(table_id.split(".")[1])
+    dataset = table_id.rsplit(".", 1)[0]  # in the customer's project, not the service's
+    warehouse.client.create_dataset(bigquery.Dataset(dataset), exists_ok=True)
     write_to_bigquery(warehouse.client, table_id, pa.Table.from_pylist(rows, schema=schema), replace=True)
 
 
@@ -55,6 +58,8 @@ CASE = ProviderCase(
             "service-account key",
         ),
         (KEY, {}, "billing_export_table must be"),
+        # The service's own project (the suite's: suite-service) holds every org's data, and its central dataset.
+        (KEY, {"billing_export_table": f"suite-service.organizations.{EXPORT_TABLE}"}, "central dataset"),
     ),
     secret_markers=(json.loads(KEY)["private_key"],),
 )
