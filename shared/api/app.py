@@ -12,6 +12,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
+from shared.api.body import check_json_content_type, read_body
 from shared.platform.errors import ApiError, TransientError, classify_unexpected
 from shared.platform.logs import log
 from shared.platform.settings import Settings
@@ -94,9 +95,12 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
     """Answer one HTTP request."""
     from shared.api import handlers
 
-    adapter = ROUTES.bind_to_environ(request.environ)
     try:
-        endpoint, args = adapter.match()
+        # First, whatever the route: a slow or oversized body must not hold this thread, and nothing may be
+        # left for the framework's after-request hook, which would read the rest unbounded.
+        raw = read_body(request)
+        endpoint, args = ROUTES.bind_to_environ(request.environ).match()
+        check_json_content_type(request, raw)
         return getattr(handlers, endpoint)(request, deps or default_deps(), **args)
     except ApiError as error:
         return json_response(error.body(), error.status, error.headers)
