@@ -12,7 +12,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
-from shared.api.body import check_json_content_type, read_body
+from shared.api.body import check_json_content_type, read_body, stop_reading
 from shared.platform.errors import ApiError, TransientError, classify_unexpected
 from shared.platform.logs import log
 from shared.platform.settings import Settings
@@ -116,11 +116,17 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
             ApiError("METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.").body(), 405
         )
     except Exception as exc:  # noqa: BLE001 - an unexpected failure answers in our format, logged once
-        log("ERROR", f"unhandled {type(exc).__name__} on {request.method} {request.path}: {exc}"[:500])
-        if isinstance(classify_unexpected(exc), TransientError):
-            return json_response(
-                ApiError("BACKEND_UNAVAILABLE", "A backend is unavailable; retry.").body(),
-                503,
-                {"Retry-After": "5"},
-            )
-        return json_response(ApiError("INTERNAL", "Internal error.").body(), 500)
+        return unexpected_failure(request, exc)
+
+
+def unexpected_failure(request: Request, exc: Exception) -> Response:
+    """The answer to an exception no layer classified: 503 for a backend outage, else 500; logged once."""
+    stop_reading(request)  # the body may be unread if the failure came first; it stays so
+    log("ERROR", f"unhandled {type(exc).__name__} on {request.method} {request.path}: {exc}"[:500])
+    if isinstance(classify_unexpected(exc), TransientError):
+        return json_response(
+            ApiError("BACKEND_UNAVAILABLE", "A backend is unavailable; retry.").body(),
+            503,
+            {"Retry-After": "5"},
+        )
+    return json_response(ApiError("INTERNAL", "Internal error.").body(), 500)

@@ -250,15 +250,17 @@ def scheduler_trigger(request: Request, deps: ApiDeps) -> Response:
 
 def _schedule_time_header(request: Request):
     """Cloud Scheduler's X-CloudScheduler-ScheduleTime (when the job was due), so a late or retried call runs
-    the day of the firing it belongs to; None if absent or malformed."""
+    the day of the firing it belongs to; None if absent, malformed or not a recent past instant."""
     from datetime import datetime
+
+    from shared.api.models import firing_time_problem
 
     value = request.headers.get("X-CloudScheduler-ScheduleTime", "")
     try:
         parsed = datetime.fromisoformat(value) if value else None  # 3.11+ reads a trailing "Z"
     except ValueError:
         return None
-    return parsed if parsed and parsed.tzinfo else None
+    return parsed if parsed and parsed.tzinfo and not firing_time_problem(parsed) else None
 
 
 def scheduler_process_queue(request: Request, deps: ApiDeps) -> Response:

@@ -121,9 +121,30 @@ class TriggerBody(BaseModel):
             raise ValueError("send either date or scheduled_time, not both")
         if self.scheduled_time is not None and self.scheduled_time.tzinfo is None:
             raise ValueError("scheduled_time needs a UTC offset (RFC 3339)")
+        if self.scheduled_time is not None and (problem := firing_time_problem(self.scheduled_time)):
+            raise ValueError(f"scheduled_time {problem}")
         if self.date is not None and self.date > dt.datetime.now(dt.UTC).date():
             raise ValueError("date is in the future")
         return self
+
+
+# Clocks differ a little: Cloud Scheduler's firing time may be ahead of this instance's clock by this much.
+FIRING_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def firing_time_problem(firing: dt.datetime) -> str | None:
+    """Why an (offset-aware) firing time cannot name a day to run, or None: it must be a past instant (a firing
+    that has not happened names a future day) of the last three years, as run requests' dates are."""
+    now = dt.datetime.now(dt.UTC)
+    try:
+        instant = firing.astimezone(dt.UTC)
+    except OverflowError:  # year 1 or 9999 with an offset that crosses the calendar's edge
+        return "is out of range"
+    if instant > now + FIRING_CLOCK_SKEW:
+        return "is in the future"
+    if instant < now - dt.timedelta(days=3 * 366):
+        return "is more than three years ago"
+    return None
 
 
 class TaskBody(BaseModel):
