@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -39,6 +40,33 @@ class RunBody(BaseModel):
         return self.start_date, self.end_date
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object named one key twice."""
+
+
+def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def refuse_duplicate_keys(raw: bytes) -> None:
+    """422 naming a key that an object of the JSON body gives twice (a JSON parser keeps the last silently, so a
+    mistake such as two dates would pass unseen); bodies that are not JSON are left to the model's own errors."""
+    try:
+        json.loads(raw, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKey as duplicate:
+        raise ApiError("INVALID_REQUEST", f"{duplicate.args[0]}: given twice in the body") from None
+    except (
+        ValueError,
+        RecursionError,
+    ):  # not JSON, or nested too deep: the model's parser says what is wrong
+        pass
+
+
 def _invalid(exc: ValidationError, whole: str) -> ApiError:
     """A 422 naming the first field pydantic refused."""
     first = exc.errors()[0]
@@ -50,6 +78,7 @@ def parse_run_body(raw: bytes, max_range_days: int) -> RunBody:
     """Validate a run request body; 422 naming the field at fault."""
     if not raw.strip():
         raise ApiError("INVALID_REQUEST", 'Body must be JSON: {"date": "YYYY-MM-DD"} or start_date/end_date.')
+    refuse_duplicate_keys(raw)
     try:
         body = RunBody.model_validate_json(raw)
     except ValidationError as exc:
@@ -169,6 +198,7 @@ def parse_model(model: type[BaseModel], raw: bytes, *, empty_ok: bool = False) -
         if not empty_ok:
             raise ApiError("INVALID_REQUEST", "Body must be a JSON object.")
         raw = b"{}"
+    refuse_duplicate_keys(raw)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

@@ -108,3 +108,17 @@ def test_json_with_parameters_and_empty_bodies_need_no_content_type(stack):
     assert empty.status_code == 401 and empty.json()["error"]["code"] == "UNAUTHENTICATED"
     reap = _post(stack, "/api/v1/admin/reap", b"", {"X-CA-Root-Key": stack.secrets["root_key"]})
     assert reap.status_code == 200, reap.text
+
+
+def test_duplicate_json_keys_are_refused(stack):
+    """{"date": ..., "date": ...} is 422 INVALID_REQUEST naming the key (last-wins would hide a mistake)."""
+    body = b'{"org_slug": "limits_org", "pipeline_id": "openai/cost/usage_cost", "date": "2025-01-01", "date": "2025-01-02"}'
+    response = _post(
+        stack,
+        "/api/v1/scheduler/process-queue",
+        body,
+        {"Content-Type": "application/json", "X-CA-Root-Key": stack.secrets["root_key"]},
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_REQUEST" and "date" in error["message"]
