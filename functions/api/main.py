@@ -2,7 +2,7 @@
 
 import functions_framework
 
-from shared.api.app import handle
+from shared.api.app import handle, unexpected_failure
 from shared.platform.logs import log_context, trace_fields
 from shared.platform.settings import get_settings
 
@@ -14,9 +14,12 @@ get_settings()
 @functions_framework.http
 def api(request):
     """Entry point: answer one HTTP request (its log lines carry the request's trace and execution id)."""
-    headers = request.headers
-    trace = trace_fields(
-        get_settings().project, headers.get("traceparent"), headers.get("X-Cloud-Trace-Context")
-    )
-    with log_context(execution_id=headers.get("Function-Execution-Id"), **trace):
-        return handle(request)
+    try:
+        headers = request.headers
+        trace = trace_fields(
+            get_settings().project, headers.get("traceparent"), headers.get("X-Cloud-Trace-Context")
+        )
+        with log_context(execution_id=headers.get("Function-Execution-Id"), **trace):
+            return handle(request)
+    except Exception as exc:  # noqa: BLE001 - the framework would answer an HTML 500 and log a traceback
+        return unexpected_failure(request, exc)

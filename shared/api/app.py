@@ -12,6 +12,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
+from shared.api.body import check_json_content_type, read_body, stop_reading
 from shared.platform.errors import ApiError, TransientError, classify_unexpected
 from shared.platform.logs import log
 from shared.platform.settings import Settings
@@ -94,9 +95,12 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
     """Answer one HTTP request."""
     from shared.api import handlers
 
-    adapter = ROUTES.bind_to_environ(request.environ)
     try:
-        endpoint, args = adapter.match()
+        # First, whatever the route: a slow or oversized body must not hold this thread, and nothing may be
+        # left for the framework's after-request hook, which would read the rest unbounded.
+        raw = read_body(request)
+        endpoint, args = ROUTES.bind_to_environ(request.environ).match()
+        check_json_content_type(request, raw)
         return getattr(handlers, endpoint)(request, deps or default_deps(), **args)
     except ApiError as error:
         return json_response(error.body(), error.status, error.headers)
@@ -112,11 +116,17 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
             ApiError("METHOD_NOT_ALLOWED", f"{request.method} is not allowed here.").body(), 405
         )
     except Exception as exc:  # noqa: BLE001 - an unexpected failure answers in our format, logged once
-        log("ERROR", f"unhandled {type(exc).__name__} on {request.method} {request.path}: {exc}"[:500])
-        if isinstance(classify_unexpected(exc), TransientError):
-            return json_response(
-                ApiError("BACKEND_UNAVAILABLE", "A backend is unavailable; retry.").body(),
-                503,
-                {"Retry-After": "5"},
-            )
-        return json_response(ApiError("INTERNAL", "Internal error.").body(), 500)
+        return unexpected_failure(request, exc)
+
+
+def unexpected_failure(request: Request, exc: Exception) -> Response:
+    """The answer to an exception no layer classified: 503 for a backend outage, else 500; logged once."""
+    stop_reading(request)  # the body may be unread if the failure came first; it stays so
+    log("ERROR", f"unhandled {type(exc).__name__} on {request.method} {request.path}: {exc}"[:500])
+    if isinstance(classify_unexpected(exc), TransientError):
+        return json_response(
+            ApiError("BACKEND_UNAVAILABLE", "A backend is unavailable; retry.").body(),
+            503,
+            {"Retry-After": "5"},
+        )
+    return json_response(ApiError("INTERNAL", "Internal error.").body(), 500)

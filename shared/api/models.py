@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -39,6 +40,33 @@ class RunBody(BaseModel):
         return self.start_date, self.end_date
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object named one key twice."""
+
+
+def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def refuse_duplicate_keys(raw: bytes) -> None:
+    """422 naming a key that an object of the JSON body gives twice (a JSON parser keeps the last silently, so a
+    mistake such as two dates would pass unseen); bodies that are not JSON are left to the model's own errors."""
+    try:
+        json.loads(raw, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKey as duplicate:
+        raise ApiError("INVALID_REQUEST", f"{duplicate.args[0]}: given twice in the body") from None
+    except (
+        ValueError,
+        RecursionError,
+    ):  # not JSON, or nested too deep: the model's parser says what is wrong
+        pass
+
+
 def _invalid(exc: ValidationError, whole: str) -> ApiError:
     """A 422 naming the first field pydantic refused."""
     first = exc.errors()[0]
@@ -50,6 +78,7 @@ def parse_run_body(raw: bytes, max_range_days: int) -> RunBody:
     """Validate a run request body; 422 naming the field at fault."""
     if not raw.strip():
         raise ApiError("INVALID_REQUEST", 'Body must be JSON: {"date": "YYYY-MM-DD"} or start_date/end_date.')
+    refuse_duplicate_keys(raw)
     try:
         body = RunBody.model_validate_json(raw)
     except ValidationError as exc:
@@ -121,9 +150,30 @@ class TriggerBody(BaseModel):
             raise ValueError("send either date or scheduled_time, not both")
         if self.scheduled_time is not None and self.scheduled_time.tzinfo is None:
             raise ValueError("scheduled_time needs a UTC offset (RFC 3339)")
+        if self.scheduled_time is not None and (problem := firing_time_problem(self.scheduled_time)):
+            raise ValueError(f"scheduled_time {problem}")
         if self.date is not None and self.date > dt.datetime.now(dt.UTC).date():
             raise ValueError("date is in the future")
         return self
+
+
+# Clocks differ a little: Cloud Scheduler's firing time may be ahead of this instance's clock by this much.
+FIRING_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def firing_time_problem(firing: dt.datetime) -> str | None:
+    """Why an (offset-aware) firing time cannot name a day to run, or None: it must be a past instant (a firing
+    that has not happened names a future day) of the last three years, as run requests' dates are."""
+    now = dt.datetime.now(dt.UTC)
+    try:
+        instant = firing.astimezone(dt.UTC)
+    except OverflowError:  # year 1 or 9999 with an offset that crosses the calendar's edge
+        return "is out of range"
+    if instant > now + FIRING_CLOCK_SKEW:
+        return "is in the future"
+    if instant < now - dt.timedelta(days=3 * 366):
+        return "is more than three years ago"
+    return None
 
 
 class TaskBody(BaseModel):
@@ -148,6 +198,7 @@ def parse_model(model: type[BaseModel], raw: bytes, *, empty_ok: bool = False) -
         if not empty_ok:
             raise ApiError("INVALID_REQUEST", "Body must be a JSON object.")
         raw = b"{}"
+    refuse_duplicate_keys(raw)
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from shared.platform.errors import ApiError
 from shared.platform.identifiers import is_run_id
@@ -21,8 +21,10 @@ def decode_page_token(token: str) -> tuple[datetime, str]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         created_at, run_id = datetime.fromisoformat(raw["c"]), raw["i"]
-    except (ValueError, KeyError, TypeError) as exc:
+        # In UTC now: an offset that moves the time past year 1 or 9999 overflows here, not in the query.
+        created_at = created_at.astimezone(UTC) if created_at.tzinfo is not None else None
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise ApiError("INVALID_REQUEST", "page_token: not a token this API issued") from exc
-    if created_at.tzinfo is None or not isinstance(run_id, str) or not is_run_id(run_id):
+    if created_at is None or not isinstance(run_id, str) or not is_run_id(run_id):
         raise ApiError("INVALID_REQUEST", "page_token: not a token this API issued")
     return created_at, run_id

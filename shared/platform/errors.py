@@ -33,6 +33,8 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "RUN_NOT_CANCELLABLE": ErrorSpec(409, "The run already finished; start a new one instead."),
     "NOT_IMPLEMENTED": ErrorSpec(501, "This operation is not available yet."),
     "PAYLOAD_TOO_LARGE": ErrorSpec(413, "Send a body of at most 16 KiB."),
+    "REQUEST_TIMEOUT": ErrorSpec(408, "Send the whole body at once (within 5 s, no pause over 2 s)."),
+    "UNSUPPORTED_MEDIA_TYPE": ErrorSpec(415, "Send the body with Content-Type: application/json."),
     "RATE_LIMITED": ErrorSpec(429, "Slow down; retry after the Retry-After seconds."),
     "CONCURRENCY_LIMIT_REACHED": ErrorSpec(429, "Wait for a running run to finish, or cancel one."),
     "QUOTA_DAILY_EXCEEDED": ErrorSpec(429, "The daily run quota resets at 00:00 UTC."),

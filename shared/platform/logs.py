@@ -21,7 +21,9 @@ SAMPLED_FIELD = "logging.googleapis.com/trace_sampled"
 _CONTEXT: ContextVar[Mapping[str, object]] = ContextVar("log_context", default=MappingProxyType({}))
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d+))?(?:;o=([01]))?$")
+# The span id is a 64-bit unsigned decimal (at most 20 digits): a longer one is malformed, and int() of one over
+# 4,300 digits would raise instead.
+_CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/([0-9]{1,20}))?(?:;o=([01]))?$")
 
 
 @contextmanager

@@ -30,6 +30,9 @@ def _run_count(warehouse, settings, org_slug):
 def _send(stack, org, *, body=None, content=None, headers=None, path=None, key=True):
     url = stack.api_url + (path or RUN.format(org=org["org_slug"], pipeline=PIPELINE))
     sent = {"X-API-Key": org["api_key"]} if key else {}
+    # Raw bytes go out as JSON (httpx names no type for them): the body itself is what is bad.
+    if content:
+        sent["Content-Type"] = "application/json"
     return httpx.post(url, json=body, content=content, headers={**sent, **(headers or {})}, timeout=30)
 
 

@@ -48,3 +48,25 @@ def test_future_dates_are_refused():
     tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
     with pytest.raises(ApiError, match="in the future"):
         parse_run_body(f'{{"date": "{tomorrow}"}}'.encode(), 90)
+
+
+@pytest.mark.parametrize(
+    "raw, key",
+    [
+        (b'{"date": "2025-11-25", "date": "2025-11-24"}', "date"),
+        (b'{"date": "2025-11-25", "trigger_by": "a", "trigger_by": "b"}', "trigger_by"),
+    ],
+)
+def test_a_key_given_twice_is_422_naming_it(raw, key):
+    with pytest.raises(ApiError) as caught:
+        parse_run_body(raw, 90)
+    assert caught.value.code == "INVALID_REQUEST" and caught.value.message.startswith(f"{key}: given twice")
+
+
+def test_duplicates_in_nested_objects_and_other_bodies_are_refused_too():
+    from shared.api.models import ReplayBody, parse_model
+
+    with pytest.raises(ApiError, match="all: given twice"):
+        parse_model(ReplayBody, b'{"all": true, "all": false}')
+    with pytest.raises(ApiError, match="x: given twice"):
+        parse_run_body(b'{"date": "2025-11-25", "trigger_by": {"x": 1, "x": 2}}', 90)
