@@ -111,7 +111,7 @@ variable "max_instances" {
 }
 
 variable "concurrency" {
-  description = "Requests one instance serves at once: 1 for workers, so max_instances bounds concurrent runs."
+  description = "Requests one instance serves at once (modules/service sets 1 for workers, so max_instances bounds runs)."
   type        = number
-  default     = 1
+  default     = 8
 }
