@@ -208,7 +208,8 @@ def reap(request: Request, deps: ApiDeps) -> Response:
     """Admin: settle runs stuck past their timeout and recount concurrency slots (safe to run any time)."""
     from shared.runs.reaper import reap_stuck_runs
 
-    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
+    # The root key, or Cloud Scheduler's identity: the reaper runs every 10 minutes (terraform/modules/scheduler).
+    auth.verify_scheduler_caller(deps.settings, request.headers)
     return json_response(reap_stuck_runs(deps.warehouse, deps.settings))
 
 
@@ -217,7 +218,8 @@ def list_dead_letters(request: Request, deps: ApiDeps) -> Response:
     from shared.api.models import parse_dead_letter_query
     from shared.dead_letters import store
 
-    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
+    # The root key, or Cloud Scheduler's identity: the drain runs every 15 minutes (terraform/modules/scheduler).
+    auth.verify_scheduler_caller(deps.settings, request.headers)
     query = parse_dead_letter_query(request.args)
     from shared.runs.control import control_db
 
@@ -256,9 +258,9 @@ def scheduler_trigger(request: Request, deps: ApiDeps) -> Response:
     auth.verify_scheduler_caller(deps.settings, request.headers)
     body = parse_model(TriggerBody, _body(request), empty_ok=True)
     scheduled_time = body.scheduled_time or _schedule_time_header(request)
-    # Tasks authenticate to process-queue with the root key; Cloud Tasks shows task headers only to
-    # principals holding cloudtasks.tasks.fullView (see terraform/modules/scheduler/README.md).
-    headers = {"X-CA-Root-Key": deps.settings.root_key}
+    # Deployed, each task carries an OIDC token of TASKS_SERVICE_ACCOUNT (added by Cloud Tasks: no secret in the
+    # task); without one (the local stack) tasks authenticate to process-queue with the root key.
+    headers = {} if deps.settings.tasks_service_account else {"X-CA-Root-Key": deps.settings.root_key}
     answer = trigger(
         deps.warehouse,
         deps.settings,
@@ -288,12 +290,12 @@ def _schedule_time_header(request: Request):
 
 
 def scheduler_process_queue(request: Request, deps: ApiDeps) -> Response:
-    """Root key only (Cloud Tasks sends it): run one scheduled task; 429/503 make the queue retry it."""
+    """Root key or the tasks' OIDC identity: run one scheduled task; 429/503 make the queue retry it."""
     from shared.api.models import TaskBody, parse_model
     from shared.scheduling.tasks import ScheduledRun
     from shared.scheduling.trigger import process_task
 
-    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
+    auth.verify_tasks_caller(deps.settings, request.headers)
     body = parse_model(TaskBody, _body(request))
     answer, status = process_task(
         deps.warehouse,

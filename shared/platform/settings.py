@@ -55,6 +55,10 @@ class Settings:
     scheduler_target_url: str | None = None
     scheduler_service_account: str | None = None
     scheduler_audience: str | None = None
+    # The identity whose OIDC token Cloud Tasks adds to each task (process-queue accepts it beside the root key).
+    tasks_service_account: str | None = None
+    # Service accounts of the provider functions: WRITER on every org dataset (granted when one is created).
+    worker_service_accounts: tuple[str, ...] = ()
 
     @property
     def is_local(self) -> bool:
@@ -96,17 +100,20 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         raise SettingsError(f"ENVIRONMENT={environment!r} is not one of {', '.join(ENVIRONMENTS)}")
     project = _require(env, "GCP_PROJECT_ID", "the Google Cloud project id")
     root_key = env.get("CA_ROOT_API_KEY", "")
-    if environment != "local" and len(root_key) < 32:
+    # Workers authenticate no one: Terraform mounts neither secret there and sets AUTH_SECRETS=none, so the
+    # root key stays empty (verify_root_key refuses everything) and no key hash can be computed.
+    needs_secrets = environment != "local" and env.get("AUTH_SECRETS", "").strip().lower() != "none"
+    if needs_secrets and len(root_key) < 32:
         raise SettingsError("CA_ROOT_API_KEY must be at least 32 characters outside the local environment")
     pepper = env.get("API_KEY_PEPPER", "")
-    if environment != "local" and len(pepper) < 32:
+    if needs_secrets and len(pepper) < 32:
         raise SettingsError("API_KEY_PEPPER must be at least 32 characters outside the local environment")
     return Settings(
         project=project,
         environment=environment,
         root_key=root_key,
         kms_key_name=_require(env, "KMS_KEY_NAME", "projects/P/locations/L/keyRings/R/cryptoKeys/K"),
-        key_pepper=pepper or "local-pepper-not-for-production",
+        key_pepper=pepper or ("local-pepper-not-for-production" if environment == "local" else ""),
         config_dir=Path(env.get("CONFIG_DIR") or DEFAULT_CONFIG_DIR),
         central_dataset=env.get("CENTRAL_DATASET", "organizations"),
         bigquery_location=env.get("BIGQUERY_LOCATION", "US"),
@@ -125,6 +132,10 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         scheduler_target_url=(env.get("SCHEDULER_TARGET_URL") or "").rstrip("/") or None,
         scheduler_service_account=env.get("SCHEDULER_SERVICE_ACCOUNT") or None,
         scheduler_audience=env.get("SCHEDULER_AUDIENCE") or None,
+        tasks_service_account=env.get("TASKS_SERVICE_ACCOUNT") or None,
+        worker_service_accounts=tuple(
+            part.strip() for part in env.get("WORKER_SERVICE_ACCOUNTS", "").split(",") if part.strip()
+        ),
     )
 
 

@@ -37,9 +37,18 @@ class ScheduledRun:
         return f"{digest}-{self.org_slug}-{self.pipeline_id.replace('/', '-')}-{self.day:%Y%m%d}"
 
 
-def enqueue(client, queue: str, run: ScheduledRun, target_url: str, headers: dict[str, str]) -> bool:
+def enqueue(
+    client,
+    queue: str,
+    run: ScheduledRun,
+    target_url: str,
+    headers: dict[str, str],
+    oidc_service_account: str | None = None,
+    audience: str | None = None,
+) -> bool:
     """Create the run's named task calling process-queue; False if a task of that name exists (or existed
-    recently: Cloud Tasks keeps a deleted or finished task's name for about an hour)."""
+    recently: Cloud Tasks keeps a deleted or finished task's name for about an hour). With
+    `oidc_service_account`, Cloud Tasks adds a token of that identity for `audience` (the caller needs actAs)."""
     from google.api_core import exceptions
     from google.cloud import tasks_v2
     from google.protobuf import duration_pb2
@@ -51,6 +60,9 @@ def enqueue(client, queue: str, run: ScheduledRun, target_url: str, headers: dic
             url=f"{target_url}{PROCESS_QUEUE_PATH}",
             headers={"Content-Type": "application/json", **headers},
             body=json.dumps(run.to_payload(), separators=(",", ":")).encode(),
+            oidc_token=tasks_v2.OidcToken(service_account_email=oidc_service_account, audience=audience)
+            if oidc_service_account
+            else None,
         ),
         dispatch_deadline=duration_pb2.Duration(seconds=DISPATCH_DEADLINE_SECONDS),
     )

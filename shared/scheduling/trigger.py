@@ -115,7 +115,13 @@ def trigger(
             created = list(
                 pool.map(
                     lambda run: enqueue(
-                        tasks_client, settings.tasks_queue, run, settings.scheduler_target_url, headers
+                        tasks_client,
+                        settings.tasks_queue,
+                        run,
+                        settings.scheduler_target_url,
+                        headers,
+                        settings.tasks_service_account,
+                        settings.scheduler_audience or settings.scheduler_target_url,
                     ),
                     due,
                 )

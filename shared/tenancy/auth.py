@@ -119,22 +119,37 @@ def verify_root_key(settings: Settings, presented: str | None) -> None:
 def verify_scheduler_caller(settings: Settings, headers, verify_token=None) -> str:
     """Who may trigger schedules: the root key, or Cloud Scheduler's OIDC identity (the service account named by
     SCHEDULER_SERVICE_ACCOUNT, for the audience SCHEDULER_AUDIENCE); returns which one. 401 otherwise."""
+    return _verify_root_key_or_identity(
+        settings, headers, settings.scheduler_service_account, "the scheduler's", verify_token
+    )
+
+
+def verify_tasks_caller(settings: Settings, headers, verify_token=None) -> str:
+    """Who may run a scheduled task (process-queue): the root key (operators), or the OIDC identity Cloud Tasks
+    signs each task with (TASKS_SERVICE_ACCOUNT, audience SCHEDULER_AUDIENCE); returns which one. 401 otherwise."""
+    return _verify_root_key_or_identity(
+        settings, headers, settings.tasks_service_account, "the tasks'", verify_token
+    )
+
+
+def _verify_root_key_or_identity(
+    settings: Settings, headers, service_account: str | None, whose: str, verify_token=None
+) -> str:
+    """ "root_key" for a valid X-CA-Root-Key, "oidc" for a Google-signed token of `service_account`; else 401."""
     if headers.get("X-CA-Root-Key"):
         verify_root_key(settings, headers.get("X-CA-Root-Key"))
         return "root_key"
     bearer = headers.get("Authorization", "")
-    if settings.scheduler_service_account and bearer.startswith("Bearer "):
+    if service_account and bearer.startswith("Bearer "):
         claims = _oidc_claims(bearer.removeprefix("Bearer ").strip(), settings, verify_token)
         email = str(claims.get("email", "")) if claims else ""
         if (
             claims
             and claims.get("email_verified")
-            and hmac.compare_digest(email.encode(), settings.scheduler_service_account.encode())
+            and hmac.compare_digest(email.encode(), service_account.encode())
         ):
             return "oidc"
-    raise ApiError(
-        "INVALID_ROOT_KEY", "Send X-CA-Root-Key, or call as the scheduler's service account (OIDC)."
-    )
+    raise ApiError("INVALID_ROOT_KEY", f"Send X-CA-Root-Key, or call as {whose} service account (OIDC).")
 
 
 def _oidc_claims(token: str, settings: Settings, verify_token=None) -> dict | None:

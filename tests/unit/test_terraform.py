@@ -120,7 +120,7 @@ def test_every_scheduled_pipeline_has_a_job_with_the_same_cron(tmp_path):
 
 
 def test_the_scheduler_jobs_are_made_from_the_configs_with_their_cron_and_time_zone():
-    ((path, _, job),) = resources("google_cloud_scheduler_job")
+    ((path, _, job),) = [r for r in resources("google_cloud_scheduler_job") if r[1] == "pipeline"]
     assert job["for_each"] == "${module.configs.scheduled_jobs}"
     assert job["schedule"] == "${each.value.cron}" and job["time_zone"] == "${each.value.time_zone}"
     target = job["http_target"][0]
@@ -227,11 +227,13 @@ def test_cloudbuild_lints_tests_packages_and_deploys_one_environment():
     build = yaml.safe_load((REPO_ROOT / "cloudbuild.yaml").read_text())
     steps = {step["id"]: step for step in build["steps"]}
     assert list(steps) == [
+        "check-env",
         "lint",
         "terraform-fmt",
         "test",
         "package",
         "terraform-init",
+        "terraform-validate",
         "terraform-plan",
         "terraform-apply",
     ]
@@ -242,7 +244,7 @@ def test_cloudbuild_lints_tests_packages_and_deploys_one_environment():
         assert (TERRAFORM / "envs" / env / "main.tf").exists()
     assert all(
         steps[s]["dir"] == "terraform/envs/${_ENV}"
-        for s in ("terraform-init", "terraform-plan", "terraform-apply")
+        for s in ("terraform-init", "terraform-validate", "terraform-plan", "terraform-apply")
     )
 
 
@@ -318,15 +320,15 @@ def test_the_firestore_database_is_native_pessimistic_and_waits_for_its_api():
     )
     # The API is enabled centrally; the database depends on exactly that google_project_service.
     assert db["depends_on"] == ["${var.firestore_api_id}"]
-    platform = TERRAFORM / "modules" / "platform"
-    assert "firestore.googleapis.com" in [_unquote(api) for api in _locals(platform / "main.tf")["apis"]]
+    apis = TERRAFORM / "modules" / "apis"
+    assert "firestore.googleapis.com" in _strings(_locals(apis / "main.tf")["apis"])
     assert (
-        _output(platform / "outputs.tf", "api_ids")["value"]
+        _output(apis / "outputs.tf", "api_ids")["value"]
         == "${{for service, api in google_project_service.api : service => api.id}}"
     )
     call = module_calls(SERVICE_MAIN)["firestore"]
     assert _unquote(call["source"]) == "../firestore"
-    assert call["firestore_api_id"] == '${module.platform.api_ids["firestore.googleapis.com"]}'
+    assert call["firestore_api_id"] == '${module.apis.api_ids["firestore.googleapis.com"]}'
     assert call["point_in_time_recovery"] == "${var.firestore_point_in_time_recovery}"
     assert call["delete_protection"] == "${var.firestore_delete_protection}"
     # Prod keeps 7 days of versions and cannot be deleted by accident.
@@ -424,18 +426,15 @@ def test_no_worker_delivery_outlasts_the_push_limit_and_the_bound_reaches_the_fu
 
 
 def test_the_api_and_every_worker_get_datastore_user_on_the_project():
-    functions = _locals(SERVICE_MAIN)["functions"]
-    api_part, _, worker_part = functions.partition("{for provider in module.configs.providers")
+    """Identities and their project roles are made once by terraform/bootstrap (the deployer cannot grant them)."""
+    bootstrap = _locals(TERRAFORM / "bootstrap" / "main.tf")
+    runtime = bootstrap["runtime"]
+    api_part, _, worker_part = runtime.partition("{for provider in module.configs.providers")
     assert worker_part, "workers are no longer made per provider: update this test"
     for who, part in (("api", api_part), ("workers", worker_part)):
-        (roles,) = re.findall(r"project_roles = \[([^\]]*)\]", part)
-        assert "roles/datastore.user" in _strings(roles), f"{who} lacks roles/datastore.user"
-    # The function module grants project_roles to its own service account, keyed by role (static keys).
-    call = module_calls(SERVICE_MAIN)["functions"]
-    assert call["project_roles"] == "${each.value.project_roles}"
-    ((_, _, grant),) = [r for r in resources("google_project_iam_member") if r[0].parent.name == "function"]
-    assert grant["for_each"] == "${toset(var.project_roles)}" and grant["role"] == "${each.value}"
-    assert _unquote(grant["member"]) == "serviceAccount:${google_service_account.function.email}"
+        assert "roles/datastore.user" in _strings(part), f"{who} lacks roles/datastore.user"
+    ((_, _, grant),) = [r for r in resources("google_project_iam_member") if r[1] == "identity"]
+    assert grant["for_each"] == "${local.identity_roles}" and grant["role"] == "${each.value.role}"
 
 
 def test_every_function_gets_the_firestore_database():

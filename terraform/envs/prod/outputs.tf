@@ -14,6 +14,6 @@ output "scheduler_jobs" {
 }
 
 output "secret_ids" {
-  description = "Add a version to each after the first apply (values never go through Terraform)."
+  description = "The api's secrets at their pinned versions (values set by terraform/bootstrap/set-secrets.sh)."
   value       = module.service.secret_ids
 }

@@ -17,6 +17,9 @@ module "service" {
   queue_dispatches_per_second = 2
   queue_concurrent_dispatches = 4
 
+  # Version numbers terraform/bootstrap/set-secrets.sh printed; a rotation adds a version and bumps it here.
+  secret_versions = { root-api-key = "1", api-key-pepper = "1" }
+
   firestore_point_in_time_recovery = false
   firestore_delete_protection      = false
 }

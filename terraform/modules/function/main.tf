@@ -1,15 +1,21 @@
-# One Cloud Functions (gen2) function, its own service account, and its source archive named by content hash,
-# so an unchanged package is never redeployed and a changed one always is.
-resource "google_service_account" "function" {
-  project      = var.project_id
-  account_id   = "${var.name_prefix}-${var.name}"
-  display_name = "data-pipeline-service ${var.name} function (${var.environment})"
-}
-
+# One Cloud Functions (gen2) function run as its bootstrap-made identity, built as the build identity, from a
+# source archive named by content hash, so an unchanged package is never redeployed and a changed one always is.
 resource "google_storage_bucket_object" "source" {
   name   = "${var.name}-${filesha256(var.archive_path)}.zip"
   bucket = var.source_bucket
   source = var.archive_path
+  # A new hash replaces this resource and deletes the previous object; the bucket's versioning keeps it
+  # (noncurrent, 90 days: modules/platform), and a rebuild of the previous commit restores the same name.
+}
+
+# Each function reads only the secrets it is given, and is deployed only after it may: Cloud Run resolves a
+# mounted secret version at deploy time, with the runtime identity.
+resource "google_secret_manager_secret_iam_member" "reads" {
+  for_each  = var.secret_environment_variables
+  project   = var.project_id
+  secret_id = each.value.secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${var.service_account_email}"
 }
 
 resource "google_cloudfunctions2_function" "function" {
@@ -20,8 +26,9 @@ resource "google_cloudfunctions2_function" "function" {
   labels      = { service = "data-pipeline-service", environment = var.environment, function = var.name }
 
   build_config {
-    runtime     = "python313"
-    entry_point = var.entry_point
+    runtime         = "python313"
+    entry_point     = var.entry_point
+    service_account = "projects/${var.project_id}/serviceAccounts/${var.build_service_account_email}"
     source {
       storage_source {
         bucket = var.source_bucket
@@ -31,14 +38,14 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   service_config {
-    service_account_email            = google_service_account.function.email
+    service_account_email            = var.service_account_email
     available_memory                 = var.memory
     timeout_seconds                  = var.timeout_seconds
     min_instance_count               = var.min_instances
     max_instance_count               = var.max_instances
     max_instance_request_concurrency = var.concurrency
     available_cpu                    = var.cpu
-    ingress_settings                 = "ALLOW_ALL" # api: org clients; workers: Pub/Sub push (OIDC-checked by Cloud Run)
+    ingress_settings                 = var.ingress_settings
     all_traffic_on_latest_revision   = true
     environment_variables            = var.environment_variables
 
@@ -47,25 +54,11 @@ resource "google_cloudfunctions2_function" "function" {
       content {
         key        = secret_environment_variables.key
         project_id = var.project_id
-        secret     = secret_environment_variables.value
-        version    = "latest"
+        secret     = secret_environment_variables.value.secret
+        version    = secret_environment_variables.value.version # pinned: a new value is an explicit deploy
       }
     }
   }
-}
 
-# Each function reads only the secrets it is given.
-resource "google_secret_manager_secret_iam_member" "reads" {
-  for_each  = var.secret_environment_variables
-  project   = var.project_id
-  secret_id = each.value
-  role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.function.email}"
-}
-
-resource "google_project_iam_member" "roles" {
-  for_each = toset(var.project_roles)
-  project  = var.project_id
-  role     = each.value
-  member   = "serviceAccount:${google_service_account.function.email}"
+  depends_on = [google_secret_manager_secret_iam_member.reads]
 }

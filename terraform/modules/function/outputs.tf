@@ -1,10 +1,10 @@
 output "service_account_email" {
-  description = "The function's own service account."
-  value       = google_service_account.function.email
+  description = "The function's runtime identity."
+  value       = var.service_account_email
 }
 
 output "url" {
-  description = "HTTPS URL of the function."
+  description = "HTTPS URL of the function (its Cloud Run service's run.app URL)."
   value       = google_cloudfunctions2_function.function.service_config[0].uri
 }
 

@@ -51,15 +51,33 @@ variable "environment_variables" {
 }
 
 variable "secret_environment_variables" {
-  description = "Environment variable => Secret Manager secret id (latest version)."
-  type        = map(string)
+  description = "Environment variable => {secret id, version number}: pinned versions, never \"latest\"."
+  type        = map(object({ secret = string, version = string }))
   default     = {}
+  validation {
+    condition     = alltrue([for s in values(var.secret_environment_variables) : can(regex("^[0-9]+$", s.version))])
+    error_message = "Pin a secret version number (terraform/bootstrap/set-secrets.sh prints it), not latest."
+  }
 }
 
-variable "project_roles" {
-  description = "Project-level roles of the function's service account (resource-level grants are made by the caller)."
-  type        = list(string)
-  default     = []
+variable "service_account_email" {
+  description = "The runtime identity (made by terraform/bootstrap, with its project roles)."
+  type        = string
+}
+
+variable "build_service_account_email" {
+  description = "The identity Cloud Build builds the function as (build_config.service_account; terraform/bootstrap)."
+  type        = string
+}
+
+variable "ingress_settings" {
+  description = "ALLOW_ALL for the api (org clients); ALLOW_INTERNAL_ONLY for workers (Pub/Sub push of this project)."
+  type        = string
+  default     = "ALLOW_INTERNAL_ONLY"
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.ingress_settings)
+    error_message = "ingress_settings must be ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  }
 }
 
 variable "memory" {
@@ -93,7 +111,7 @@ variable "max_instances" {
 }
 
 variable "concurrency" {
-  description = "Requests one instance serves at once."
+  description = "Requests one instance serves at once (modules/service sets 1 for workers, so max_instances bounds runs)."
   type        = number
   default     = 8
 }

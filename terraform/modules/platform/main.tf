@@ -1,28 +1,8 @@
-# What every function of one environment shares: APIs, the source bucket, the central dataset, the KMS key
-# that encrypts org credentials and the Secret Manager secrets (values are added out of band, never here).
+# What every function of one environment shares: the source bucket, the central dataset and the KMS key that
+# encrypts org credentials. The APIs are enabled by modules/apis (this module is called after it); the secrets
+# and every identity are made by terraform/bootstrap.
 locals {
-  apis = [
-    "artifactregistry.googleapis.com",
-    "bigquery.googleapis.com",
-    "cloudbuild.googleapis.com",
-    "cloudfunctions.googleapis.com",
-    "cloudkms.googleapis.com",
-    "cloudscheduler.googleapis.com",
-    "cloudtasks.googleapis.com",
-    "firestore.googleapis.com",
-    "iam.googleapis.com",
-    "pubsub.googleapis.com",
-    "run.googleapis.com",
-    "secretmanager.googleapis.com",
-  ]
   labels = { service = "data-pipeline-service", environment = var.environment }
-}
-
-resource "google_project_service" "api" {
-  for_each           = toset(local.apis)
-  project            = var.project_id
-  service            = each.value
-  disable_on_destroy = false
 }
 
 resource "google_storage_bucket" "sources" {
@@ -33,11 +13,29 @@ resource "google_storage_bucket" "sources" {
   public_access_prevention    = "enforced"
   labels                      = local.labels
 
-  # Archives are named by content hash; old ones are only needed for a rollback, not forever.
-  lifecycle_rule {
-    condition { age = 90 }
-    action { type = "Delete" }
+  # Archives are named by content hash, and a deploy of a new hash deletes the previous object: versioning keeps
+  # it as a noncurrent version for 90 days (a rollback restores it, or rebuilds the same bytes from the previous
+  # commit: packages are deterministic). The live archive of each function is never deleted by a rule.
+  versioning {
+    enabled = true
   }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 90
+      with_state                 = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+# Cloud Build fetches each function's archive as the build identity.
+resource "google_storage_bucket_iam_member" "builder_reads_sources" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${var.build_service_account_email}"
 }
 
 resource "google_bigquery_dataset" "organizations" {
@@ -66,18 +64,5 @@ resource "google_kms_crypto_key" "credentials" {
 
   lifecycle {
     prevent_destroy = true # destroying the key would make every stored credential unreadable
-  }
-}
-
-# Secrets only: their versions (the values) are added by an operator, e.g.
-# `openssl rand -base64 48 | gcloud secrets versions add <id> --data-file=-`, so no value is ever in state.
-resource "google_secret_manager_secret" "secret" {
-  for_each  = toset(["root-api-key", "api-key-pepper"])
-  project   = var.project_id
-  secret_id = "${var.name_prefix}-${each.value}"
-  labels    = local.labels
-
-  replication {
-    auto {}
   }
 }

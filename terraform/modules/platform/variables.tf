@@ -35,3 +35,8 @@ variable "kms_location" {
   type        = string
   default     = "global"
 }
+
+variable "build_service_account_email" {
+  description = "The functions' build identity (terraform/bootstrap): reads the source archives."
+  type        = string
+}

@@ -29,13 +29,34 @@ variable "push_service_account_email" {
 }
 
 variable "publisher_members" {
-  description = "Members allowed to publish run requests (the api function's service account)."
-  type        = list(string)
-  default     = []
+  description = "Static name => member allowed to publish run requests ({api = \"serviceAccount:...\"}): for_each keys known at plan."
+  type        = map(string)
+  default     = {}
 }
 
 variable "dead_letter_reader_members" {
-  description = "Members allowed to pull and acknowledge dead letters (the api function's service account)."
-  type        = list(string)
-  default     = []
+  description = "Static name => member allowed to pull and acknowledge dead letters (the api's service account)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "pubsub_agent" {
+  description = "serviceAccount:service-<project number>@gcp-sa-pubsub.iam.gserviceaccount.com (dead-lettering IAM)."
+  type        = string
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries before a run request is dead-lettered (5..100); with the backoff, how long saturation is survived."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "Pub/Sub allows 5..100 delivery attempts."
+  }
+}
+
+variable "minimum_backoff_seconds" {
+  description = "First redelivery delay (doubling up to 600 s)."
+  type        = number
+  default     = 30
 }

@@ -5,7 +5,12 @@ output "queue_id" {
 
 output "service_account_email" {
   description = "The identity Cloud Scheduler calls the trigger as (SCHEDULER_SERVICE_ACCOUNT)."
-  value       = google_service_account.scheduler.email
+  value       = var.scheduler_service_account_email
+}
+
+output "maintenance_jobs" {
+  description = "Scheduled maintenance: name => Cloud Scheduler job (reaper, dead-letter drain)."
+  value       = { for name, job in google_cloud_scheduler_job.maintenance : name => job.name }
 }
 
 output "jobs" {

@@ -29,9 +29,24 @@ variable "api_url" {
 }
 
 variable "enqueuer_members" {
-  description = "Members allowed to create tasks (the api function's service account)."
-  type        = list(string)
-  default     = []
+  description = "Static name => member allowed to create tasks ({api = \"serviceAccount:...\"}): for_each keys known at plan."
+  type        = map(string)
+  default     = {}
+}
+
+variable "scheduler_service_account_email" {
+  description = "The identity Cloud Scheduler calls the api as (OIDC; terraform/bootstrap makes it)."
+  type        = string
+}
+
+variable "attempt_deadline_seconds" {
+  description = "How long Cloud Scheduler waits for one call: at most the api function's timeout."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.attempt_deadline_seconds >= 15 && var.attempt_deadline_seconds <= 1800
+    error_message = "Cloud Scheduler allows an HTTP attempt deadline of 15 s to 30 min."
+  }
 }
 
 variable "max_dispatches_per_second" {

@@ -22,6 +22,11 @@ output "tasks_queue" {
 }
 
 output "secret_ids" {
-  description = "Secrets an operator must add a version to after the first apply."
-  value       = module.platform.secret_ids
+  description = "The secrets the api mounts, at their pinned versions (values set by terraform/bootstrap/set-secrets.sh)."
+  value       = { for name, s in local.api_secrets : name => "${s.secret}:${s.version}" }
+}
+
+output "maintenance_jobs" {
+  description = "Scheduled reaper and dead-letter drain."
+  value       = module.scheduler.maintenance_jobs
 }

@@ -85,9 +85,39 @@ variable "worker_timeout_seconds" {
   type        = number
   default     = 360
   validation {
-    condition     = var.worker_timeout_seconds <= 600
-    error_message = "A push delivery lasts at most the 600 s ack deadline: a longer worker timeout only gets redelivered."
+    condition     = var.worker_timeout_seconds <= 600 && var.worker_timeout_seconds >= var.delivery_max_seconds + 30
+    error_message = "Worker timeout: at least delivery_max_seconds + 30 s (to settle), at most the 600 s ack deadline."
   }
+}
+
+variable "api_timeout_seconds" {
+  description = "Request timeout of the api; Cloud Scheduler's attempt deadline is set to it (never longer)."
+  type        = number
+  default     = 300
+}
+
+variable "api_public" {
+  description = "Grant run.invoker to allUsers on the api (org clients use X-API-Key); false where an org policy forbids it."
+  type        = bool
+  default     = true
+}
+
+variable "secret_versions" {
+  description = "Pinned version numbers of the secrets {root-api-key, api-key-pepper} (terraform/bootstrap/set-secrets.sh)."
+  type        = map(string)
+  validation {
+    condition = (
+      length(setsubtract(["root-api-key", "api-key-pepper"], keys(var.secret_versions))) == 0 &&
+      alltrue([for v in values(var.secret_versions) : can(regex("^[0-9]+$", v))])
+    )
+    error_message = "secret_versions needs root-api-key and api-key-pepper, each a version number (not latest)."
+  }
+}
+
+variable "notification_channels" {
+  description = "Monitoring notification channel ids for the dead-letter and stuck-run alerts."
+  type        = list(string)
+  default     = []
 }
 
 variable "queue_dispatches_per_second" {

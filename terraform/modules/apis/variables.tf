@@ -1,0 +1,4 @@
+variable "project_id" {
+  description = "Google Cloud project of this environment."
+  type        = string
+}
