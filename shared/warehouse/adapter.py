@@ -157,14 +157,14 @@ class Warehouse:
             job_retry=None,
         )
 
-    def ensure_dataset(self, dataset: str, location: str | None = None) -> None:
-        """Create the dataset if it does not exist."""
+    def ensure_dataset(self, dataset: str, location: str | None = None):
+        """Create the dataset if it does not exist; returns it as BigQuery has it (access list, etag)."""
         from google.cloud import bigquery
 
         ds = bigquery.Dataset(f"{self.project}.{dataset}")
         if location:
             ds.location = location
-        self.client.create_dataset(ds, exists_ok=True)
+        return self.client.create_dataset(ds, exists_ok=True)
 
     def ensure_table(self, dataset: str, spec: TableSpec) -> None:
         """Create the table from its spec, or add the NULLABLE columns the spec gained since it was created."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from shared.platform.settings import Settings
+from shared.platform.settings import Settings, SettingsError
 from shared.warehouse.adapter import Warehouse
+from shared.warehouse.grants import grant_writers
 from shared.warehouse.schemas import load_table_specs
 
 
@@ -17,12 +18,41 @@ def bootstrap_central(settings: Settings, warehouse: Warehouse) -> list[str]:
 
 
 def ensure_org_dataset(settings: Settings, warehouse: Warehouse, slug: str) -> str:
-    """Create the org's dataset and its per-provider tables (idempotent); returns the dataset id."""
+    """Create the org's dataset, grant the workers WRITER on it and create its per-provider tables (idempotent);
+    returns the dataset id."""
     dataset = settings.org_dataset(slug)
-    warehouse.ensure_dataset(dataset, settings.bigquery_location)
+    grant_worker_access(settings, warehouse, warehouse.ensure_dataset(dataset, settings.bigquery_location))
     # One listing instead of a create attempt per table: every run calls this, and most tables exist.
     existing = {table.table_id for table in warehouse.client.list_tables(f"{settings.project}.{dataset}")}
     for spec in load_table_specs(settings.config_dir, "org").values():
         if spec.name not in existing:
             warehouse.ensure_table(dataset, spec)
     return dataset
+
+
+def grant_worker_access(settings: Settings, warehouse: Warehouse, dataset) -> list[str]:
+    """Give every WORKER_SERVICE_ACCOUNTS account WRITER on an org dataset (as read by `ensure_dataset`) unless it
+    has it; returns the accounts granted now."""
+    from google.api_core import exceptions
+
+    from shared.platform.logs import log
+
+    if not settings.worker_service_accounts:
+        if settings.is_local:  # the stand-ins check no IAM: nothing to grant
+            return []
+        # A dataset made now without the grants would refuse every worker's writes until someone noticed.
+        raise SettingsError(
+            "WORKER_SERVICE_ACCOUNTS is not set: org datasets need the provider functions' service accounts "
+            "as WRITER (Terraform output worker_service_accounts)"
+        )
+    try:
+        return grant_writers(warehouse.client, dataset, settings.worker_service_accounts)
+    except exceptions.Forbidden:
+        # A worker owns only the datasets it created; one made before the grants existed is fixed by
+        # `dps grant-worker-access`, and the run's own writes then say what is refused.
+        log(
+            "WARNING",
+            f"cannot grant the workers WRITER on {dataset.dataset_id}: run `dps grant-worker-access`",
+            dataset=dataset.dataset_id,
+        )
+        return []
