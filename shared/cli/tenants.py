@@ -95,6 +95,28 @@ def cmd_price_override(args) -> int:
     return 0
 
 
+def cmd_grant_worker_access(args) -> int:
+    from shared.platform.clients import make_bigquery_client
+    from shared.tenancy.worker_access import grant_worker_access_to_org_datasets
+    from shared.warehouse.adapter import Warehouse
+
+    settings = load_cli_settings()
+    warehouse = Warehouse(make_bigquery_client(settings), settings.project)
+    report = grant_worker_access_to_org_datasets(settings, warehouse, dry_run=args.dry_run)
+    verb = "would grant" if args.dry_run else "granted"
+    lines = [
+        f"{dataset}: {verb} WRITER to {', '.join(added)}" for dataset, added in report["granted"].items()
+    ]
+    lines += [f"{dataset}: refused (needs bigquery.datasets.update on it)" for dataset in report["refused"]]
+    lines.append(
+        f"{len(report['granted'])} datasets {'to change' if args.dry_run else 'changed'}, "
+        f"{len(report['unchanged'])} already had access, {len(report['absent'])} not created yet, "
+        f"{len(report['refused'])} refused"
+    )
+    emit(args, report, "\n".join(lines))
+    return 1 if report["refused"] else 0
+
+
 def add_commands(sub) -> None:
     """Register the onboarding commands on the `dps` subparsers."""
     from shared.pricing.price_table import TIERS
@@ -148,3 +170,9 @@ def add_commands(sub) -> None:
     group.add_argument("--discount", help="fraction off the list rate, e.g. 0.15")
     override.add_argument("--note", help="contract reference")
     override.set_defaults(func=cmd_price_override)
+    grant = sub.add_parser(
+        "grant-worker-access",
+        help="once, after upgrading: WRITER for WORKER_SERVICE_ACCOUNTS on every existing org dataset",
+    )
+    grant.add_argument("--dry-run", action="store_true", help="report what would be granted, change nothing")
+    grant.set_defaults(func=cmd_grant_worker_access)

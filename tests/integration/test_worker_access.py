@@ -1,10 +1,15 @@
 """The workers' WRITER access on org datasets, read back from the BigQuery stand-in's dataset access list."""
 
 import dataclasses
+import json
+import subprocess
+import sys
 
 import pytest
 from google.cloud import bigquery
 
+from shared.tenancy.onboarding import AdminError
+from shared.tenancy.worker_access import grant_worker_access_to_org_datasets
 from shared.warehouse.datasets import ensure_org_dataset
 from shared.warehouse.grants import grant_writers
 from tests.kit.orgs import unique_slug
@@ -67,3 +72,33 @@ def test_a_concurrent_change_of_the_access_list_is_kept(settings, warehouse):
     assert grant_writers(warehouse.client, stale, WORKERS) == list(WORKERS)
     entries = access(warehouse, settings, dataset_id.split(".")[1])
     assert ("READER", "userByEmail", "analyst@example.com") in entries and writers(entries) == list(WORKERS)
+
+
+def test_the_sweep_refuses_without_worker_accounts(settings, warehouse):
+    with pytest.raises(AdminError, match="WORKER_SERVICE_ACCOUNTS"):
+        grant_worker_access_to_org_datasets(
+            dataclasses.replace(settings, worker_service_accounts=()), warehouse
+        )
+
+
+def test_dps_grant_worker_access_dry_run_then_once_then_nothing(stack, settings, warehouse, new_org):
+    # Onboarded without worker accounts (as before the upgrade): the datasets have no worker entries.
+    orgs = [new_org(credential=False)["dataset"] for _ in range(2)]
+    gone = new_org(credential=False)["dataset"]
+    warehouse.client.delete_dataset(f"{settings.project}.{gone}", delete_contents=True)
+    env = {**stack.env(), "PATH": "/usr/bin:/bin", "WORKER_SERVICE_ACCOUNTS": ",".join(WORKERS)}
+
+    def dps(*args):
+        done = subprocess.run(
+            [sys.executable, "-m", "devstack.cli", *args], env=env, capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
+    planned = json.loads(dps("--json", "grant-worker-access", "--dry-run"))
+    assert all(planned["granted"][dataset] == list(WORKERS) for dataset in orgs)
+    assert gone in planned["absent"] and not any(writers(access(warehouse, settings, d)) for d in orgs)
+    text = dps("grant-worker-access")
+    assert all(f"{dataset}: granted WRITER to {', '.join(WORKERS)}" in text for dataset in orgs)
+    assert all(writers(access(warehouse, settings, dataset)) == list(WORKERS) for dataset in orgs)
+    again = json.loads(dps("--json", "grant-worker-access"))
+    assert again["granted"] == {} and set(orgs) <= set(again["unchanged"])
