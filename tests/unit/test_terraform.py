@@ -448,3 +448,17 @@ def test_every_function_gets_the_firestore_database():
     assert call["environment_variables"].startswith("${merge(local.common_env,")
     ((_, _, function),) = resources("google_cloudfunctions2_function")
     assert function["service_config"][0]["environment_variables"] == "${var.environment_variables}"
+
+
+def test_every_function_and_the_operator_know_the_worker_service_accounts():
+    """Whoever creates an org dataset (dps, a worker's first run) grants these WRITER on it."""
+    service = _locals(SERVICE_MAIN)
+    assert service["common_env"]["WORKER_SERVICE_ACCOUNTS"] == '${join(",", local.worker_accounts)}'
+    assert "module.configs.providers" in service["worker_accounts"]
+    assert (
+        _output(SERVICE_MAIN.parent / "outputs.tf", "worker_service_accounts")["value"]
+        == '${join(",", local.worker_accounts)}'
+    )
+    for env in ("stage", "prod"):
+        output = _output(TERRAFORM / "envs" / env / "outputs.tf", "worker_service_accounts")
+        assert output["value"] == "${module.service.worker_service_accounts}"

@@ -17,3 +17,8 @@ output "secret_ids" {
   description = "The api's secrets at their pinned versions (values set by terraform/bootstrap/set-secrets.sh)."
   value       = module.service.secret_ids
 }
+
+output "worker_service_accounts" {
+  description = "Export as WORKER_SERVICE_ACCOUNTS before running dps against this environment."
+  value       = module.service.worker_service_accounts
+}

@@ -30,3 +30,8 @@ output "maintenance_jobs" {
   description = "Scheduled reaper and dead-letter drain."
   value       = module.scheduler.maintenance_jobs
 }
+
+output "worker_service_accounts" {
+  description = "WORKER_SERVICE_ACCOUNTS: the provider functions' service accounts, WRITER on every org dataset (dps needs it)."
+  value       = join(",", local.worker_accounts)
+}
