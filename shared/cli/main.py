@@ -26,6 +26,7 @@ def build_parser(extra: Iterable[Registrar] = ()) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, extra: Iterable[Registrar] = (), errors: tuple = ()) -> int:
     """Run one dps command; refusals (`errors` too) print `error: ...` (or a JSON error) and exit 2."""
+    from shared.platform.errors import TransientError  # a backend busy or down: say so, not a traceback
     from shared.tenancy.onboarding import AdminError
     from shared.warehouse.adapter import SchemaDriftError
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None, extra: Iterable[Registrar] = (), errors:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (AdminError, SettingsError, FileNotFoundError, SchemaDriftError, *errors) as exc:
+    except (AdminError, SettingsError, FileNotFoundError, SchemaDriftError, TransientError, *errors) as exc:
         if args.json:
             print(json.dumps({"error": {"code": "INVALID_REQUEST", "message": str(exc)}}))
         else:
