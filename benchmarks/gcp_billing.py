@@ -114,8 +114,9 @@ def part_rowwise(args: dict) -> dict:
     """(a): the same step with a straightforward transform: Python dicts, one row at a time, Decimal money."""
     import pyarrow as pa
 
+    from devstack.providers.gcp import rowwise
     from shared.platform.settings import get_settings
-    from shared.providers.gcp import load, rowwise
+    from shared.providers.gcp import load
     from shared.providers.kit.focus import service_categories
     from shared.warehouse.arrow import arrow_schema
     from shared.warehouse.schemas import load_table_specs
