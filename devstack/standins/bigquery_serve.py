@@ -1,4 +1,4 @@
-"""`local-bigquery serve` with one speed fix for many tables: table lookups read DuckLake's catalog directly.
+"""`local-bigquery serve` with speed fixes for many tables and big appends, and one fidelity fix.
 
 local-bigquery resolves every table a statement names through DuckDB's `duckdb_tables()`, which describes every
 table of every attached catalog (size, columns, DDL) before filtering: ~150 ms per call with 20 orgs' datasets,
@@ -6,7 +6,8 @@ several calls per statement, so the stand-in slowed as orgs were onboarded (64 %
 DuckLake's own metadata tables answers the same question in ~3 ms, and a query result table (kept in the emulator's
 plain DuckDB database) is found by reading it. Each query job also lists temporary tables the same slow way; that
 listing reads duckdb_columns() instead, and the two per-table column lookups read DuckLake's column table.
-One fidelity fix: its Storage API gRPC server keeps gRPC's default 4 MiB message limit, where BigQuery takes
+Arrow appends to a committed stream are inserted as Arrow (`bigquery_arrow_appends`), not as JSON. One fidelity
+fix: its Storage API gRPC server keeps gRPC's default 4 MiB message limit, where BigQuery takes
 AppendRows requests of up to 10 MB; the server is started with BigQuery's limit instead. Everything else is the
 package's own behaviour.
 
@@ -17,6 +18,8 @@ whose pinned 0.3.2 this was written against; the whole test suite runs through i
 from __future__ import annotations
 
 import sys
+
+from devstack.standins import bigquery_arrow_appends
 
 
 def install() -> None:
@@ -50,6 +53,7 @@ def install() -> None:
     _read_columns_from_the_catalog(database)
     _list_temporary_tables_cheaply()
     _take_requests_as_large_as_bigquery()
+    bigquery_arrow_appends.install()
 
 
 # BigQuery: Quotas and limits, Storage Write API, "Request size: 10 MB" (with room for gRPC's own framing).

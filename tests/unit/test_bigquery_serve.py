@@ -42,6 +42,16 @@ def test_the_grpc_server_is_started_as_the_package_starts_it_but_takes_bigquerys
     assert bigquery_serve.GRPC_MAX_REQUEST_BYTES > 10_000_000  # AppendRows requests of up to 10 MB
 
 
+def test_arrow_appends_patch_what_the_packages_append_loop_calls():
+    """The package's gRPC handler holds `append`; the patch replaces what it calls per request, by name."""
+    from local_bigquery.grpc import write
+
+    loop = inspect.getsource(write.append)
+    assert "_decoder(request)" in loop and "_append(stream, rows, offset)" in loop
+    assert "stream.count += len(rows)" in inspect.getsource(write._append)
+    assert list(inspect.signature(write._append).parameters) == ["stream", "rows", "offset"]
+
+
 def test_install_replaces_the_lookups_once(monkeypatch):
     from local_bigquery.engine import database
     from local_bigquery.jobs import query
@@ -52,11 +62,16 @@ def test_install_replaces_the_lookups_once(monkeypatch):
     from local_bigquery.grpc import server
 
     monkeypatch.setattr(server, "start", server.start)
+    from local_bigquery.grpc import write
+
+    monkeypatch.setattr(write, "_decoder", write._decoder)
+    monkeypatch.setattr(write, "_append", write._append)
     bigquery_serve.install()
     patched_objects, patched_execute = database.objects, query.execute
     assert getattr(patched_objects, "dps_fast", False)
     bigquery_serve.install()  # a second call changes nothing (no double wrapping)
     assert (database.objects, query.execute) == (patched_objects, patched_execute)
+    assert getattr(write._append, "dps_arrow", False)
 
 
 def test_the_cursor_rewrites_only_the_temporary_table_listing():
