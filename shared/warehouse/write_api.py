@@ -57,12 +57,28 @@ def default_stream(table_id: str) -> str:
 
 
 def request_batches(data, target_bytes: int = BATCH_TARGET_BYTES) -> Iterator[bytes]:
-    """`data` (Table or RecordBatch) as serialized record batches of at most ~`target_bytes` each."""
+    """`data` (Table or RecordBatch) as serialized record batches of at most ~`target_bytes` each: small chunks
+    are joined (copying at most one request's worth, never the whole table), big ones halved."""
     import pyarrow as pa
 
     table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
-    for batch in table.combine_chunks().to_batches():
-        yield from _split(batch, target_bytes)
+    pending, size = [], 0
+    for batch in table.to_batches():
+        if pending and size + batch.nbytes > target_bytes:
+            yield from _split(_joined(pending), target_bytes)
+            pending, size = [], 0
+        pending.append(batch)
+        size += batch.nbytes
+    if pending:
+        yield from _split(_joined(pending), target_bytes)
+
+
+def _joined(batches: list):
+    import pyarrow as pa
+
+    if len(batches) == 1:
+        return batches[0]
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def _split(batch, target_bytes: int) -> Iterator[bytes]:
