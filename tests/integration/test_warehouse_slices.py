@@ -125,9 +125,7 @@ def test_a_stage_with_rows_doubled_is_rebuilt_and_never_committed_twice(settings
     warehouse.ensure_dataset(dataset)
     spec = TableSpec("shared_stage_check", SPEC.columns, slice_field="at")
     warehouse.ensure_table(dataset, spec)
-    rows = [
-        _row(d, h, "A", "0.01") for d in (1, 2) for h in range(24)
-    ] * 11  # 528 rows: over the inline limit
+    rows = [_row(d, h, "A", "0.01") for d in (1, 2) for h in range(24)]  # REPEATED tags: always staged
     write_rows, attempts = write_api.StageWriter.write_rows, []
 
     def at_least_once(writer, batch):  # a retried request landing twice, as the default stream allows
