@@ -92,14 +92,13 @@ def _context(args: dict, run_id: str):
 
 def _instrumented_load(args: dict, phases: Phases) -> dict:
     from shared.providers.gcp import load
-    from shared.warehouse import adapter, arrow
+    from shared.warehouse import adapter, write_api
 
     ctx, warehouse = _context(args, "bench-run")
     phases.wrap_iterator(load, "read_rows", "source query + read")
     phases.wrap(load, "partition_stats", "stats + state")
     phases.wrap(load, "read_state", "stats + state")
-    phases.wrap(arrow.StageWriter, "write", "parquet write")
-    phases.wrap(adapter.Warehouse, "load_parquet_stage", "load jobs")
+    phases.wrap(write_api.StageWriter, "write", "stage (Storage Write API)")
     phases.wrap(adapter.Warehouse, "execute", "commit")
     began = time.perf_counter()
     rows = load.load_billing_export(ctx, warehouse)
@@ -120,16 +119,18 @@ def part_rowwise(args: dict) -> dict:
     """(a): the same step with a straightforward transform: Python dicts, one row at a time, Decimal money."""
     import pyarrow as pa
 
+    from devstack.providers.gcp import rowwise
     from shared.platform.settings import get_settings
-    from shared.providers.gcp import load, rowwise
+    from shared.providers.gcp import load
     from shared.providers.kit.focus import service_categories
     from shared.warehouse.arrow import arrow_schema
     from shared.warehouse.schemas import load_table_specs
+    from shared.warehouse.write_api import stage_spec
 
     settings, phases, pending = get_settings(), Phases(), {}
     specs = load_table_specs(settings.config_dir, "org")
     categories, default = service_categories(settings.config_dir, "Google Cloud")
-    focus_schema = arrow_schema(load._text_json(specs["cost_focus"]))
+    focus_schema = arrow_schema(stage_spec(specs["cost_focus"]))
 
     def raw_rows(table, audit):
         began = time.perf_counter()
@@ -162,8 +163,8 @@ def part_stack_copy(args: dict) -> dict:
 
     from devstack.providers.gcp.export_arrow import export_spec
     from shared.providers.gcp.source import open_source, read_rows
-    from shared.warehouse.arrow import StageWriter
     from shared.warehouse.schemas import Column
+    from shared.warehouse.write_api import StageWriter
 
     ctx, warehouse = _context(args, "bench-copy")
     phases, began = Phases(), time.perf_counter()
@@ -177,7 +178,7 @@ def part_stack_copy(args: dict) -> dict:
     writer = StageWriter(warehouse, stage, spec)
     for batch in read_rows(open_source(ctx), days):
         writer.write(batch)
-    rows = writer.finish()
+    rows = writer.rows
     warehouse.ensure_table(dataset, spec)
     target = warehouse.table_id(dataset, spec.name)
     warehouse.execute(

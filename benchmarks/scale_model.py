@@ -57,6 +57,12 @@ OPS = (
     "bigquery.streaming_requests",
     "bigquery.load_job",
     "bigquery.org_dml",
+    "bigquery.write_create_stream",
+    "bigquery.write_connections",
+    "bigquery.write_append_requests",
+    "bigquery.write_append_bytes",
+    "bigquery.write_finalize",
+    "bigquery.write_batch_commit",
     "pubsub.publish",
     "tasks.create",
     "functions.invocation.api",
@@ -64,10 +70,19 @@ OPS = (
 )
 SECTIONS = ("per_request", "per_run")
 GOAL_ORGS = 100_000
-READ_ON = "2026-11-29"  # the date every source below was read in the stored documentation
+READ_ON = "2026-11-29"  # the date the sources below were read in the stored documentation (unless named)
 
 # Sources, as found in the stored documentation (title, address).
 BQ_QUOTAS = "BigQuery: Quotas and limits, https://docs.cloud.google.com/bigquery/quotas"
+# The stored copy of the quotas page lacks its Storage Write API section: its rows as quoted from the page in public
+# repositories' notes (one quotes the current CreateWriteStream row, the others an older table with the same
+# connection, throughput and request size rows), beside Google's best-practices page for the Write API.
+BQ_WRITE_QUOTAS = (
+    "BigQuery: Quotas and limits, Storage Write API, https://docs.cloud.google.com/bigquery/quotas#write-api-limits "
+    "(rows as quoted in public repositories' notes)"
+)
+BQ_WRITE_BEST = "BigQuery Storage Write API best practices, https://cloud.google.com/bigquery/docs/write-api-best-practices"
+WRITE_READ_ON = "2026-11-30"
 BQ_QUEUES = "BigQuery: Use query queues, https://cloud.google.com/bigquery/docs/query-queues"
 BQ_TRANSACTIONS = (
     "BigQuery: Multi-statement transactions, https://docs.cloud.google.com/bigquery/docs/transactions "
@@ -321,6 +336,45 @@ LIMITS: tuple[Limit, ...] = (
         "requests/s API limit excludes streaming)",
     ),
     Limit(
+        key="bq_write_create_stream",
+        name="BigQuery Storage Write API CreateWriteStream per project per region",
+        value=10_000 / 3600,
+        unit="streams per second (10,000 every hour)",
+        kind=RATE,
+        scope=PROJECT,
+        demand=_per_org(lambda p: p.both("bigquery.write_create_stream")),
+        source=BQ_WRITE_QUOTAS + "; " + BQ_WRITE_BEST,
+        note="every PENDING, BUFFERED or COMMITTED stream; the default stream needs none (an older table: "
+        "30,000 every 4 hours per project); latency grows past 40-50 calls a second",
+        read_on=WRITE_READ_ON,
+    ),
+    Limit(
+        key="bq_write_throughput",
+        name="BigQuery Storage Write API throughput per project (US/EU multi-region)",
+        value=3e9,
+        unit="bytes per second",
+        kind=RATE,
+        scope=PROJECT,
+        demand=_per_org(lambda p: p.both("bigquery.write_append_bytes")),
+        source=BQ_WRITE_QUOTAS,
+        note="300 MB/s in a region; AppendRows request bytes as the tracer counts them (the deployment's "
+        "BIGQUERY_LOCATION is US)",
+        read_on=WRITE_READ_ON,
+    ),
+    Limit(
+        key="bq_write_connections",
+        name="BigQuery Storage Write API concurrent connections per project (multi-region)",
+        value=10_000,
+        unit="connections",
+        kind=CONCURRENT,
+        scope=PROJECT,
+        demand=lambda p, s: s.pipelines * p.run_seconds * min(1.0, p.run("bigquery.write_connections")),
+        source=BQ_WRITE_QUOTAS,
+        note="100 in a region (the older table); a run that appends is taken to hold one connection for all "
+        "its seconds (its stages are written one after the other, a connection per write)",
+        read_on=WRITE_READ_ON,
+    ),
+    Limit(
         key="bq_central_dml_rate",
         name="BigQuery DML statements per table (central table)",
         value=2.5,
@@ -510,6 +564,16 @@ BOUNDS: tuple[tuple[str, str, str], ...] = (
     ),
     ("Pub/Sub ack deadline (= push request timeout)", "600 s at most", PS_SUBSCRIPTION),
     ("BigQuery queued mutating DML per table", "20 (more fail)", BQ_QUOTAS),
+    (
+        "BigQuery Storage Write API request size",
+        "10 MB per AppendRows request (the writer cuts batches to 8 MB)",
+        BQ_WRITE_QUOTAS,
+    ),
+    (
+        "BigQuery Storage Write API pending stream bytes; batch commits",
+        "10 TB per commit in multi-regions; 10,000 streams per table (PENDING streams only: none used)",
+        BQ_WRITE_QUOTAS,
+    ),
     (
         "Cloud Run functions concurrency per instance",
         "1 by default, at most 1,000; 8 advised to start",
@@ -770,7 +834,7 @@ def render(data: dict) -> str:
             f"{a['row_bytes']:,.0f} bytes; a Pub/Sub message is {a['message_kb']:g} kB; "
             f"{a['cpu_per_instance']:g} vCPU per instance."
         ),
-        f"Sources (read {READ_ON}):",
+        f"Sources (read {READ_ON}; the Storage Write API's {WRITE_READ_ON}):",
     ]
     sources = dict.fromkeys([r["source"] for r in data["limits"]] + [b["source"] for b in data["bounds"]])
     lines += [f"  {s}" for s in sources]

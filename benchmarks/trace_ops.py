@@ -14,8 +14,9 @@ and load state in place; --no-warmup traces a first run), and its request carrie
 (no key cache: the lookup is counted).
 
 Counts come only from the official clients' methods, wrapped at class level while it runs: Firestore (GAPIC
-FirestoreClient), BigQuery (Client), Pub/Sub (PublisherClient.publish), Cloud Tasks (create_task), plus KMS and
-the Storage Read API for the table only. A call made inside another wrapped call of the same thread is not
+FirestoreClient), BigQuery (Client), the Storage Write API (BigQueryWriteClient: CreateWriteStream, AppendRows
+connections, requests and request bytes, Finalize, BatchCommit), Pub/Sub (PublisherClient.publish), Cloud Tasks
+(create_task), plus KMS and the Storage Read API for the table only. A call made inside another wrapped call of the same thread is not
 counted twice. The BigQuery stand-in's own job list is read after each phase as a cross-check.
 """
 
@@ -237,7 +238,7 @@ def _count_stream(counts, client, args, kwargs):
 def install(tracer: Tracer, exits: ExitStack) -> None:
     """Wrap the clients' methods at class level until `exits` closes."""
     from google.cloud import bigquery, kms_v1, pubsub_v1, tasks_v2
-    from google.cloud.bigquery_storage_v1 import BigQueryReadClient
+    from google.cloud.bigquery_storage_v1 import BigQueryReadClient, BigQueryWriteClient
     from google.cloud.firestore_v1.services.firestore.client import FirestoreClient
 
     def count_query(counts, client, args, kwargs):
@@ -270,19 +271,47 @@ def install(tracer: Tracer, exits: ExitStack) -> None:
         (bigquery.Client, "load_table_from_uri", _inc("bigquery.load_job"), None),
         *((bigquery.Client, name, _inc("bigquery.metadata"), None) for name in BIGQUERY_METADATA),
         (BigQueryReadClient, "create_read_session", _inc("bigquery.storage_read_session"), None),
+        (BigQueryWriteClient, "create_write_stream", _inc("bigquery.write_create_stream"), None),
+        (BigQueryWriteClient, "finalize_write_stream", _inc("bigquery.write_finalize"), None),
+        (BigQueryWriteClient, "batch_commit_write_streams", _inc("bigquery.write_batch_commit"), None),
         (pubsub_v1.PublisherClient, "publish", _inc("pubsub.publish"), None),
         (tasks_v2.CloudTasksClient, "create_task", _inc("tasks.create"), None),
         (kms_v1.KeyManagementServiceClient, "decrypt", _inc("kms.decrypt"), None),
         (kms_v1.KeyManagementServiceClient, "encrypt", _inc("kms.encrypt"), None),
     ]
-    for cls, name, count, results in patches:
+    wrapped = [
+        (cls, name, tracer.wrap(getattr(cls, name), count, results)) for cls, name, count, results in patches
+    ]
+    append_rows = BigQueryWriteClient.append_rows
+    wrapped.append((BigQueryWriteClient, "append_rows", _count_append(tracer, append_rows)))
+    for cls, name, wrapper in wrapped:
         own = name in vars(cls)
         original = getattr(cls, name)
-        setattr(cls, name, tracer.wrap(original, count, results))
+        setattr(cls, name, wrapper)
         if own:
             exits.callback(setattr, cls, name, original)
         else:  # inherited: removing the wrapper uncovers it again
             exits.callback(delattr, cls, name)
+
+
+def _count_append(tracer: Tracer, original: Callable) -> Callable:
+    """BigQueryWriteClient.append_rows counting one connection per call, and each request it sends with its
+    serialized size (what the 10 MB request limit and the throughput quota count), as gRPC takes it."""
+
+    @functools.wraps(original)
+    def wrapper(client, requests=None, *args, **kwargs):
+        counts = tracer.counts
+        tracer.add(counts, "bigquery.write_connections")
+
+        def counted():
+            for request in requests:
+                tracer.add(counts, "bigquery.write_append_requests")
+                tracer.add(counts, "bigquery.write_append_bytes", _raw(request).ByteSize())
+                yield request
+
+        return original(client, counted(), *args, **kwargs)
+
+    return wrapper
 
 
 # --- one traced day -----------------------------------------------------------------------------------------------

@@ -57,10 +57,12 @@ def settings(stack):
 
 @pytest.fixture(scope="module")
 def warehouse(settings):
-    from shared.platform.clients import make_bigquery_client
+    from shared.platform.clients import make_bigquery_client, make_bigquery_write_client
     from shared.warehouse.adapter import Warehouse
 
-    return Warehouse(make_bigquery_client(settings), settings.project)
+    return Warehouse(
+        make_bigquery_client(settings), settings.project, write_client=make_bigquery_write_client(settings)
+    )
 
 
 @pytest.fixture(scope="module")

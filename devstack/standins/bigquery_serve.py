@@ -1,4 +1,4 @@
-"""`local-bigquery serve` with one speed fix for many tables: table lookups read DuckLake's catalog directly.
+"""`local-bigquery serve` with speed fixes for many tables and big appends, and one fidelity fix.
 
 local-bigquery resolves every table a statement names through DuckDB's `duckdb_tables()`, which describes every
 table of every attached catalog (size, columns, DDL) before filtering: ~150 ms per call with 20 orgs' datasets,
@@ -6,7 +6,10 @@ several calls per statement, so the stand-in slowed as orgs were onboarded (64 %
 DuckLake's own metadata tables answers the same question in ~3 ms, and a query result table (kept in the emulator's
 plain DuckDB database) is found by reading it. Each query job also lists temporary tables the same slow way; that
 listing reads duckdb_columns() instead, and the two per-table column lookups read DuckLake's column table.
-Everything else is the package's own behaviour.
+Arrow appends to a committed stream are inserted as Arrow (`bigquery_arrow_appends`), not as JSON. One fidelity
+fix: its Storage API gRPC server keeps gRPC's default 4 MiB message limit, where BigQuery takes
+AppendRows requests of up to 10 MB; the server is started with BigQuery's limit instead. Everything else is the
+package's own behaviour.
 
 Run as `python -m devstack.standins.bigquery_serve serve --host ... --port ...` (the CLI arguments of local-bigquery,
 whose pinned 0.3.2 this was written against; the whole test suite runs through it).
@@ -15,6 +18,8 @@ whose pinned 0.3.2 this was written against; the whole test suite runs through i
 from __future__ import annotations
 
 import sys
+
+from devstack.standins import bigquery_arrow_appends
 
 
 def install() -> None:
@@ -47,6 +52,32 @@ def install() -> None:
     database.objects = objects
     _read_columns_from_the_catalog(database)
     _list_temporary_tables_cheaply()
+    _take_requests_as_large_as_bigquery()
+    bigquery_arrow_appends.install()
+
+
+# BigQuery: Quotas and limits, Storage Write API, "Request size: 10 MB" (with room for gRPC's own framing).
+GRPC_MAX_REQUEST_BYTES = 10 * 1024 * 1024 + 64 * 1024
+
+
+def _take_requests_as_large_as_bigquery() -> None:
+    """Start the package's gRPC server (same services, same pool) with BigQuery's request size limit."""
+    import concurrent.futures
+
+    import grpc
+    from local_bigquery.grpc import server
+
+    def start(host: str, port: int) -> tuple[grpc.Server, int]:
+        options = [("grpc.max_receive_message_length", GRPC_MAX_REQUEST_BYTES)]
+        grpc_server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=16), options=options)
+        grpc_server.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler(n, h) for n, h in server.SERVICES.items()]
+        )
+        port = grpc_server.add_insecure_port(f"{host}:{port}")
+        grpc_server.start()
+        return grpc_server, port
+
+    server.start = start
 
 
 # The two column lookups every statement makes per table it names (NOT NULL columns; the ingestion-time column)

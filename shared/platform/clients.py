@@ -24,6 +24,22 @@ def make_bigquery_client(settings: Settings):
     return bigquery.Client(project=settings.project, location=settings.bigquery_location)
 
 
+def make_bigquery_write_client(settings: Settings):
+    """A BigQuery Storage Write API client; over an insecure channel to the stand-in when
+    BIGQUERY_STORAGE_API_ENDPOINT is set."""
+    from google.cloud import bigquery_storage_v1
+
+    if settings.bigquery_storage_api_endpoint:
+        import grpc
+        from google.cloud.bigquery_storage_v1.services.big_query_write.transports import (
+            BigQueryWriteGrpcTransport,
+        )
+
+        channel = grpc.insecure_channel(settings.bigquery_storage_api_endpoint)
+        return bigquery_storage_v1.BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=channel))
+    return bigquery_storage_v1.BigQueryWriteClient()
+
+
 def make_kms_client(settings: Settings):
     """A Cloud KMS client; over an insecure channel to the local server when KMS_API_ENDPOINT is set."""
     from google.cloud import kms_v1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 import random
 import time
 import uuid
@@ -12,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from shared.platform.errors import TransientError
-from shared.warehouse.arrow import rows_to_parquet
 from shared.warehouse.params import InlineRows, can_inline, query_parameters
 from shared.warehouse.schemas import TableSpec
+from shared.warehouse.write_api import StageWriter, is_stage_mismatch, stage_check_sql, stage_select
 
 # Concurrent DML/transactions on one table abort all but one (BigQuery: "Could not serialize access ... due to
 # concurrent update" / "Transaction is aborted due to concurrent update"; the emulator: "Failed to commit").
@@ -70,12 +69,30 @@ class SchemaDriftError(RuntimeError):
 class Warehouse:
     """The project's only way into BigQuery."""
 
-    def __init__(self, client, project: str, unavailable_after: float = WORKER_UNAVAILABLE_AFTER_SECONDS):
+    def __init__(
+        self,
+        client,
+        project: str,
+        unavailable_after: float = WORKER_UNAVAILABLE_AFTER_SECONDS,
+        write_client=None,
+    ):
         self.client = client
         self.project = project
         # How long a statement keeps retrying while BigQuery does not answer (connection refused, 5xx) before it
         # reports WAREHOUSE_UNAVAILABLE; the client library's own default is 600 s.
         self.unavailable_after = unavailable_after
+        self._write_client = write_client
+
+    @property
+    def write_client(self):
+        """The Storage Write API client staging rows; made from this process's settings on first use if none
+        was given (only slices too big to send inline need it)."""
+        if self._write_client is None:
+            from shared.platform.clients import make_bigquery_write_client
+            from shared.platform.settings import get_settings
+
+            self._write_client = make_bigquery_write_client(get_settings())
+        return self._write_client
 
     def table_id(self, dataset: str, table: str) -> str:
         return f"{self.project}.{dataset}.{table}"
@@ -214,16 +231,33 @@ class Warehouse:
                 dataset, spec, select, {"slice_rows": InlineRows(spec, rows)}, start, end, match
             )
             return len(rows)
+        return self._replace_through_stage(dataset, spec, rows, start, end, match)
+
+    def _replace_through_stage(self, dataset, spec, rows, start, end, match) -> int:
+        """replace_slice for a slice too big to send inline: rows staged through the Storage Write API."""
+        from google.api_core import exceptions
+
         stage = self.table_id(dataset, f"_stage_{spec.name}_{uuid.uuid4().hex[:12]}")
-        self._load_stage(stage, spec, rows)
-        columns = ", ".join(f"`{name}`" for name in spec.column_names)
-        try:
-            self.replace_slice_with_query(
-                dataset, spec, f"SELECT {columns} FROM `{stage}`", {}, start, end, match
-            )
-        finally:
-            self.client.delete_table(stage, not_found_ok=True)
-        return len(rows)
+        select = f"SELECT {stage_select(spec.columns)} FROM `{stage}`"
+        check = stage_check_sql(stage, "stage_rows")
+        for attempt in (1, 2):
+            try:
+                writer = StageWriter(self, stage, spec)
+                writer.write_rows(rows)
+                params = {"stage_rows": writer.rows}
+                self.replace_slice_with_query(dataset, spec, select, params, start, end, match, check=check)
+                return len(rows)
+            except exceptions.BadRequest as exc:
+                # The default stream is at least once: a stage holding other than the rows sent is rebuilt once.
+                if not is_stage_mismatch(exc):
+                    raise
+                if attempt == 2:
+                    raise TransientError(
+                        "WAREHOUSE_UNAVAILABLE", f"Staging {spec.name} twice lost or doubled rows."
+                    ) from exc
+            finally:
+                self.client.delete_table(stage, not_found_ok=True)
+        raise AssertionError("unreachable")
 
     def replace_slice_with_query(
         self,
@@ -234,15 +268,18 @@ class Warehouse:
         start: date,
         end: date,
         match: dict[str, Any] | None = None,
+        check: str = "",
     ) -> int:
         """Replace the slice (as in replace_slice) by what `select_sql` returns, in one transaction; returns the
-        rows the slice holds then. `select_sql` yields the columns in order and may use `params` and @slice_*."""
+        rows the slice holds then. `select_sql` yields the columns in order and may use `params` and @slice_*;
+        `check`, a statement run first inside the transaction, may abort it (a stage's row count)."""
         target = self.table_id(dataset, spec.name)
         where, match_params = slice_condition(spec, match)
         columns = ", ".join(f"`{name}`" for name in spec.column_names)
         # One transaction: readers see the old slice or the new one, never a half-loaded day.
         script = f"""
         BEGIN TRANSACTION;
+        {check}
         DELETE FROM `{target}` WHERE {where};
         INSERT INTO `{target}` ({columns}) {select_sql};
         COMMIT TRANSACTION;
@@ -250,27 +287,3 @@ class Warehouse:
         """
         rows = self.query(script, {**params, **match_params, "slice_start": start, "slice_end": end})
         return rows[0]["n"]
-
-    def load_parquet_stage(self, stage: str, spec: TableSpec, parquet_file, append: bool = False) -> None:
-        """Load a Parquet file (path or binary file object) into `stage`, typed by `spec`: replacing, or appending."""
-        from google.cloud import bigquery
-
-        options = bigquery.ParquetOptions()
-        options.enable_list_inference = True  # a Parquet LIST is a REPEATED column, not a RECORD of "list"
-        disposition = (
-            bigquery.WriteDisposition.WRITE_APPEND if append else bigquery.WriteDisposition.WRITE_TRUNCATE
-        )
-        config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.PARQUET,
-            schema=spec.bigquery_schema(),
-            write_disposition=disposition,
-            parquet_options=options,
-        )
-        if isinstance(parquet_file, (str, os.PathLike)):
-            with open(parquet_file, "rb") as handle:
-                self.client.load_table_from_file(handle, stage, job_config=config).result()
-        else:
-            self.client.load_table_from_file(parquet_file, stage, job_config=config).result()
-
-    def _load_stage(self, stage: str, spec: TableSpec, rows: list[dict]) -> None:
-        self.load_parquet_stage(stage, spec, rows_to_parquet(rows, spec))

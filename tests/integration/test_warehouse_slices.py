@@ -1,4 +1,5 @@
-"""Warehouse extensions against the emulator: slices narrowed by `match`, TIMESTAMP slices, Arrow staging in chunks."""
+"""Warehouse extensions against the emulator: slices narrowed by `match`, TIMESTAMP slices, Arrow staging through the
+Storage Write API (requests cut under the size limit; a stage holding other rows than were sent is never committed)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from shared.warehouse import write_api
 from shared.warehouse.adapter import slice_condition
-from shared.warehouse.arrow import StageWriter, arrow_schema
+from shared.warehouse.arrow import arrow_schema
 from shared.warehouse.schemas import Column, TableSpec
 
 SPEC = TableSpec(
@@ -86,18 +88,58 @@ def test_slice_conditions_use_parameters_and_known_columns_only():
         slice_condition(SPEC, {"provider` = 'x' OR TRUE --": "x"})
 
 
-def test_stage_writer_loads_in_chunks_and_creates_an_empty_stage(settings, warehouse):
+def test_stage_writer_appends_batches_in_requests_under_a_size(settings, warehouse, monkeypatch):
     dataset = "slices_test_local"
     warehouse.ensure_dataset(dataset)
     table = pa.Table.from_pylist([_row(1, h, "A", str(h)) for h in range(5)], schema=arrow_schema(SPEC))
     stage = warehouse.table_id(dataset, "_stage_writer_test")
-    writer = StageWriter(warehouse, stage, SPEC, chunk_rows=2)
+    warehouse.client.delete_table(stage, not_found_ok=True)
+    sent = []
+    monkeypatch.setattr(write_api, "_split", _recording(write_api._split, sent))
+    writer = write_api.StageWriter(warehouse, stage, SPEC)
+    assert (
+        warehouse.query(f"SELECT COUNT(*) AS n FROM `{stage}`")[0]["n"] == 0
+    )  # created empty, before any write
     for batch in table.to_batches(max_chunksize=2):
         writer.write(batch)
-    assert writer.finish() == 5
+    writer._append(write_api.request_batches(table, target_bytes=600))  # small requests: cut by size
+    assert writer.rows == 5 and len(sent) > 3
     assert warehouse.query(f"SELECT SUM(amount) AS s, COUNT(*) AS n FROM `{stage}`")[0] == {
-        "s": Decimal(10),
-        "n": 5,
+        "s": Decimal(20),
+        "n": 10,
     }
-    empty = StageWriter(warehouse, stage, SPEC)
-    assert empty.finish() == 0 and warehouse.query(f"SELECT COUNT(*) AS n FROM `{stage}`")[0]["n"] == 0
+    warehouse.client.delete_table(stage)
+
+
+def _recording(split, sent):
+    def recorded(batch, target_bytes):
+        for part in split(batch, target_bytes):
+            sent.append(len(part))
+            yield part
+
+    return recorded
+
+
+def test_a_stage_with_rows_doubled_is_rebuilt_and_never_committed_twice(settings, warehouse, monkeypatch):
+    dataset = "slices_test_local"
+    warehouse.ensure_dataset(dataset)
+    spec = TableSpec("shared_stage_check", SPEC.columns, slice_field="at")
+    warehouse.ensure_table(dataset, spec)
+    rows = [_row(d, h, "A", "0.01") for d in (1, 2) for h in range(24)]  # REPEATED tags: always staged
+    write_rows, attempts = write_api.StageWriter.write_rows, []
+
+    def at_least_once(writer, batch):  # a retried request landing twice, as the default stream allows
+        write_rows(writer, batch)
+        attempts.append(writer.stage)
+        if len(attempts) == 1:
+            write_rows(writer, batch[:7])
+            writer.rows -= 7
+
+    monkeypatch.setattr(write_api.StageWriter, "write_rows", at_least_once)
+    assert warehouse.replace_slice(dataset, spec, rows, date(2025, 11, 1), date(2025, 11, 2)) == 48
+    got = warehouse.query(
+        f"SELECT COUNT(*) AS n, SUM(amount) AS s FROM `{warehouse.table_id(dataset, spec.name)}`"
+    )
+    assert len(attempts) == 2 and got[0] == {"n": 48, "s": Decimal("0.48")}
+    listed = {t.table_id for t in warehouse.client.list_tables(f"{warehouse.project}.{dataset}")}
+    assert not any(name.startswith("_stage_shared_stage_check") for name in listed)  # both stages dropped

@@ -60,10 +60,14 @@ def suite_settings(case, bigquery_standin, tmp_path_factory):
 @pytest.fixture(scope="session")
 def suite_warehouse(suite_settings):
     """The Warehouse adapter over the stand-in."""
-    from shared.platform.clients import make_bigquery_client
+    from shared.platform.clients import make_bigquery_client, make_bigquery_write_client
     from shared.warehouse.adapter import Warehouse
 
-    return Warehouse(make_bigquery_client(suite_settings), suite_settings.project)
+    return Warehouse(
+        make_bigquery_client(suite_settings),
+        suite_settings.project,
+        write_client=make_bigquery_write_client(suite_settings),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from shared.platform.clients import make_bigquery_client
+from shared.platform.clients import make_bigquery_client, make_bigquery_write_client
 from shared.platform.settings import settings_from_env
 from shared.warehouse.adapter import Warehouse
 from tests.providers.case import golden_slug, run_case, write_expected
@@ -48,7 +48,8 @@ def main(names: list[str]) -> int:
                         "CONFIG_DIR": str(case.config_dir(Path(folder))),
                     }
                 )
-                warehouse = Warehouse(make_bigquery_client(settings), PROJECT)
+                write_client = make_bigquery_write_client(settings)
+                warehouse = Warehouse(make_bigquery_client(settings), PROJECT, write_client=write_client)
                 run = run_case(case, warehouse, settings, golden_slug(case))
                 write_expected(case, run)
                 print(f"{case.name}: {', '.join(f'{t} {len(r)}' for t, r in run.tables.items())}")

@@ -108,6 +108,7 @@ def test_the_orgs_allowed_scale_inversely_with_the_operation_counts():
         "ct_dispatch",
         "ct_concurrent",
         "bq_inflight_queries",
+        "bq_write_connections",
     }
     by_key = {v.limit.key: v for v in double.verdicts}
     for verdict in base.verdicts:
@@ -133,6 +134,28 @@ def test_worker_slots_bind_long_runs_and_raising_max_instances_moves_the_binding
     raised = solve(data, instances={"worker": 1000, "api": 1000})
     assert raised.binding.limit.key == "run_region_cpu"
     assert raised.max_orgs > default.max_orgs
+
+
+def test_staging_through_the_default_stream_lifts_the_load_job_quota_and_pending_streams_would_not():
+    """GCP's two stages per run (a third of the runs): load jobs allow 100,000 / 2 orgs; the default stream needs
+    no CreateWriteStream; a PENDING stream per stage would need 2 per GCP run, 10,000 an hour per project."""
+    loads = synthetic_profile()
+    loads["per_run"]["bigquery.load_job"] = 2 / 3
+    assert solve(loads).binding.limit.key == "bq_load_jobs_day"
+    assert solve(loads).max_orgs == 50_000
+    default_stream = synthetic_profile()
+    default_stream["per_run"].update(
+        {"bigquery.load_job": 0, "bigquery.write_connections": 2 / 3, "bigquery.write_append_requests": 2 / 3}
+    )
+    by_key = {v.limit.key: v for v in solve(default_stream).verdicts}
+    assert math.isinf(by_key["bq_load_jobs_day"].max_orgs)
+    assert math.isinf(by_key["bq_write_create_stream"].max_orgs)
+    assert by_key["bq_write_connections"].max_orgs > sm.GOAL_ORGS
+    pending = json.loads(json.dumps(default_stream))
+    pending["per_run"].update({"bigquery.write_create_stream": 2 / 3, "bigquery.write_batch_commit": 1 / 3})
+    result = solve(pending)
+    assert result.binding.limit.key == "bq_write_create_stream"
+    assert result.max_orgs == math.floor(10_000 / 3600 * result.effective_seconds / 2)
 
 
 def test_a_per_org_limit_either_fits_or_allows_no_org():
@@ -230,7 +253,8 @@ def test_every_limit_is_data_with_a_value_a_unit_and_a_source():
     keys = [limit.key for limit in sm.LIMITS]
     assert len(keys) == len(set(keys))
     for limit in sm.LIMITS:
-        assert limit.value > 0 and limit.unit and limit.source and limit.read_on == sm.READ_ON
+        assert limit.value > 0 and limit.unit and limit.source
+        assert limit.read_on in (sm.READ_ON, sm.WRITE_READ_ON)
         assert limit.kind in (sm.RATE, sm.DAILY, sm.CONCURRENT, sm.INSTANCES, sm.RAMP)
         assert limit.scope in (sm.PROJECT, sm.WORKER_FUNCTION, sm.ORG)
     assert {limit.role for limit in sm.LIMITS if limit.kind == sm.INSTANCES} == set(sm.ROLES)

@@ -24,9 +24,7 @@ PREVIOUS_MONTH_DAYS = 5
 # The stats query reads export_time only; the rows query reads the changed partitions' columns.
 MAX_BYTES_BILLED = 200 * 1024**3
 # Memory bounds whatever the export's size: one source query reads whole partitions up to about READ_CHUNK_ROWS
-# rows (by the stats), transformed as one table; staged rows go to Parquet files of STAGE_CHUNK_ROWS rows (local
-# disk, which is memory on Cloud Functions), each loaded by one load job.
-STAGE_CHUNK_ROWS = 500_000
+# rows (by the stats), transformed as one table and appended to the stages (Storage Write API) before the next.
 READ_CHUNK_ROWS = 100_000
 # A step must leave this many seconds to commit in; past it, it stops before its transaction (transient).
 COMMIT_RESERVE_SECONDS = 20.0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import UTC, date, datetime
 
+from shared.platform.errors import TransientError
 from shared.platform.logs import log
 from shared.providers.contract import StepContext
 from shared.providers.gcp import constants as gcp
@@ -16,8 +16,8 @@ from shared.providers.gcp.state import STATE_TABLE, advance_state_sql, read_stat
 from shared.providers.gcp.transform import raw_rows, source_schema
 from shared.providers.kit.focus import FOCUS_TABLE
 from shared.warehouse.adapter import Warehouse, slice_condition
-from shared.warehouse.arrow import StageWriter
-from shared.warehouse.schemas import Column, TableSpec, load_table_specs
+from shared.warehouse.schemas import TableSpec, load_table_specs
+from shared.warehouse.write_api import StageWriter, is_stage_mismatch, stage_check_sql, stage_select
 
 RAW_TABLE = "gcp_billing_daily"
 
@@ -54,17 +54,11 @@ def load_billing_export(ctx: StepContext, warehouse: Warehouse) -> int:
     stages = _stage_tables(warehouse, dataset, (raw_spec, focus_spec))
     try:
         groups = partition_groups(changed, stats, gcp.READ_CHUNK_ROWS)
-        rows = _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages)
+        sent = _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages)
+        rows = sum(sent.values())
         ctx.ensure_time_left(gcp.COMMIT_RESERVE_SECONDS, f"{rows} rows")
-        _commit(
-            warehouse,
-            dataset,
-            (raw_spec, focus_spec),
-            stages,
-            changed,
-            _old_usage_days(state, changed),
-            audit,
-        )
+        old_days = _old_usage_days(state, changed)
+        _commit(warehouse, dataset, (raw_spec, focus_spec), stages, sent, changed, old_days, audit)
     finally:
         for stage in stages.values():
             warehouse.client.delete_table(stage, not_found_ok=True)
@@ -76,21 +70,14 @@ def _stage_tables(warehouse: Warehouse, dataset: str, specs: tuple[TableSpec, ..
     return {spec.name: warehouse.table_id(dataset, f"_stage_{spec.name}_{suffix}") for spec in specs}
 
 
-def _text_json(spec: TableSpec) -> TableSpec:
-    """The spec with JSON columns as STRING: a stage holds JSON as text, parsed once by the INSERT."""
-    columns = tuple(dataclasses.replace(c, type="STRING") if c.type == "JSON" else c for c in spec.columns)
-    return dataclasses.replace(spec, columns=columns)
-
-
-def _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages) -> int:
-    """Read the changed partitions (a query per group) as Arrow, transform (raw, then FOCUS), stage both."""
+def _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages) -> dict[str, int]:
+    """Read the changed partitions (a query per group) as Arrow, transform (raw, then FOCUS), stage both through
+    the Storage Write API; returns the rows sent per table."""
     import pyarrow as pa
 
     schema = source_schema(ctx.settings.config_dir)
-    raw_stage = StageWriter(warehouse, stages[raw_spec.name], raw_spec, gcp.STAGE_CHUNK_ROWS)
-    focus_stage = StageWriter(
-        warehouse, stages[focus_spec.name], _text_json(focus_spec), gcp.STAGE_CHUNK_ROWS
-    )
+    raw_stage = StageWriter(warehouse, stages[raw_spec.name], raw_spec)
+    focus_stage = StageWriter(warehouse, stages[focus_spec.name], focus_spec)
     for group in groups:
         # One table per group: the transform's fixed costs are paid per group, not per (small) batch.
         batches = [batch for batch in read_rows(source, group) if batch.num_rows]
@@ -99,7 +86,7 @@ def _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages) 
         raw = raw_rows(pa.Table.from_batches(batches).cast(schema), audit)
         raw_stage.write(raw)
         focus_stage.write(focus_rows(raw, ctx.settings.config_dir, ctx.run_id, audit["x_ingested_at"]))
-    return raw_stage.finish() + focus_stage.finish()
+    return {raw_spec.name: raw_stage.rows, focus_spec.name: focus_stage.rows}
 
 
 def _old_usage_days(state: dict, changed: list[date]) -> tuple[date, date] | None:
@@ -108,23 +95,28 @@ def _old_usage_days(state: dict, changed: list[date]) -> tuple[date, date] | Non
     return (min(days), max(days)) if days else None
 
 
-def _select(columns: tuple[Column, ...]) -> str:
-    return ", ".join(f"PARSE_JSON(`{c.name}`)" if c.type == "JSON" else f"`{c.name}`" for c in columns)
-
-
 def _commit(
     warehouse: Warehouse,
     dataset: str,
     specs: tuple[TableSpec, TableSpec],
     stages: dict,
+    sent: dict[str, int],
     changed: list[date],
     old_days: tuple[date, date] | None,
     audit: dict,
 ) -> None:
-    """One transaction: state advanced; the changed partitions' old raw and FOCUS rows deleted; the new inserted."""
+    """One transaction: both stages checked to hold the rows sent (the default stream is at least once); state
+    advanced; the changed partitions' old raw and FOCUS rows deleted; the new inserted."""
+    from google.api_core import exceptions
+
     raw_spec, focus_spec = specs
     raw, focus = warehouse.table_id(dataset, raw_spec.name), warehouse.table_id(dataset, focus_spec.name)
-    params = {"partitions": changed, **audit}
+    params = {
+        "partitions": changed,
+        "raw_rows": sent[raw_spec.name],
+        "focus_rows": sent[focus_spec.name],
+        **audit,
+    }
     deletes = ""
     if old_days:  # without state for them, these partitions never had rows: nothing to delete
         # GCP's slice of cost_focus: its rows (ProviderName) from these partitions, bounded by day for pruning.
@@ -135,15 +127,21 @@ def _commit(
         """
         params.update(match, slice_start=old_days[0], slice_end=old_days[1])
     names = {spec.name: ", ".join(f"`{name}`" for name in spec.column_names) for spec in specs}
-    warehouse.execute(
-        f"""
+    script = f"""
     BEGIN TRANSACTION;
+    {stage_check_sql(stages[raw_spec.name], "raw_rows")}
+    {stage_check_sql(stages[focus_spec.name], "focus_rows")}
     {advance_state_sql(warehouse.table_id(dataset, STATE_TABLE), stages[raw_spec.name])}
     {deletes}
-    INSERT INTO `{raw}` ({names[raw_spec.name]}) SELECT {_select(raw_spec.columns)} FROM `{stages[raw_spec.name]}`;
+    INSERT INTO `{raw}` ({names[raw_spec.name]}) SELECT {stage_select(raw_spec.columns)} FROM `{stages[raw_spec.name]}`;
     INSERT INTO `{focus}` ({names[focus_spec.name]})
-      SELECT {_select(focus_spec.columns)} FROM `{stages[focus_spec.name]}`;
+      SELECT {stage_select(focus_spec.columns)} FROM `{stages[focus_spec.name]}`;
     COMMIT TRANSACTION;
-    """,
-        params,
-    )
+    """
+    try:
+        warehouse.execute(script, params)
+    except exceptions.BadRequest as exc:
+        if not is_stage_mismatch(exc):
+            raise
+        # Rows lost or doubled on the way in: nothing was committed; the step reads and stages them again.
+        raise TransientError("WAREHOUSE_UNAVAILABLE", "Staged GCP rows differ from the rows sent.") from exc
