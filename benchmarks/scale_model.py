@@ -218,8 +218,9 @@ class Settings:
     worker_functions: int = 3
     # Role -> max instances; a role not named keeps its limit's documented default.
     instances: Mapping[str, int] = field(default_factory=dict)
-    # Requests per instance and vCPU per instance: the deployment's, TERRAFORM `concurrency` and `cpu`.
-    concurrency: int = 8
+    # Requests per instance, per role, and vCPU per instance: the deployment's (terraform/modules/service: the api
+    # serves 8 requests per instance, a worker one run per instance) and terraform/modules/function's `cpu`.
+    concurrency: Mapping[str, int] = field(default_factory=lambda: {"api": 8, "worker": 1})
     cpu: float = 1.0
     # Assumed: one central BigQuery transaction's latency L (issue 13: about 1-5 s on BigQuery).
     dml_seconds: float = 1.0
@@ -546,7 +547,11 @@ LIMITS: tuple[Limit, ...] = (
         unit="vCPU",
         kind=CONCURRENT,
         scope=PROJECT,
-        demand=lambda p, s: s.pipelines * (p.run_seconds + p.api_seconds) / s.concurrency * s.cpu,
+        demand=lambda p, s: (
+            s.pipelines
+            * (p.run_seconds / s.concurrency["worker"] + p.api_seconds / s.concurrency["api"])
+            * s.cpu
+        ),
         source=RUN_MAX_INSTANCES,
         note="the page's example baseline; each region's own is in the console",
         assumed=True,
@@ -603,7 +608,7 @@ def capacity(limit: Limit, settings: Settings, seconds: float) -> float:
     if limit.kind == CONCURRENT:
         return limit.value * seconds
     if limit.kind == INSTANCES:
-        return settings.instances.get(limit.role, limit.value) * settings.concurrency * seconds
+        return settings.instances.get(limit.role, limit.value) * settings.concurrency[limit.role] * seconds
     if limit.kind == RAMP:
         return ramp_capacity(limit.value, seconds)
     raise ValueError(f"unknown kind {limit.kind}")
@@ -733,7 +738,7 @@ def report(profile: Profile, result: Result, raised: Result | None) -> dict:
         "pipelines": settings.pipelines,
         "worker_functions": settings.worker_functions,
         "instances": instances(settings),
-        "concurrency": settings.concurrency,
+        "concurrency": dict(settings.concurrency),
         "max_orgs": _finite(result.max_orgs),
         "nightly_runs": _finite(result.max_orgs * settings.pipelines),
         "goal_orgs": GOAL_ORGS,
@@ -790,7 +795,8 @@ def render(data: dict) -> str:
     inst = ", ".join(f"{k} {v:,}" for k, v in data["instances"].items())
     lines.append(
         f"Window {data['window_seconds']:,.0f} s ({data['effective_seconds']:,.0f} s after the last request "
-        f"and run); max instances {inst}, {data['concurrency']} requests per instance"
+        f"and run); max instances {inst}; requests per instance "
+        + ", ".join(f"{role} {n}" for role, n in data["concurrency"].items())
     )
     verdict = "met" if data["goal_met"] else "NOT met"
     lines.append(

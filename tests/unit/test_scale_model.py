@@ -129,8 +129,8 @@ def test_worker_slots_bind_long_runs_and_raising_max_instances_moves_the_binding
         data[section] = dict.fromkeys(sm.OPS, 0)
     default = solve(data)
     assert default.binding.limit.key == "fn_worker"
-    # 100 instances x 8 requests per instance, each of 3 provider functions running one run per org.
-    assert default.max_orgs == math.floor(100 * 8 * default.effective_seconds / 600)
+    # 100 instances x 1 run per instance, each of 3 provider functions running one run per org.
+    assert default.max_orgs == math.floor(100 * 1 * default.effective_seconds / 600)
     raised = solve(data, instances={"worker": 1000, "api": 1000})
     assert raised.binding.limit.key == "run_region_cpu"
     assert raised.max_orgs > default.max_orgs
@@ -261,12 +261,14 @@ def test_every_limit_is_data_with_a_value_a_unit_and_a_source():
 
 
 def test_the_deployment_settings_match_the_terraform_function_module():
-    """Concurrency per instance and vCPU are the deployment's, read from terraform, not platform limits."""
+    """Concurrency per instance (per role) and vCPU are the deployment's, read from terraform, not platform limits."""
     text = (REPO / "terraform/modules/function/variables.tf").read_text()
-
-    def default(variable: str) -> str:
-        block = re.search(rf'variable "{variable}" \{{(.*?)\n\}}', text, re.DOTALL).group(1)
-        return re.search(r"default\s*=\s*\"?([\d.]+)\"?", block).group(1)
-
-    assert float(default("concurrency")) == sm.Settings().concurrency
-    assert float(default("cpu")) == sm.Settings().cpu
+    block = re.search(r'variable "cpu" \{(.*?)\n\}', text, re.DOTALL).group(1)
+    assert float(re.search(r"default\s*=\s*\"?([\d.]+)\"?", block).group(1)) == sm.Settings().cpu
+    service = (REPO / "terraform/modules/service/main.tf").read_text()
+    # The first `concurrency = N` after each role's block opens (the worker's description holds "${provider}").
+    concurrency = {
+        role: int(re.search(rf"{opening}.*?concurrency\s*=\s*(\d+)", service, re.DOTALL).group(1))
+        for role, opening in (("api", r"api = \{"), ("worker", r"provider => \{"))
+    }
+    assert concurrency == dict(sm.Settings().concurrency) == {"api": 8, "worker": 1}
