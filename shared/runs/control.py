@@ -7,6 +7,10 @@
     orgs/{org}/inflight/{fingerprint}        the in-flight duplicate index: the run holding that request
     orgs/{org}/scheduled/{key}               the scheduler's run of one (pipeline, day)
     dead_letters/{message_id}                a stored dead letter
+    api_keys/{key_hash}                      the serving index of an API key: org_slug, api_key_id, is_active,
+                                             expires_at, plan, subscription_status, providers, verified_at
+                                             (shared/tenancy/key_index.py; BigQuery's org_api_keys is the record;
+                                             key hashes are random, so orgs never share one; no TTL)
 
 Documents that may go carry `expire_at` (Firestore's TTL policy deletes them; BigQuery keeps the history).
 """
@@ -19,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from shared.platform.settings import Settings
 
-ORGS, RUNS, SLICES, RATE, INFLIGHT, SCHEDULED, DEAD_LETTERS = (
+ORGS, RUNS, SLICES, RATE, INFLIGHT, SCHEDULED, DEAD_LETTERS, API_KEYS = (
     "orgs",
     "runs",
     "slices",
@@ -27,6 +31,7 @@ ORGS, RUNS, SLICES, RATE, INFLIGHT, SCHEDULED, DEAD_LETTERS = (
     "inflight",
     "scheduled",
     "dead_letters",
+    "api_keys",
 )
 RUN_RETENTION = timedelta(days=30)  # a settled run document stays readable this long (then: the history view)
 MARKER_RETENTION = timedelta(days=35)  # longer than any schedule looks back
@@ -113,6 +118,11 @@ def scheduled_ref(db, org_slug: str, pipeline_id: str, day: date):
 def dead_letter_ref(db, message_id: str):
     """A stored dead letter (keyed by its message id: storing one twice is one document)."""
     return db.collection(DEAD_LETTERS).document(message_id)
+
+
+def api_key_ref(db, key_hash: str):
+    """An API key's serving index document (keyed by the key's peppered hash, never the key)."""
+    return db.collection(API_KEYS).document(key_hash)
 
 
 def to_document(values: dict) -> dict:

@@ -1,8 +1,9 @@
 """Per-instance API key lookups: a cache of valid keys (refreshed ahead), a brief cache of unknown ones, and a gate
 that runs one lookup per key at a time and a bounded number overall.
 
-Why: each lookup is a warehouse query. Without the gate, 50 requests of an org arriving together each query the
-same key, and a flood of unknown keys queues every legitimate request behind hundreds of queries.
+Why: each lookup is a read of the key's Firestore index document, or a warehouse query for a key the index lacks
+(every unknown key). Without the gate, 50 requests of an org arriving together each look up the same key, and a
+flood of unknown keys queues every legitimate request behind hundreds of queries.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from shared.platform.errors import TransientError
 
 # A valid key lookup is reused for this long in one instance: a revoked or expired key, a suspended subscription
-# or a removed credential takes effect within this bound (see README, "Authentication").
+# or a removed credential takes effect within this bound when made through onboarding, which keeps the key index
+# exact (see README, "Authentication"; made directly in BigQuery: within KEY_INDEX_VERIFY_SECONDS more).
 AUTH_CACHE_SECONDS = 30.0
 # The last part of an entry's life in which one request refreshes it in the background.
 REFRESH_AHEAD_SECONDS = 10.0

@@ -10,9 +10,9 @@ from shared.platform.clients import make_bigquery_client, make_kms_client
 from shared.platform.errors import TerminalError
 from shared.platform.identifiers import is_org_slug
 from shared.platform.settings import Settings, central_table
-from shared.tenancy import api_keys
+from shared.tenancy import api_keys, auth, key_index
 from shared.tenancy.credentials import store_credential
-from shared.tenancy.subscriptions import SUBSCRIPTION_STATUSES, load_plans
+from shared.tenancy.subscriptions import SUBSCRIPTION_STATUSES, load_plans, subscription_refusal
 from shared.warehouse.adapter import Warehouse
 from shared.warehouse.datasets import bootstrap_central, ensure_org_dataset
 from shared.warehouse.params import Typed
@@ -20,6 +20,13 @@ from shared.warehouse.params import Typed
 
 class AdminError(ValueError):
     """An admin command cannot be done as asked; the message says what to change."""
+
+
+# The Firestore key index (shared/tenancy/key_index.py) follows every change made here, in an order chosen so that a
+# failure between the two stores errs on the side of refusing: a restrictive change (revoke, suspend) is written to
+# the index FIRST, then BigQuery; a permissive one (a new key, a credential, reactivation) to BigQuery first, then the
+# index. Either way the index may briefly refuse what BigQuery allows, never the reverse; a stale document is
+# re-verified within KEY_INDEX_VERIFY_SECONDS, and a refused provider is re-checked in BigQuery before refusing.
 
 
 def _warehouse(settings: Settings) -> Warehouse:
@@ -84,7 +91,9 @@ def issue_api_key(settings: Settings, slug: str, expires_at: datetime | None = N
     """A new API key for an existing org; returns {"org_slug", "api_key", "api_key_id"}. Shown only once."""
     api_key = api_keys.new_api_key()
     api_key_id = str(uuid.uuid4())
-    _warehouse(settings).execute(
+    key_hash = api_keys.hash_api_key(api_key, settings.key_pepper)
+    warehouse = _warehouse(settings)
+    warehouse.execute(
         f"""
         INSERT INTO `{central_table(settings, "org_api_keys")}`
           (api_key_id, org_slug, key_hash, key_prefix, is_active, expires_at, created_at, revoked_at)
@@ -93,17 +102,20 @@ def issue_api_key(settings: Settings, slug: str, expires_at: datetime | None = N
         {
             "id": api_key_id,
             "slug": slug,
-            "hash": api_keys.hash_api_key(api_key, settings.key_pepper),
+            "hash": key_hash,
             "prefix": api_key[:10],
             "expires_at": Typed(expires_at, "TIMESTAMP"),
             "now": datetime.now(UTC),
         },
     )
+    # Permissive: BigQuery first. The document is BigQuery's own answer for the key (plan, status, providers).
+    auth.index_key(warehouse, settings, key_hash)
     return {"org_slug": slug, "api_key": api_key, "api_key_id": api_key_id}
 
 
 def revoke_api_key(settings: Settings, slug: str, api_key_id: str) -> None:
     """Deactivate one of the org's API keys (instances stop accepting it within the auth cache bound)."""
+    key_index.index_of(settings).deactivate(slug, api_key_id)  # restrictive: the index first
     changed = _warehouse(settings).execute(
         f"UPDATE `{central_table(settings, 'org_api_keys')}` SET is_active = FALSE, revoked_at = @now "
         "WHERE org_slug = @slug AND api_key_id = @id AND is_active",
@@ -117,6 +129,10 @@ def set_subscription_status(settings: Settings, slug: str, status: str) -> None:
     """Change an org's subscription status (e.g. to SUSPENDED)."""
     if status not in SUBSCRIPTION_STATUSES:
         raise AdminError(f"status {status!r} is not one of {', '.join(SUBSCRIPTION_STATUSES)}")
+    index = key_index.index_of(settings)
+    restrictive = subscription_refusal(status) is not None
+    if restrictive:
+        index.set_org_fields(slug, subscription_status=status)
     changed = _warehouse(settings).execute(
         f"UPDATE `{central_table(settings, 'org_subscriptions')}` SET status = @status, updated_at = @now "
         "WHERE org_slug = @slug",
@@ -124,6 +140,8 @@ def set_subscription_status(settings: Settings, slug: str, status: str) -> None:
     )
     if not changed:
         raise AdminError(f"org {slug!r} has no subscription; create the org first")
+    if not restrictive:
+        index.set_org_fields(slug, subscription_status=status)
 
 
 def set_credential(
@@ -145,4 +163,5 @@ def set_credential(
     credential_id = store_credential(
         _warehouse(settings), settings, make_kms_client(settings), slug, provider, secret.strip(), metadata
     )
+    key_index.index_of(settings).add_provider(slug, provider)  # permissive: after BigQuery
     return {"org_slug": slug, "provider": provider, "credential_id": credential_id, "metadata": metadata}

@@ -53,7 +53,7 @@ class KeyTable:
 
 def _refused(table, key, cache) -> str:
     with pytest.raises(ApiError) as caught:
-        authenticate_org(table, SETTINGS, key, cache)
+        authenticate_org(table, SETTINGS, key, cache, index=None)
     assert caught.value.status == 401
     return caught.value.code
 
@@ -81,7 +81,7 @@ def test_random_strings_are_refused_without_any_lookup():
 
 def test_existing_legacy_keys_keep_working():
     table, cache = KeyTable(LEGACY_KEY), KeyCache()
-    assert authenticate_org(table, SETTINGS, LEGACY_KEY, cache).org_slug == "acme"
+    assert authenticate_org(table, SETTINGS, LEGACY_KEY, cache, index=None).org_slug == "acme"
     assert table.lookups == 1
 
 
@@ -118,7 +118,7 @@ def _at_once(count: int, work) -> list:
 def test_requests_with_the_same_cold_key_share_one_lookup():
     key = api_keys.new_api_key()
     table, cache = KeyTable(key, hold=True), KeyCache()
-    threads, results = _at_once(20, lambda i: authenticate_org(table, SETTINGS, key, cache))
+    threads, results = _at_once(20, lambda i: authenticate_org(table, SETTINGS, key, cache, index=None))
     for _ in range(500):  # until the 19 others are waiting on the first one's lookup
         if table.lookups:
             break
@@ -141,7 +141,7 @@ def test_requests_with_the_same_cold_key_share_one_lookup():
 def test_lookups_of_distinct_keys_are_bounded_per_instance(make_key, running, refused_at_once):
     table, cache = KeyTable(hold=True), KeyCache()
     keys = [make_key() for _ in range(12)]
-    threads, results = _at_once(12, lambda i: authenticate_org(table, SETTINGS, keys[i], cache))
+    threads, results = _at_once(12, lambda i: authenticate_org(table, SETTINGS, keys[i], cache, index=None))
     for _ in range(500):
         if (
             table.running >= running

@@ -8,6 +8,9 @@
 #   orgs/{org}/inflight/{fingerprint}           duplicate index of in-flight requests
 #   orgs/{org}/scheduled/{key}                  scheduled-run markers
 #   dead_letters/{message_id}                   dead-lettered deliveries
+#   api_keys/{key_hash}                         serving index of API keys (no TTL: keys do not expire by time
+#                                               here; onboarding's `where org_slug ==` uses the automatic
+#                                               single-field index, so nothing is declared for it)
 locals {
   # Each collection group whose documents set `expire_at` when they may go: terminal runs and their slices after
   # 30 days, in-flight and scheduled markers after 35 days, rate shards after 2 minutes, dead letters after 90 days.
