@@ -94,14 +94,11 @@ def estimates_select(dataset: str, sources: EstimateSources) -> str:
     """
 
 
-def unpriced_models(warehouse, dataset: str, provider: str, start, end) -> list[str]:
-    """Models with usage the price table does not cover in [start, end] (after a load of the estimates)."""
-    rows = warehouse.query(
-        f"""SELECT DISTINCT IFNULL(model, '(no model)') AS model FROM `{warehouse.project}.{dataset}.{ESTIMATES_TABLE}`
-        WHERE provider = @provider AND status = 'unpriced' AND usage_date BETWEEN @start AND @end ORDER BY model""",
-        {"provider": provider, "start": start, "end": end},
-    )
-    return [row["model"] for row in rows]
+def unpriced_models_sql(table: str) -> str:
+    """An expression: the models with usage the price table does not cover in the slice of @provider (ARRAY)."""
+    return f"""ARRAY(SELECT DISTINCT IFNULL(model, '(no model)') AS model FROM `{table}`
+        WHERE provider = @provider AND status = 'unpriced' AND usage_date BETWEEN @slice_start AND @slice_end
+        ORDER BY model)"""
 
 
 def estimate_processor(sources: EstimateSources):
@@ -114,7 +111,7 @@ def estimate_processor(sources: EstimateSources):
         spec = load_table_specs(ctx.settings.config_dir, "org")[ctx.destination_table or ESTIMATES_TABLE]
         params = {"provider": sources.provider, "run_id": ctx.run_id, "ingested_at": datetime.now(UTC)}
         ctx.ensure_time_left(COMMIT_RESERVE_SECONDS, "the cost estimates")
-        written = warehouse.replace_slice_with_query(
+        answer = warehouse.replace_slice_and_report(
             dataset,
             spec,
             estimates_select(f"{warehouse.project}.{dataset}", sources),
@@ -122,8 +119,9 @@ def estimate_processor(sources: EstimateSources):
             ctx.start_date,
             ctx.end_date,
             match={"provider": sources.provider},
+            report={"unpriced": unpriced_models_sql(warehouse.table_id(dataset, spec.name))},
         )
-        missing = unpriced_models(warehouse, dataset, sources.provider, ctx.start_date, ctx.end_date)
+        written, missing = answer["n"], list(answer["unpriced"] or [])
         if missing:
             # Not an error: the run completes, the rows say 'unpriced' and the reconciliation shows the gap.
             log(

@@ -56,9 +56,14 @@ def _rows(warehouse, settings, slug, table, where="TRUE") -> list[dict]:
     return warehouse.query(f"SELECT * FROM `{ds}.{table}` WHERE {where}")
 
 
-def test_estimates_equal_billed_where_priced_and_the_unpriced_model_shows_as_the_gap(settings, warehouse):
+def test_estimates_equal_billed_where_priced_and_the_unpriced_model_shows_as_the_gap(
+    settings, warehouse, capsys
+):
     slug = _org(settings, warehouse)
     written = _run_steps(settings, warehouse, slug)
+    # The estimate's own job names the model the price table lacks (logged once, a WARNING).
+    warnings = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "price table" in line]
+    assert [w["unpriced_models"] for w in warnings] == [["claude-imaginary-9"]]
     estimates = _rows(warehouse, settings, slug, "llm_cost_estimates")
     assert written["estimate"] == len(estimates)
     by_status = {}
