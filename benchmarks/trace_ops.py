@@ -504,7 +504,9 @@ EXPECTED = (
     ("request", "functions.invocation.api", 1, 1),
     ("request", "firestore.transaction", 1, None),  # the reservation
     ("request", "firestore.write", 1, None),  # the run document created
-    ("request", QUERY, 1, None),  # the key lookup (the key was never cached)
+    # The key lookup (never cached here) reads its document in the Firestore key index: no BigQuery job.
+    ("request", "firestore.read", 1, None),
+    ("request", QUERY, 0, 0),
     # The request path appends no history: the run's "requested" change waits in its document for the claim.
     ("request", "bigquery.streaming_requests", 0, 0),
     ("request", "pubsub.publish", 1, 1),
