@@ -20,7 +20,7 @@ from shared.runs.admission import (
 from shared.runs.model import CANCELLED, PENDING, RUNNING
 from shared.runs.publish import NEW_RUN, reserve_and_publish
 from shared.runs.run_log import RunLog
-from shared.tenancy import auth
+from shared.tenancy import auth, operator_auth
 from shared.tenancy.subscriptions import load_plans
 from shared.worker.pipelines import load_pipelines
 
@@ -212,7 +212,7 @@ def reap(request: Request, deps: ApiDeps) -> Response:
     from shared.runs.reaper import reap_stuck_runs
 
     # The root key, or Cloud Scheduler's identity: the reaper runs every 10 minutes (terraform/modules/scheduler).
-    auth.verify_scheduler_caller(deps.settings, request.headers)
+    operator_auth.verify_scheduler_caller(deps.settings, request.headers)
     return json_response(reap_stuck_runs(deps.warehouse, deps.settings))
 
 
@@ -222,7 +222,7 @@ def list_dead_letters(request: Request, deps: ApiDeps) -> Response:
     from shared.dead_letters import store
 
     # The root key, or Cloud Scheduler's identity: the drain runs every 15 minutes (terraform/modules/scheduler).
-    auth.verify_scheduler_caller(deps.settings, request.headers)
+    operator_auth.verify_scheduler_caller(deps.settings, request.headers)
     query = parse_dead_letter_query(request.args)
     from shared.runs.control import control_db
 
@@ -239,7 +239,7 @@ def replay_dead_letters(request: Request, deps: ApiDeps) -> Response:
     from shared.dead_letters import store
     from shared.dead_letters.replay import replay
 
-    auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
+    operator_auth.verify_root_key(deps.settings, request.headers.get("X-CA-Root-Key"))
     body = parse_model(ReplayBody, _body(request))
     store.drain(deps.settings, deps.subscriber())  # so "all" includes what just landed
     answer = replay(
@@ -258,7 +258,7 @@ def scheduler_trigger(request: Request, deps: ApiDeps) -> Response:
     from shared.api.models import TriggerBody, parse_model
     from shared.scheduling.trigger import trigger
 
-    auth.verify_scheduler_caller(deps.settings, request.headers)
+    operator_auth.verify_scheduler_caller(deps.settings, request.headers)
     body = parse_model(TriggerBody, _body(request), empty_ok=True)
     scheduled_time = body.scheduled_time or _schedule_time_header(request)
     # Deployed, each task carries an OIDC token of TASKS_SERVICE_ACCOUNT (added by Cloud Tasks: no secret in the
@@ -298,7 +298,7 @@ def scheduler_process_queue(request: Request, deps: ApiDeps) -> Response:
     from shared.scheduling.tasks import ScheduledRun
     from shared.scheduling.trigger import process_task
 
-    auth.verify_tasks_caller(deps.settings, request.headers)
+    operator_auth.verify_tasks_caller(deps.settings, request.headers)
     body = parse_model(TaskBody, _body(request))
     answer, status = process_task(
         deps.warehouse,

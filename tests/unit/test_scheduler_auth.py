@@ -4,7 +4,7 @@ import pytest
 
 from shared.platform.errors import ApiError
 from shared.platform.settings import SettingsError, settings_from_env
-from shared.tenancy.auth import verify_scheduler_caller
+from shared.tenancy.operator_auth import verify_scheduler_caller
 
 BASE = {
     "GCP_PROJECT_ID": "p",
@@ -67,7 +67,7 @@ TASKS = "dps-prod-tasks@p.iam.gserviceaccount.com"
 
 
 def test_process_queue_accepts_the_root_key_or_the_tasks_oidc_identity_only():
-    from shared.tenancy.auth import verify_tasks_caller
+    from shared.tenancy.operator_auth import verify_tasks_caller
 
     configured = _settings(
         TASKS_SERVICE_ACCOUNT=TASKS,
@@ -113,7 +113,7 @@ def test_deployed_tasks_carry_an_oidc_token_and_no_root_key():
 
 
 def test_workers_start_without_the_auth_secrets_and_can_authenticate_no_one():
-    from shared.tenancy.auth import verify_root_key
+    from shared.tenancy.operator_auth import verify_root_key
 
     worker_env = {k: v for k, v in BASE.items() if k != "CA_ROOT_API_KEY"} | {"ENVIRONMENT": "prod"}
     with pytest.raises(SettingsError, match="CA_ROOT_API_KEY"):
