@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -161,10 +162,15 @@ def refresh_caller(
     api_key: str | None,
     cache: KeyCache | None = KEY_CACHE,
     index: KeyIndex | None | str = FROM_SETTINGS,
+    current: OrgCaller | None = None,
 ) -> OrgCaller:
     """The key's caller as BigQuery has it now, its index document and cache entry rewritten: asked before a
-    refusal the index may not know to be wrong (a credential stored around the CLI); 401 as authenticate_org."""
+    refusal the index may not know to be wrong (a credential stored around the CLI); 401 as authenticate_org.
+    At most once per key and REFRESH_EVERY_SECONDS in an instance: within that, `current` is the answer (a client
+    repeating a request for a provider it has no credential for costs one query a bound, not one per request)."""
     key_format, key_hash = _key_hash(settings, api_key)
+    if current is not None and not _refresh_due(key_hash):
+        return current
     index = _index(settings, index)
     # Its own in-flight name: a concurrent cold lookup of the same key may have answered from the index.
     caller = LOOKUP_GATES[key_format].run(
@@ -177,6 +183,24 @@ def refresh_caller(
     if cache:
         cache.put(key_hash, caller)
     return _unexpired(caller)
+
+
+# How often one instance may re-check one key against BigQuery before a refusal (refresh_caller).
+REFRESH_EVERY_SECONDS = 30.0
+_REFRESHED: dict[str, float] = {}
+_REFRESHED_LOCK = threading.Lock()
+
+
+def _refresh_due(key_hash: str, clock=time.monotonic) -> bool:
+    """True (and the time noted) if this key was not re-checked within REFRESH_EVERY_SECONDS."""
+    now = clock()
+    with _REFRESHED_LOCK:
+        if now - _REFRESHED.get(key_hash, float("-inf")) < REFRESH_EVERY_SECONDS:
+            return False
+        if len(_REFRESHED) >= 10_000:  # bounded: forgetting only allows an early re-check
+            _REFRESHED.clear()
+        _REFRESHED[key_hash] = now
+        return True
 
 
 def index_key(

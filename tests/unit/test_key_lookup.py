@@ -185,3 +185,15 @@ def test_a_full_queue_refuses_at_once():
         gate.run("second", lambda: "never")
     held.set()
     threads[0].join(30)
+
+
+def test_a_refusal_recheck_asks_the_warehouse_once_per_key_and_bound():
+    """A client repeating a request for a provider it has no credential for: one re-check, then the caller it has."""
+    from shared.tenancy.auth import refresh_caller
+
+    key = api_keys.new_api_key()
+    table, cache = KeyTable(key), KeyCache()
+    current = authenticate_org(table, SETTINGS, key, cache, index=None)
+    answers = [refresh_caller(table, SETTINGS, key, cache, index=None, current=current) for _ in range(5)]
+    assert table.lookups == 2  # the first authentication, then one re-check
+    assert {answer.org_slug for answer in answers} == {"acme"}
