@@ -215,7 +215,10 @@ def test_no_secret_value_in_any_tf_file(path):
         for name, body in block.items():
             if re.search(r"key|secret|password|token|pepper", _unquote(name)) and "default" in body:
                 assert not body["default"], f"{path}: variable {name} has a default value"
-    # Secret settings arrive only from Secret Manager, never as plain environment variables.
+
+
+def test_secret_settings_are_never_plain_environment_variables():
+    """Secret settings arrive only from Secret Manager, never as plain environment variables."""
     for _, name, body in [(p, n, b) for p, n, b in resources("google_cloudfunctions2_function")]:
         plain = json.dumps(body["service_config"][0].get("environment_variables", ""))
         assert "CA_ROOT_API_KEY" not in plain and "API_KEY_PEPPER" not in plain
