@@ -17,6 +17,15 @@ import httpx
 SHAPES = ("random", "legacy")
 
 
+def add_attack_arguments(parser, attack_help: str) -> None:
+    """The flood's options, the same in every benchmark that offers one: --attack N, its concurrency, its keys."""
+    parser.add_argument("--attack", type=int, default=0, help=attack_help)
+    parser.add_argument("--attack-concurrency", type=int, default=16, help="invalid-key requests in flight")
+    parser.add_argument(
+        "--attack-keys", choices=SHAPES, default="random", help="what the invalid keys look like"
+    )
+
+
 def invalid_key(shape: str) -> str:
     """A key no org has: a random string, or one shaped like a pre-checksum key."""
     return "dps_" + secrets.token_urlsafe(32) if shape == "legacy" else secrets.token_urlsafe(32)

@@ -25,7 +25,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/burst.py`
 
-from benchmarks.attack import SHAPES, KeyFlood
+from benchmarks.attack import KeyFlood, add_attack_arguments
 from devstack.stack import LocalStack
 from shared.platform.settings import DEFAULT_CONFIG_DIR, central_table
 from shared.tenancy import onboarding
@@ -191,16 +191,10 @@ def main() -> None:
     parser.add_argument(
         "--data-dir", type=Path, help="keep the stack's data and logs here (default: a temp dir)"
     )
-    parser.add_argument(
-        "--attack",
-        type=int,
-        default=0,
-        help="also send this many run requests with invalid keys over the window "
+    add_attack_arguments(
+        parser,
+        "also send this many run requests with invalid keys over the window "
         "(issue 18 uses 200); compare with a run without it",
-    )
-    parser.add_argument("--attack-concurrency", type=int, default=16, help="invalid-key requests in flight")
-    parser.add_argument(
-        "--attack-keys", choices=SHAPES, default="random", help="what the invalid keys look like"
     )
     args = parser.parse_args()
     if args.requests // max(args.orgs, 1) > 1000:  # days back from yesterday must stay within three years

@@ -25,7 +25,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: `.venv/bin/python benchmarks/run_api.py`
 
-from benchmarks.attack import SHAPES, KeyFlood
+from benchmarks.attack import KeyFlood, add_attack_arguments
 from devstack import processes
 from devstack.processes import LOOPBACK, ManagedProcess
 from devstack.stack import FUNCTIONS_DIR, LocalStack
@@ -262,16 +262,10 @@ def main() -> None:
     parser.add_argument(
         "--data-dir", type=Path, help="keep the stack's data and logs here (default: a temp dir)"
     )
-    parser.add_argument(
-        "--attack",
-        type=int,
-        default=0,
-        help="also measure each round's run API burst beside this many requests "
+    add_attack_arguments(
+        parser,
+        "also measure each round's run API burst beside this many requests "
         "with invalid keys (issue 18 uses 200); the ratio to the burst without them is printed",
-    )
-    parser.add_argument("--attack-concurrency", type=int, default=16, help="invalid-key requests in flight")
-    parser.add_argument(
-        "--attack-keys", choices=SHAPES, default="random", help="what the invalid keys look like"
     )
     args = parser.parse_args()
     if not 0 < args.requests <= 1000:  # distinct days back from yesterday must stay within three years
