@@ -15,7 +15,7 @@ from shared.platform.errors import TerminalError
 from shared.platform.settings import DEFAULT_CONFIG_DIR
 from shared.providers.gcp.focus import focus_rows
 from shared.providers.gcp.transform import raw_rows, source_schema
-from shared.providers.kit.focus import service_categories
+from shared.providers.kit.focus import service_classes
 from tests.focus_conformance import violations
 from tests.kit.golden import jsonable
 
@@ -119,11 +119,11 @@ def test_golden_focus_rows_conform_to_focus():
 
 def test_vectorised_transform_equals_the_row_by_row_reference():
     raw, focus = _transformed()
-    categories, default = service_categories(DEFAULT_CONFIG_DIR, "Google Cloud")
+    classes, default = service_classes(DEFAULT_CONFIG_DIR, "Google Cloud")
     reference = [rowwise.raw_row(row, AUDIT) for row in export_slice().to_pylist()]
     assert raw.to_pylist() == reference
     assert focus.to_pylist() == [
-        rowwise.focus_row(r, categories, default, RUN_ID, INGESTED_AT) for r in reference
+        rowwise.focus_row(r, classes, default, RUN_ID, INGESTED_AT) for r in reference
     ]
 
 

@@ -11,7 +11,7 @@ import pytest
 from shared.platform.errors import RUN_ERRORS, PipelineError, TerminalError, TransientError
 from shared.platform.identifiers import is_path_segment
 from shared.providers.contract import Processor
-from shared.providers.kit.focus import SERVICE_CATEGORIES, service_categories
+from shared.providers.kit.focus import SERVICE_CATEGORIES, classify_service
 from shared.providers.registry import PROVIDERS
 from shared.warehouse.schemas import load_table_specs
 from shared.worker.pipelines import load_pipelines, ordered_steps
@@ -98,14 +98,13 @@ def test_cost_focus_rows_conform_and_carry_the_providers_identity(
     assert rows, f"{case.name} writes no cost_focus rows"
     assert violations(rows) == dict(case.focus_gaps)
     identity = case.provider.focus
-    categories, default = service_categories(suite_settings.config_dir, identity.provider_name)
-    categories = {**categories, **identity.service_categories}
     for row in rows:
         assert (row["ProviderName"], row["InvoiceIssuerName"]) == (
             identity.provider_name,
             identity.invoice_issuer,
         )
-        assert row["ServiceCategory"] == categories.get(row["ServiceName"], default)
+        classified = classify_service(suite_settings.config_dir, identity, row["ServiceName"])
+        assert (row["ServiceCategory"], row["ServiceSubcategory"]) == classified
 
 
 def test_a_rerun_changes_nothing(case, golden_run, suite_settings, suite_warehouse):

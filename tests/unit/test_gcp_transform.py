@@ -11,7 +11,7 @@ from devstack.providers.gcp.export import ExportSpec, generate_export
 from shared.platform.settings import DEFAULT_CONFIG_DIR
 from shared.providers.gcp.focus import focus_rows
 from shared.providers.gcp.transform import raw_rows, source_schema
-from shared.providers.kit.focus import service_categories
+from shared.providers.kit.focus import service_classes
 from tests.focus_conformance import violations
 
 NOW = datetime(2025, 11, 20, tzinfo=UTC)
@@ -35,10 +35,10 @@ def test_vectorised_equals_row_by_row_on_a_generated_export(detailed):
     source = _source(ExportSpec(start=date(2025, 10, 30), days=4, rows_per_day=400, detailed=detailed))
     raw = raw_rows(source, AUDIT)
     focus = focus_rows(raw, DEFAULT_CONFIG_DIR, "run-1", NOW)
-    categories, default = service_categories(DEFAULT_CONFIG_DIR, "Google Cloud")
+    classes, default = service_classes(DEFAULT_CONFIG_DIR, "Google Cloud")
     reference = [rowwise.raw_row(row, AUDIT) for row in source.to_pylist()]
     assert raw.to_pylist() == reference
-    assert focus.to_pylist() == [rowwise.focus_row(r, categories, default, "run-1", NOW) for r in reference]
+    assert focus.to_pylist() == [rowwise.focus_row(r, classes, default, "run-1", NOW) for r in reference]
     assert violations(focus.to_pylist()) == {}
 
 

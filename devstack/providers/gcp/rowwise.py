@@ -68,8 +68,9 @@ def _credit_sums(credits: list[dict]) -> dict:
     return sums
 
 
-def focus_row(raw: dict, categories: dict, default: str, run_id: str, ingested_at: datetime) -> dict:
-    """One gcp_billing_daily row → one cost_focus row (Tags as JSON text)."""
+def focus_row(raw: dict, classes: dict, default: tuple, run_id: str, ingested_at: datetime) -> dict:
+    """One gcp_billing_daily row → one cost_focus row (Tags as JSON text); `classes`: ServiceName →
+    (ServiceCategory, ServiceSubcategory), `default` for the others."""
     cost_type, usage = raw["cost_type"], raw["usage"] or {}
     regular = (cost_type or "regular") == "regular"
     service = (raw["service"] or {}).get("description")
@@ -90,6 +91,7 @@ def focus_row(raw: dict, categories: dict, default: str, run_id: str, ingested_a
         "BillingCurrency": raw["currency"],
         "BillingPeriodStart": billing_period(month, False),
         "BillingPeriodEnd": billing_period(month, True),
+        "InvoiceId": None,
         "ChargePeriodStart": start,
         "ChargePeriodEnd": end if end > start else start + timedelta(hours=1),
         "ChargeCategory": CHARGE_CATEGORY.get(cost_type or "regular", "Usage"),
@@ -107,8 +109,9 @@ def focus_row(raw: dict, categories: dict, default: str, run_id: str, ingested_a
         "ProviderName": gcp.PROVIDER_NAME,
         "PublisherName": gcp.PROVIDER_NAME if raw["seller_name"] in (None, "Google") else raw["seller_name"],
         "InvoiceIssuerName": gcp.PROVIDER_NAME,
-        "ServiceCategory": categories.get(service, default),
+        "ServiceCategory": classes.get(service, default)[0],
         "ServiceName": service or gcp.PROVIDER_NAME,
+        "ServiceSubcategory": classes.get(service, default)[1],
         "SkuId": get("sku", "id"),
         "RegionId": get("location", "region"),
         "RegionName": get("location", "region"),

@@ -19,7 +19,7 @@ from shared.providers.gcp.arrowkit import (
     map_values,
     per_row_sum,
 )
-from shared.providers.kit.focus import service_categories
+from shared.providers.kit.focus import service_classes
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # Google's invoice months are Pacific-time months
 CHARGE_CATEGORY = {
@@ -90,6 +90,7 @@ def _charge_columns(col: dict) -> dict:
         "BillingCurrency": col["currency"],
         "BillingPeriodStart": map_values(month, lambda m: billing_period(m, False), TIMESTAMP),
         "BillingPeriodEnd": map_values(month, lambda m: billing_period(m, True), TIMESTAMP),
+        "InvoiceId": pa.nulls(n, pa.string()),
         "ChargePeriodStart": start,
         # FOCUS needs an end after the start; a zero-length export row (seen on some tax rows) gets its hour.
         "ChargePeriodEnd": pc.if_else(
@@ -114,7 +115,7 @@ def _charge_columns(col: dict) -> dict:
 def _service_columns(col: dict, config_dir: Path) -> dict:
     """Who provides and sells the charge, what service, where, on what resource, with which tags."""
     n, service = len(col["cost_type"]), field(col["service"], "description")
-    categories, default = service_categories(config_dir, gcp.PROVIDER_NAME)
+    classes, default = service_classes(config_dir, gcp.PROVIDER_NAME)
     provider = constant(gcp.PROVIDER_NAME, pa.string(), n)
     return {
         "ProviderName": provider,
@@ -123,8 +124,9 @@ def _service_columns(col: dict, config_dir: Path) -> dict:
             col["seller_name"], lambda s: gcp.PROVIDER_NAME if s in (None, "Google") else s, pa.string()
         ),
         "InvoiceIssuerName": provider,
-        "ServiceCategory": map_values(service, lambda s: categories.get(s, default), pa.string()),
+        "ServiceCategory": map_values(service, lambda s: classes.get(s, default)[0], pa.string()),
         "ServiceName": pc.coalesce(service, provider),
+        "ServiceSubcategory": map_values(service, lambda s: classes.get(s, default)[1], pa.string()),
         "SkuId": field(col["sku"], "id"),
         "RegionId": field(col["location"], "region"),
         "RegionName": field(col["location"], "region"),

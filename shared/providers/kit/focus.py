@@ -14,38 +14,127 @@ FOCUS_TABLE = "cost_focus"
 COMMIT_RESERVE_SECONDS = 5.0  # a FOCUS slice is one DELETE and one INSERT ... SELECT over a few days
 # FOCUS 1.2 allowed values (specification/columns/*.md); the conformance test checks rows against these too.
 CHARGE_CATEGORIES = ("Usage", "Purchase", "Tax", "Credit", "Adjustment")
-SERVICE_CATEGORIES = (
-    "AI and Machine Learning",
-    "Analytics",
-    "Business Applications",
-    "Compute",
-    "Databases",
-    "Developer Tools",
-    "Multicloud",
-    "Identity",
-    "Integration",
-    "Internet of Things",
-    "Management and Governance",
-    "Media",
-    "Migration",
-    "Mobile",
-    "Networking",
-    "Security",
-    "Storage",
-    "Web",
-    "Other",
-)
+# FOCUS 1.2 ServiceCategory → its allowed ServiceSubcategory values (specification/columns/servicesubcategory.md).
+SERVICE_SUBCATEGORIES = {
+    "AI and Machine Learning": (
+        "AI Platforms",
+        "Bots",
+        "Generative AI",
+        "Machine Learning",
+        "Natural Language Processing",
+    ),
+    "Analytics": (
+        "Analytics Platforms",
+        "Business Intelligence",
+        "Data Processing",
+        "Search",
+        "Streaming Analytics",
+    ),
+    "Business Applications": ("Productivity and Collaboration",),
+    "Compute": (
+        "Containers",
+        "End User Computing",
+        "Quantum Compute",
+        "Serverless Compute",
+        "Virtual Machines",
+    ),
+    "Databases": (
+        "Caching",
+        "Data Warehouses",
+        "Ledger Databases",
+        "NoSQL Databases",
+        "Relational Databases",
+        "Time Series Databases",
+    ),
+    "Developer Tools": (
+        "Developer Platforms",
+        "Continuous Integration and Deployment",
+        "Development Environments",
+        "Source Code Management",
+        "Quality Assurance",
+    ),
+    "Identity": ("Identity and Access Management",),
+    "Integration": ("API Management", "Messaging", "Workflow Orchestration"),
+    "Internet of Things": ("IoT Analytics", "IoT Platforms"),
+    "Management and Governance": (
+        "Architecture",
+        "Compliance",
+        "Cost Management",
+        "Data Governance",
+        "Disaster Recovery",
+        "Endpoint Management",
+        "Observability",
+        "Support",
+    ),
+    "Media": ("Content Creation", "Gaming", "Media Streaming", "Mixed Reality"),
+    "Migration": ("Data Migration", "Resource Migration"),
+    "Mobile": (),
+    "Multicloud": ("Multicloud Integration",),
+    "Networking": (
+        "Application Networking",
+        "Content Delivery",
+        "Network Connectivity",
+        "Network Infrastructure",
+        "Network Routing",
+        "Network Security",
+    ),
+    "Security": ("Secret Management", "Security Posture Management", "Threat Detection and Response"),
+    "Storage": (
+        "Backup Storage",
+        "Block Storage",
+        "File Storage",
+        "Object Storage",
+        "Storage Platforms",
+    ),
+    "Web": ("Application Platforms",),
+    "Other": (),
+}
+# Every category also has "Other (<category>)".
+SERVICE_CATEGORIES = tuple(SERVICE_SUBCATEGORIES)
+Classification = tuple[str, str]  # (ServiceCategory, ServiceSubcategory)
+
+
+def other_subcategory(category: str) -> str:
+    """The catch-all ServiceSubcategory of a ServiceCategory: "Other (<category>)"."""
+    return f"Other ({category})"
+
+
+def _classification(where: str, value: object) -> Classification:
+    """A [category, subcategory] pair from service_categories.yml (or a bare category: its "Other" subcategory),
+    checked against FOCUS's allowed values and parents."""
+    category, subcategory = (value, None) if isinstance(value, str) else tuple(value)
+    subcategory = subcategory or other_subcategory(category)
+    allowed = (*SERVICE_SUBCATEGORIES.get(category, ()), other_subcategory(category))
+    if category not in SERVICE_SUBCATEGORIES or subcategory not in allowed:
+        raise ValueError(f"service_categories.yml {where}: not a FOCUS category and subcategory: {value}")
+    return category, subcategory
 
 
 @functools.cache
-def service_categories(config_dir: Path, provider: str) -> tuple[dict[str, str], str]:
-    """(ServiceName → ServiceCategory, default) of one provider, from configs/focus/service_categories.yml."""
+def service_classes(config_dir: Path, provider: str) -> tuple[dict[str, Classification], Classification]:
+    """(ServiceName → (ServiceCategory, ServiceSubcategory), default) of one provider, from
+    configs/focus/service_categories.yml."""
     raw = yaml.safe_load((Path(config_dir) / "focus" / "service_categories.yml").read_text())
-    mapping = dict(raw["providers"].get(provider, {}))
-    unknown = sorted(set(mapping.values()) - set(SERVICE_CATEGORIES))
-    if unknown or raw["default"] not in SERVICE_CATEGORIES:
-        raise ValueError(f"service_categories.yml: not FOCUS service categories: {unknown or raw['default']}")
-    return mapping, raw["default"]
+    mapping = {
+        name: _classification(f"{provider}/{name}", value)
+        for name, value in (raw["providers"].get(provider) or {}).items()
+    }
+    return mapping, _classification("default", raw["default"])
+
+
+def service_categories(config_dir: Path, provider: str) -> tuple[dict[str, str], str]:
+    """(ServiceName → ServiceCategory, default) of one provider."""
+    mapping, default = service_classes(config_dir, provider)
+    return {name: pair[0] for name, pair in mapping.items()}, default[0]
+
+
+def classify_service(config_dir: Path, identity, service_name: str) -> Classification:
+    """(ServiceCategory, ServiceSubcategory) of one of a provider's services: its own declaration
+    (`FocusIdentity.service_categories`) first, then the shared file, then the default."""
+    if service_name in identity.service_categories:
+        return _classification(service_name, identity.service_categories[service_name])
+    mapping, default = service_classes(config_dir, identity.provider_name)
+    return mapping.get(service_name, default)
 
 
 def focus_select(spec, columns: Mapping[str, str], source: str) -> str:
@@ -82,6 +171,7 @@ def daily_usage_columns(day: str, amount: str, currency: str, source_table: str)
         "PublisherName": "@publisher",
         "InvoiceIssuerName": "@invoice_issuer",
         "ServiceCategory": "@category",
+        "ServiceSubcategory": "@subcategory",
         "ServiceName": "@service",
         "x_source_table": f"'{source_table}'",
         "x_source_partition": day,
@@ -93,15 +183,15 @@ def daily_usage_columns(day: str, amount: str, currency: str, source_table: str)
 def focus_parameters(ctx, identity, service_name: str) -> dict:
     """The query parameters `daily_usage_columns` names: the org's billing account (the provider's report names
     none; the org's account with it is the credential's, so the org slug), the FOCUS identity, the run."""
-    categories, default = service_categories(ctx.settings.config_dir, identity.provider_name)
-    categories = {**categories, **identity.service_categories}
+    category, subcategory = classify_service(ctx.settings.config_dir, identity, service_name)
     return {
         "billing_account": ctx.org_slug,
         "provider": identity.provider_name,
         "publisher": identity.publisher,
         "invoice_issuer": identity.invoice_issuer,
         "service": service_name,
-        "category": categories.get(service_name, default),
+        "category": category,
+        "subcategory": subcategory,
         "run_id": ctx.run_id,
         "ingested_at": datetime.now(UTC),
     }
