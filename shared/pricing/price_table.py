@@ -14,7 +14,7 @@ from shared.platform.errors import TerminalError
 
 PRICE_FILE = Path("prices") / "llm_prices.yml"
 PRICES_TABLE = "llm_prices"
-TIERS = ("standard", "batch", "priority")
+TIERS = ("standard", "batch", "flex", "priority")
 RATE_TYPES = (
     "input",
     "output",
@@ -28,8 +28,8 @@ TOOLS = ("web_search",)
 ANY = "*"  # a tool rate applies to every model and tier
 # The periods of one price are [effective_from, effective_to); the table's slice spans every possible date.
 ALL_DATES = (date(1970, 1, 1), date(9999, 12, 31))
-_MODEL_KEYS = {"provider", "model", "context_window", "effective_from", "effective_to", *TIERS}
-_TOOL_KEYS = {"provider", "tool", "effective_from", "effective_to", "usd_per_thousand"}
+_MODEL_KEYS = {"provider", "model", "context_window", "effective_from", "effective_to", "source", *TIERS}
+_TOOL_KEYS = {"provider", "tool", "effective_from", "effective_to", "usd_per_thousand", "source"}
 
 
 class _ExactLoader(yaml.SafeLoader):
@@ -63,11 +63,27 @@ def _period(where: str, entry: dict) -> tuple[date, date | None]:
     return start, end
 
 
+def _source(where: str, entry: dict) -> dict:
+    """The page a price was read from and the day it was read: every entry cites one."""
+    source = entry.get("source")
+    url, reviewed = (source.get("url"), source.get("reviewed")) if isinstance(source, dict) else (None, None)
+    if (
+        set(source or {}) != {"url", "reviewed"}
+        or not str(url).startswith("https://")
+        or type(reviewed) is not date
+    ):
+        raise _bad(
+            where, "source must be {url: https://..., reviewed: YYYY-MM-DD}: the page the price was read from"
+        )
+    return {"source_url": url, "source_reviewed": reviewed}
+
+
 def _model_rows(index: int, entry: dict, version: str) -> list[dict]:
     where = f"models[{index}] ({entry.get('provider')}/{entry.get('model')})"
     if not isinstance(entry, dict) or set(entry) - _MODEL_KEYS or "standard" not in entry:
         raise _bad(where, f"keys must be among {sorted(_MODEL_KEYS)}, with standard rates")
     start, end = _period(where, entry)
+    source = _source(where, entry)
     rows = []
     for tier in TIERS:
         rates = entry.get(tier) or {}
@@ -86,6 +102,7 @@ def _model_rows(index: int, entry: dict, version: str) -> list[dict]:
                     "effective_from": start,
                     "effective_to": end,
                     "price_version": version,
+                    **source,
                 }
             )
     return rows
@@ -96,6 +113,7 @@ def _tool_row(index: int, entry: dict, version: str) -> dict:
     if not isinstance(entry, dict) or set(entry) != _TOOL_KEYS or entry["tool"] not in TOOLS:
         raise _bad(where, f"keys must be {sorted(_TOOL_KEYS)} and tool one of {', '.join(TOOLS)}")
     start, end = _period(where, entry)
+    source = _source(where, entry)
     per_thousand = _rate(f"{where} usd_per_thousand", entry["usd_per_thousand"])
     return {
         "provider": entry["provider"],
@@ -108,6 +126,7 @@ def _tool_row(index: int, entry: dict, version: str) -> dict:
         "effective_from": start,
         "effective_to": end,
         "price_version": version,
+        **source,
     }
 
 

@@ -19,6 +19,7 @@ models:
     model: m
     effective_from: 2025-01-01
     effective_to: {end}
+    source: {{url: https://example.com/pricing, reviewed: 2025-01-02}}
     standard: {{input: 0.1, output: 3}}
 """
 
@@ -49,6 +50,11 @@ def test_numbers_are_exact_decimals_never_float():
         ENTRY.format(end="null").replace("input: 0.1", "inptu: 0.1"),
         ENTRY.format(end="null").replace("currency: USD", "currency: EUR"),
         ENTRY.format(end="null") + ENTRY.format(end="null").split("models:\n")[1],  # two prices on one day
+        ENTRY.format(end="null").replace(
+            "    source: {url: https://example.com/pricing, reviewed: 2025-01-02}\n", ""
+        ),
+        ENTRY.format(end="null").replace("reviewed: 2025-01-02", "reviewed: soon"),
+        ENTRY.format(end="null").replace("https://example.com", "example.com"),
     ],
 )
 def test_bad_tables_are_refused_with_a_reason(text):
