@@ -74,7 +74,9 @@ def _assert_queries(api: Recorded, group_by: list[str]) -> None:
 def test_usage_pages_become_expected_rows():
     api = Recorded(USAGE_PATH, USAGE_PAGES)
     rows = _run("anthropic.usage_messages", api)
-    _assert_queries(api, ["model", "workspace_id", "api_key_id", "service_tier", "context_window"])
+    _assert_queries(
+        api, ["model", "workspace_id", "api_key_id", "service_tier", "context_window", "inference_geo"]
+    )
     assert jsonable(rows) == _expected("expected_usage_rows.json")
 
 
@@ -97,7 +99,7 @@ def test_nulls_are_kept_and_labelled_and_both_cache_ttls_are_separate():
 def test_cost_pages_become_expected_rows_in_dollars_to_the_cent():
     api = Recorded(COSTS_PATH, COSTS_PAGES)
     rows = _run("anthropic.cost_report", api)
-    _assert_queries(api, ["workspace_id", "description"])
+    _assert_queries(api, ["workspace_id", "description", "inference_geo"])
     assert jsonable(rows) == _expected("expected_costs_rows.json")
     amounts = {(r["cost_date"], r["description"]): r["amount"] for r in rows}
     # The API's amount is cents as a decimal string: "123.45" is $1.2345, never through float.

@@ -1,5 +1,6 @@
 """The LLM price table: read exactly, validated strictly, and in agreement with the provider sandbox's prices."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -72,13 +73,42 @@ def test_a_price_change_is_a_new_period_not_an_edit():
     assert [p[2] for p in periods] == [Decimal(10), Decimal(2)] and periods[0][1] == periods[1][0]
 
 
+def _window_rates(model, tier, window):
+    """The rates the estimate uses for a context window: the window's own entry, else the model's general one."""
+    return _rates("anthropic", model, tier, window) or _rates("anthropic", model, tier)
+
+
 def test_the_anthropic_sandbox_bills_at_the_price_table():
     names = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
     for (model, window), prices in anthropic_sandbox.PRICES.items():
-        table_window = None if window == "0-200k" else window
-        assert _rates("anthropic", model, "standard", table_window) == dict(zip(names, map(Decimal, prices)))
-        batch = _rates("anthropic", model, "batch", table_window)
+        assert _window_rates(model, "standard", window) == dict(zip(names, map(Decimal, prices)))
+        batch = _window_rates(model, "batch", window)
         assert batch == {name: Decimal(price) / 2 for name, price in zip(names, prices)}
+
+
+def test_sonnet_4_long_context_has_its_own_rates():
+    """Issue 15 defect 5: Claude Sonnet 4 over 200k input tokens (1M context) is billed 2x input and 1.5x output,
+    the cache multipliers on top (pricing page, read 2026-11-30): $6 / $22.50 / read $0.60 / writes $7.50 and
+    $12 per 1M tokens; batch half. Before the fix the table had no such row (the base $3 / $15 applied)."""
+    model = "claude-sonnet-4-20250514"
+    assert _rates("anthropic", model, "standard", "200k-1M") == {
+        "input": Decimal("6.00"),
+        "output": Decimal("22.50"),
+        "cache_read": Decimal("0.60"),
+        "cache_write_5m": Decimal("7.50"),
+        "cache_write_1h": Decimal("12.00"),
+    }
+    assert _rates("anthropic", model, "batch", "200k-1M")["output"] == Decimal("11.25")
+    # The base window is unchanged.
+    assert _rates("anthropic", model, "standard")["output"] == Decimal("15.00")
+
+
+def test_every_anthropic_row_cites_the_pricing_page_read_for_issue_15():
+    anthropic = [r for r in load_price_table(DEFAULT_CONFIG_DIR) if r["provider"] == "anthropic"]
+    tokens = [r for r in anthropic if r["unit"] == "tokens"]
+    assert tokens and {(r["source_url"], r["source_reviewed"]) for r in tokens} == {
+        ("https://platform.claude.com/docs/en/about-claude/pricing", date(2026, 11, 30))
+    }
 
 
 def test_the_openai_sandbox_bills_at_the_price_table():

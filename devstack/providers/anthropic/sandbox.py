@@ -17,29 +17,52 @@ USAGE_PATH = "/v1/organizations/usage_report/messages"
 COST_PATH = "/v1/organizations/cost_report"
 # Per endpoint: the group_by[] values the real API accepts and its page-size ceiling for daily buckets.
 ENDPOINTS = {
-    USAGE_PATH: ({"api_key_id", "workspace_id", "model", "service_tier", "context_window"}, 31),
-    COST_PATH: ({"workspace_id", "description"}, 31),
+    USAGE_PATH: (
+        {"api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo"},
+        31,
+    ),
+    COST_PATH: ({"workspace_id", "description", "inference_geo"}, 31),
 }
 WORKSPACES = (None, "wrkspc_sandbox_product", "wrkspc_sandbox_research")  # None: the default workspace
 # The provider's own list prices, USD per 1M tokens (input, output, cache read, cache write 5m, cache write 1h),
 # by model and context window; batch is half. Spelled out here, not read from configs/prices: a stand-in sharing
 # the client's table would agree with a wrong table by construction. tests/unit/test_price_table.py compares them.
+# Long context (input over 200k tokens): Sonnet 4.5 and Sonnet 4 bill every token of such a request at 2x input and
+# 1.5x output (the cache multipliers on top); Sonnet 4.6 has one price for its whole 1M window.
 PRICES = {
+    ("claude-sonnet-4-6", "0-200k"): ("3.00", "15.00", "0.30", "3.75", "6.00"),
+    ("claude-sonnet-4-6", "200k-1M"): ("3.00", "15.00", "0.30", "3.75", "6.00"),
     ("claude-sonnet-4-5-20250929", "0-200k"): ("3.00", "15.00", "0.30", "3.75", "6.00"),
     ("claude-sonnet-4-5-20250929", "200k-1M"): ("6.00", "22.50", "0.60", "7.50", "12.00"),
+    ("claude-sonnet-4-20250514", "0-200k"): ("3.00", "15.00", "0.30", "3.75", "6.00"),
+    ("claude-sonnet-4-20250514", "200k-1M"): ("6.00", "22.50", "0.60", "7.50", "12.00"),
     ("claude-haiku-4-5-20251001", "0-200k"): ("1.00", "5.00", "0.10", "1.25", "2.00"),
+    ("claude-opus-4-5-20251101", "0-200k"): ("5.00", "25.00", "0.50", "6.25", "10.00"),
     ("claude-opus-4-1-20250805", "0-200k"): ("15.00", "75.00", "1.50", "18.75", "30.00"),
 }
 RELEASED = {
+    "claude-sonnet-4-6": date(2026, 2, 17),
     "claude-sonnet-4-5-20250929": date(2025, 9, 29),
+    "claude-sonnet-4-20250514": date(2025, 8, 12),  # its long-context window opened then; earlier days: none
     "claude-haiku-4-5-20251001": date(2025, 10, 15),
+    "claude-opus-4-5-20251101": date(2025, 11, 24),
     "claude-opus-4-1-20250805": date(2025, 8, 5),
 }
 NAMES = {
+    "claude-sonnet-4-6": "Claude Sonnet 4.6",
     "claude-sonnet-4-5-20250929": "Claude Sonnet 4.5",
+    "claude-sonnet-4-20250514": "Claude Sonnet 4",
     "claude-haiku-4-5-20251001": "Claude Haiku 4.5",
+    "claude-opus-4-5-20251101": "Claude Opus 4.5",
     "claude-opus-4-1-20250805": "Claude Opus 4.1",
 }
+# Models that take the inference_geo parameter (Opus 4.6, Sonnet 4.6 and newer); the others report "not_available".
+# The sandbox uses the default geo, "global": US-only inference (1.1x) has no rate in the price table, so its
+# usage would be reported unpriced and the demo's bill would not meet its estimate (tests cover that case).
+GEO_MODELS = {"claude-sonnet-4-6"}
+# Priority Tier usage is reported by the usage report but its cost is not in the cost report (Anthropic bills it
+# by the organisation's capacity commitment): usage only, reported unpriced as "... (service_tier priority)".
+TIERS = (("standard", 0.55), ("batch", 0.85), ("priority", 1.0))  # cumulative draw thresholds
 # (cost report token_type, label in descriptions, index in PRICES, usage field path)
 TOKEN_TYPES = (
     ("uncached_input_tokens", "Input Tokens", 0, ("uncached_input_tokens",)),
@@ -83,7 +106,8 @@ def day_records(day: date) -> list[dict]:
                 continue
             # The default workspace is also used from the Console (no API key): kept, labelled, priced the same.
             key = None if workspace is None and rng.random() < 0.5 else f"apikey_sandbox_{w_index}"
-            tier = "batch" if rng.random() < 0.25 else "standard"
+            draw = rng.random()
+            tier = next(name for name, upto in TIERS if draw < upto)
             records.append(
                 {
                     "workspace_id": workspace,
@@ -91,6 +115,7 @@ def day_records(day: date) -> list[dict]:
                     "model": model,
                     "service_tier": tier,
                     "context_window": window,
+                    "inference_geo": "global" if model in GEO_MODELS else "not_available",
                     "uncached_input_tokens": rng.randrange(10_000, 3_000_000),
                     "cache_creation": {
                         "ephemeral_5m_input_tokens": rng.randrange(0, 400_000),
@@ -118,6 +143,8 @@ def cost_records(usage: list[dict]) -> list[dict]:
     lines = []
     for record in usage:
         model, tier, window = record["model"], record["service_tier"], record["context_window"]
+        if tier == "priority":
+            continue  # billed through the capacity commitment, never in the cost report
         prices = PRICES[(model, window)]
         suffix = (" (Batch)" if tier == "batch" else "") + (" (Long Context)" if window == "200k-1M" else "")
         for token_type, label, index, path in TOKEN_TYPES:
@@ -134,6 +161,7 @@ def cost_records(usage: list[dict]) -> list[dict]:
                     "token_type": token_type,
                     "service_tier": tier,
                     "context_window": window,
+                    "inference_geo": record["inference_geo"],
                     "cents": Decimal(tokens) * rate / 10_000,  # tokens x USD per 1M x 100 cents / 1M
                 }
             )
@@ -148,6 +176,7 @@ def cost_records(usage: list[dict]) -> list[dict]:
                     "token_type": None,
                     "service_tier": None,
                     "context_window": None,
+                    "inference_geo": None,
                     "cents": searches * WEB_SEARCH_CENTS,
                 }
             )
@@ -155,7 +184,7 @@ def cost_records(usage: list[dict]) -> list[dict]:
 
 
 def _grouped_usage(records: list[dict], group_by: list[str]) -> list[dict]:
-    dims = ("api_key_id", "workspace_id", "model", "service_tier", "context_window")
+    dims = ("api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo")
     groups: dict[tuple, dict] = {}
     for record in records:
         key = tuple(record[d] if d in group_by else None for d in dims)
@@ -183,15 +212,17 @@ def _grouped_costs(lines: list[dict], group_by: list[str]) -> list[dict]:
     named = ("description", "cost_type", "model", "token_type", "service_tier", "context_window")
     groups: dict[tuple, Decimal] = {}
     for line in lines:
-        key = (line["workspace_id"] if "workspace_id" in group_by else None,) + tuple(
-            line[f] if "description" in group_by else None for f in named
+        key = (
+            (line["workspace_id"] if "workspace_id" in group_by else None,)
+            + tuple(line[f] if "description" in group_by else None for f in named)
+            + (line["inference_geo"] if "inference_geo" in group_by else None,)
         )
         groups[key] = groups.get(key, Decimal(0)) + line["cents"]
     return [
         {
             "currency": "USD",
             "amount": format(groups[k].normalize(), "f"),
-            **dict(zip(("workspace_id", *named), k)),
+            **dict(zip(("workspace_id", *named, "inference_geo"), k)),
         }
         for k in sorted(groups, key=lambda k: [(v is not None, str(v)) for v in k])
     ]

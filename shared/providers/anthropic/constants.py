@@ -11,8 +11,9 @@ USAGE_PAGE_LIMIT = 31
 COSTS_PAGE_LIMIT = 31
 
 # Every dimension the tables keep; the cost report's description is what carries model, token type and tier.
-USAGE_GROUP_BY = ("model", "workspace_id", "api_key_id", "service_tier", "context_window")
-COSTS_GROUP_BY = ("workspace_id", "description")
+# inference_geo (global | us | not_available) is filled only when grouped by; the cost report groups by it too.
+USAGE_GROUP_BY = ("model", "workspace_id", "api_key_id", "service_tier", "context_window", "inference_geo")
+COSTS_GROUP_BY = ("workspace_id", "description", "inference_geo")
 
 # Labels for the nulls the API gives on purpose (kept, never dropped).
 DEFAULT_WORKSPACE = "default"

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from shared.providers.anthropic import PROVIDER
+from shared.providers.anthropic.estimate import priced_line
 from shared.providers.kit.focus import daily_usage_columns, focus_step
 
 SERVICE_NAME = "Claude API"
-# The line a cost row belongs to in llm_cost_estimates (the same expressions as estimate.BILLED_SQL).
-_LINE = """IF(cost_type = 'tokens', model, NULL) AS line_model,
-        IF(cost_type = 'tokens', service_tier, NULL) AS line_tier,
-        IF(cost_type = 'tokens', context_window, NULL) AS line_window,
-        IF(cost_type = 'tokens', token_type, cost_type) AS line_token_type"""
+# The line a cost row belongs to in llm_cost_estimates (the same expressions as estimate.BILLED_SQL; the model
+# named with a tier or geo the price table does not price, as there).
+_LINE = """IF(c.cost_type = 'tokens', {model}, NULL) AS line_model,
+        IF(c.cost_type = 'tokens', c.service_tier, NULL) AS line_tier,
+        IF(c.cost_type = 'tokens', c.context_window, NULL) AS line_window,
+        IF(c.cost_type = 'tokens', c.token_type, c.cost_type) AS line_token_type"""
 _UNIT = "CASE WHEN quantity IS NULL THEN NULL WHEN unit = 'requests' THEN 'Requests' ELSE 'Tokens' END"
 
 
 def _source(dataset: str) -> str:
     """One row per costs row with its estimate line's quantity, list and contracted cost when it is alone."""
+    joins, model = priced_line("c", "cost_date", dataset)
     return f"""
     WITH costs AS (
-      SELECT c.*, {_LINE}
-      FROM `{dataset}.anthropic_costs_daily` AS c WHERE c.cost_date BETWEEN @slice_start AND @slice_end),
+      SELECT c.*, {_LINE.format(model=model)}
+      FROM `{dataset}.anthropic_costs_daily` AS c {joins}
+      WHERE c.cost_date BETWEEN @slice_start AND @slice_end),
     keyed AS (
       SELECT *, COUNT(*) OVER (PARTITION BY cost_date, workspace_label, line_model, line_tier, line_window,
         line_token_type) AS rows_in_line
@@ -43,7 +47,9 @@ def _source(dataset: str) -> str:
 # FOCUS columns beyond the daily-usage ones every report-API provider shares (kit.focus.daily_usage_columns).
 COLUMNS = {
     "SubAccountId": "workspace_label",
-    "SubAccountName": "IF(workspace_id IS NULL, 'Default workspace', NULL)",
+    # FOCUS: a SubAccountId has a SubAccountName. The cost report names no workspace (its names are the Workspaces
+    # API's, not read yet): the default workspace by its Console name, any other by its id until then.
+    "SubAccountName": "IF(workspace_id IS NULL, 'Default workspace', workspace_id)",
     "ChargeDescription": "IFNULL(description, 'Claude API usage')",
     # List and contracted (org override) prices from the price table; the billed amount where there is no
     # estimate (unpriced model: flagged in llm_cost_estimates and the reconciliation view, never priced at 0).

@@ -18,7 +18,7 @@ from shared.providers.kit.rows import (
     optional_str,
 )
 
-USAGE_DIMS = ("model", "service_tier", "context_window")
+USAGE_DIMS = ("model", "service_tier", "context_window", "inference_geo")
 USAGE_KEY = ("usage_date", "workspace_label", "api_key_label", *USAGE_DIMS)
 # (column, path in the result): nested counters are flattened; an absent or null object means none happened.
 USAGE_COUNTS = (
@@ -41,7 +41,15 @@ USAGE_COLUMNS = (
     *(column for column, _ in USAGE_COUNTS),
     *AUDIT_COLUMNS,
 )
-COST_DIMS = ("description", "cost_type", "model", "token_type", "service_tier", "context_window")
+COST_DIMS = (
+    "description",
+    "cost_type",
+    "model",
+    "token_type",
+    "service_tier",
+    "context_window",
+    "inference_geo",
+)
 COSTS_KEY = ("cost_date", "workspace_label", *COST_DIMS, "currency")
 COSTS_COLUMNS = (
     "cost_date",
