@@ -64,10 +64,24 @@ def test_run_end_to_end_reconciles_and_a_rerun_leaves_one_copy(stack, settings, 
     ds = f"{settings.project}.{settings.org_dataset(slug)}"
     view = warehouse.query(f"SELECT * FROM `{ds}.llm_cost_reconciliation` ORDER BY day")
     assert [str(r["day"]) for r in view] == ["2025-11-03", "2025-11-04", "2025-11-05"]
-    # The sandbox bills at the prices of configs/prices/llm_prices.yml: estimated = billed, every day.
-    assert all(r["difference"] == 0 and r["billed_cost"] > 0 and r["unpriced_models"] is None for r in view)
-    statuses = warehouse.query(f"SELECT DISTINCT status FROM `{ds}.llm_cost_estimates`")
-    assert [s["status"] for s in statuses] == ["priced"]
+    # The sandbox bills at the prices of configs/prices/llm_prices.yml: estimated = billed, every day. Its Priority
+    # Tier usage has no list price and no line in the cost report: reported unpriced, by tier, and costs nothing.
+    assert all(r["difference"] == 0 and r["billed_cost"] > 0 for r in view)
+    unpriced = {m for r in view for m in (r["unpriced_models"] or "").split(", ") if m}
+    assert unpriced and all(m.endswith(" (service_tier priority)") for m in unpriced)
+    statuses = {
+        s["status"]: s["billed"]
+        for s in warehouse.query(
+            f"SELECT status, COUNT(billed_cost) AS billed FROM `{ds}.llm_cost_estimates` GROUP BY status"
+        )
+    }
+    assert set(statuses) == {"priced", "unpriced"} and statuses["unpriced"] == 0  # nothing billed unpriced
+    geos = warehouse.query(f"SELECT DISTINCT inference_geo FROM `{ds}.anthropic_costs_daily`")
+    assert {g["inference_geo"] for g in geos} >= {"not_available"}
+    windows = warehouse.query(
+        f"SELECT DISTINCT model FROM `{ds}.anthropic_usage_daily` WHERE context_window = '200k-1M'"
+    )
+    assert "claude-sonnet-4-20250514" in {w["model"] for w in windows}  # Sonnet 4's long context, priced
 
     rows = warehouse.query(f"SELECT * FROM `{ds}.cost_focus` WHERE ProviderName = 'Anthropic'")
     assert violations(rows) == {}

@@ -25,6 +25,7 @@ START, END = date(2025, 11, 3), date(2025, 11, 4)
 SECRET = "sk-ant-admin01-golden-0123456789abcdef"
 INGESTED_AT = datetime(2025, 11, 5, 6, 0, tzinfo=UTC)
 USAGE_PATH, COSTS_PATH = "/v1/organizations/usage_report/messages", "/v1/organizations/cost_report"
+WORKSPACES_PATH = "/v1/organizations/workspaces"
 USAGE_PAGES, COSTS_PAGES = (
     ["usage_page_1.json", "usage_page_2.json"],
     ["costs_page_1.json", "costs_page_2.json"],
@@ -35,7 +36,13 @@ class Recorded(RecordedApi):
     """One report's recorded pages, with the cursors in the order the pages name them."""
 
     def __init__(self, path: str, page_files: list[str], failures: list[httpx.Response] | None = None):
-        super().__init__({path: [PAGES / name for name in page_files]}, failures)
+        # The cost step also reads the workspace names (one recorded page of the Workspaces API).
+        pages = {
+            path: [PAGES / name for name in page_files],
+            WORKSPACES_PATH: [PAGES / "workspaces_page_1.json"],
+        }
+        super().__init__(pages, failures)
+        self.path = path
         self.cursors = [None] + [json.loads((PAGES / n).read_text())["next_page"] for n in page_files[:-1]]
 
 
@@ -57,8 +64,9 @@ def _expected(name: str) -> list[dict]:
 
 
 def _assert_queries(api: Recorded, group_by: list[str]) -> None:
-    assert len(api.requests) == len(api.cursors)  # one request per page: nothing fetched twice
-    for request, cursor in zip(api.requests, api.cursors, strict=True):
+    requests = api.requests_to(api.path)
+    assert len(requests) == len(api.cursors)  # one request per page: nothing fetched twice
+    for request, cursor in zip(requests, api.cursors, strict=True):
         params = request.url.params
         assert (
             params["starting_at"] == "2025-11-03T00:00:00Z" and params["ending_at"] == "2025-11-05T00:00:00Z"
@@ -129,7 +137,7 @@ def test_429_with_retry_after_then_success_gives_the_same_rows():
     waits: list[float] = []
     rows = _run("anthropic.cost_report", api, sleep=waits.append)
     assert waits[0] >= 1.0  # the Retry-After was honoured (the step's own sleep, not the wall clock)
-    assert len(api.requests) == len(COSTS_PAGES) + 2
+    assert len(api.requests) == len(COSTS_PAGES) + 1 + 2  # the pages, the workspaces, the two failures
     assert jsonable(rows) == _expected("expected_costs_rows.json")
 
 
@@ -159,7 +167,8 @@ def test_a_90_day_range_costs_three_pages_per_report():
     for ps_type in ("anthropic.usage_messages", "anthropic.cost_report"):
         requests.clear()
         rows = _run(ps_type, sandbox, start=start, end=end)
-        assert len(requests) == 3 and rows
+        reports = [r for r in requests if "/usage_report/" in r.url.path or "/cost_report" in r.url.path]
+        assert len(reports) == 3 and rows
         key = "usage_date" if ps_type.endswith("messages") else "cost_date"
         assert min(r[key] for r in rows) == start and max(r[key] for r in rows) == end
 

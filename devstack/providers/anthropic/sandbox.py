@@ -15,6 +15,7 @@ from decimal import Decimal
 DAY = timedelta(days=1)
 USAGE_PATH = "/v1/organizations/usage_report/messages"
 COST_PATH = "/v1/organizations/cost_report"
+WORKSPACES_PATH = "/v1/organizations/workspaces"
 # Per endpoint: the group_by[] values the real API accepts and its page-size ceiling for daily buckets.
 ENDPOINTS = {
     USAGE_PATH: (
@@ -24,6 +25,8 @@ ENDPOINTS = {
     COST_PATH: ({"workspace_id", "description", "inference_geo"}, 31),
 }
 WORKSPACES = (None, "wrkspc_sandbox_product", "wrkspc_sandbox_research")  # None: the default workspace
+# Their names, as the Workspaces API lists them (the default workspace is not listed unless include_default).
+WORKSPACE_NAMES = {"wrkspc_sandbox_product": "Product", "wrkspc_sandbox_research": "Research"}
 # The provider's own list prices, USD per 1M tokens (input, output, cache read, cache write 5m, cache write 1h),
 # by model and context window; batch is half. Spelled out here, not read from configs/prices: a stand-in sharing
 # the client's table would agree with a wrong table by construction. tests/unit/test_price_table.py compares them.
@@ -143,13 +146,13 @@ def cost_records(usage: list[dict]) -> list[dict]:
     lines = []
     for record in usage:
         model, tier, window = record["model"], record["service_tier"], record["context_window"]
-        if tier == "priority":
-            continue  # billed through the capacity commitment, never in the cost report
         prices = PRICES[(model, window)]
         suffix = (" (Batch)" if tier == "batch" else "") + (" (Long Context)" if window == "200k-1M" else "")
         for token_type, label, index, path in TOKEN_TYPES:
             tokens = _field(record, path)
-            if not tokens:
+            # Priority Tier tokens are billed through the capacity commitment, never in the cost report (its web
+            # searches are: they are priced per search whatever the tier).
+            if not tokens or tier == "priority":
                 continue
             rate = Decimal(prices[index]) / (2 if tier == "batch" else 1)
             lines.append(
@@ -259,8 +262,43 @@ def _iso(day: date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
+def workspaces_page(query: dict[str, list[str]]) -> dict:
+    """One page of the Workspaces API's list (paged by after_id; limit 1..1000, default 20)."""
+    try:
+        limit = int(query.get("limit", ["20"])[-1])
+    except ValueError:
+        raise SandboxError(400, "limit: Input should be a valid integer") from None
+    if not 1 <= limit <= 1000:
+        raise SandboxError(400, "limit: must be between 1 and 1000")
+    ids = sorted(WORKSPACE_NAMES)
+    after = query.get("after_id", [None])[-1]
+    if after is not None and after not in ids:
+        raise SandboxError(400, "after_id: invalid cursor")
+    shown = ids[ids.index(after) + 1 :] if after else ids
+    page, rest = shown[:limit], shown[limit:]
+    data = [
+        {
+            "type": "workspace",
+            "id": ident,
+            "name": WORKSPACE_NAMES[ident],
+            "created_at": "2025-01-06T09:00:00Z",
+            "archived_at": None,
+            "display_color": "#6C5BB9",
+        }
+        for ident in page
+    ]
+    return {
+        "data": data,
+        "has_more": bool(rest),
+        "first_id": page[0] if page else None,
+        "last_id": page[-1] if page else None,
+    }
+
+
 def build_page(path: str, query: dict[str, list[str]], now: float | None = None) -> dict:
-    """One page of daily buckets of a report for its query, as the real API shapes it."""
+    """One page of daily buckets of a report (or of the workspace list) for its query, as the real API shapes it."""
+    if path == WORKSPACES_PATH:
+        return workspaces_page(query)
     if path not in ENDPOINTS:
         raise SandboxError(404, f"Not found: {path}", "not_found_error")
     allowed, max_limit = ENDPOINTS[path]

@@ -47,9 +47,9 @@ def _source(dataset: str) -> str:
 # FOCUS columns beyond the daily-usage ones every report-API provider shares (kit.focus.daily_usage_columns).
 COLUMNS = {
     "SubAccountId": "workspace_label",
-    # FOCUS: a SubAccountId has a SubAccountName. The cost report names no workspace (its names are the Workspaces
-    # API's, not read yet): the default workspace by its Console name, any other by its id until then.
-    "SubAccountName": "IF(workspace_id IS NULL, 'Default workspace', workspace_id)",
+    # FOCUS: a SubAccountId has a SubAccountName. The Workspaces API names every workspace but the default one
+    # (null id in the reports): that one by its Console name; a workspace the list lacks (deleted) by its id.
+    "SubAccountName": "COALESCE(workspace_name, IF(workspace_id IS NULL, 'Default workspace', workspace_id))",
     "ChargeDescription": "IFNULL(description, 'Claude API usage')",
     # List and contracted (org override) prices from the price table; the billed amount where there is no
     # estimate (unpriced model: flagged in llm_cost_estimates and the reconciliation view, never priced at 0).

@@ -55,6 +55,7 @@ COSTS_COLUMNS = (
     "cost_date",
     "workspace_id",
     "workspace_label",
+    "workspace_name",
     *COST_DIMS,
     "amount",
     "currency",
@@ -131,6 +132,7 @@ def transform_costs(
     """Cost buckets → anthropic_costs_daily rows, one per (day, workspace, cost line, currency), NUMERIC amounts."""
     totals: dict[tuple, Decimal] = {}
     workspace_ids: dict[str, str | None] = {}
+    workspace_names: dict[str, str | None] = {}
     for day, results in buckets_in_range(buckets, ctx, bucket_date):
         for result in results:
             currency = result.get("currency")
@@ -139,6 +141,7 @@ def transform_costs(
             workspace_id = optional_str(result, "workspace_id")
             label = workspace_label(workspace_id)
             workspace_ids[label] = workspace_id
+            workspace_names[label] = optional_str(result, "workspace_name") or workspace_names.get(label)
             dims = (day, label, *(optional_str(result, f) for f in COST_DIMS), currency.strip().upper())
             # Currency is in the key: amounts in different currencies are never added.
             totals[dims] = MONEY.add(totals.get(dims, Decimal(0)), cents_to_units(result.get("amount")))
@@ -146,6 +149,7 @@ def transform_costs(
         {
             **dict(zip(COSTS_KEY, dims)),
             "workspace_id": workspace_ids[dims[1]],
+            "workspace_name": workspace_names[dims[1]],
             "amount": to_numeric(total),
         }
         for dims, total in totals.items()

@@ -1,5 +1,6 @@
 """Anthropic in the standard suite: recorded usage (messages) and cost report pages of two days (2025-11-03..04)
-with both cache TTLs, the default workspace, Console usage and web search, and the rows the pipeline writes."""
+with both cache TTLs, the default workspace, Console usage and web search, the workspace names (Workspaces API),
+and the rows the pipeline writes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from shared.providers.anthropic import PROVIDER
 from shared.providers.anthropic import constants as api
+from shared.providers.anthropic.workspaces import WORKSPACES_PATH
 from tests.providers.case import ProviderCase
 
 CASE = ProviderCase(
@@ -20,6 +22,7 @@ CASE = ProviderCase(
     pages={
         api.USAGE_MESSAGES_PATH: ["usage_page_1.json", "usage_page_2.json"],
         api.COST_REPORT_PATH: ["costs_page_1.json", "costs_page_2.json"],
+        WORKSPACES_PATH: ["workspaces_page_1.json"],  # the workspace names the cost step reads
     },
     invalid_credentials=(
         ("  ", {}, "secret is empty"),
