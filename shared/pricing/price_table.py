@@ -28,7 +28,19 @@ TOOLS = ("web_search",)
 ANY = "*"  # a tool rate applies to every model and tier
 # The periods of one price are [effective_from, effective_to); the table's slice spans every possible date.
 ALL_DATES = (date(1970, 1, 1), date(9999, 12, 31))
-_MODEL_KEYS = {"provider", "model", "context_window", "effective_from", "effective_to", "source", *TIERS}
+_MODEL_KEYS = {
+    "provider",
+    "model",
+    "context_window",
+    "inference_geo",
+    "effective_from",
+    "effective_to",
+    "source",
+    *TIERS,
+}
+# A price for one inference geo only (Anthropic's US-only inference) is the price of the model so named: the name
+# the provider's estimate gives that geo's usage, so the estimate's model join meets it and nothing else does.
+GEO_MODEL = "{model} (inference_geo {geo})"
 _TOOL_KEYS = {"provider", "tool", "effective_from", "effective_to", "usd_per_thousand", "source"}
 
 
@@ -84,6 +96,11 @@ def _model_rows(index: int, entry: dict, version: str) -> list[dict]:
         raise _bad(where, f"keys must be among {sorted(_MODEL_KEYS)}, with standard rates")
     start, end = _period(where, entry)
     source = _source(where, entry)
+    model, geo = entry["model"], entry.get("inference_geo")
+    if geo is not None:
+        if not isinstance(geo, str) or not geo.isidentifier():
+            raise _bad(where, f"inference_geo {geo!r} is not a geo name")
+        model = GEO_MODEL.format(model=model, geo=geo)
     rows = []
     for tier in TIERS:
         rates = entry.get(tier) or {}
@@ -93,7 +110,7 @@ def _model_rows(index: int, entry: dict, version: str) -> list[dict]:
             rows.append(
                 {
                     "provider": entry["provider"],
-                    "model": entry["model"],
+                    "model": model,
                     "context_window": entry.get("context_window"),
                     "service_tier": tier,
                     "rate_type": rate_type,

@@ -200,3 +200,42 @@ def test_a_bucket_that_is_not_a_utc_day_is_refused():
         get_processor("anthropic.usage_messages").transform(
             [bucket], _context(Recorded(USAGE_PATH, USAGE_PAGES))
         )
+
+
+def test_workspace_names_follow_after_id_and_a_repeated_cursor_is_refused():
+    """GET /v1/organizations/workspaces pages by after_id = the previous page's last_id (has_more says when)."""
+    from shared.providers.anthropic.workspaces import workspace_names
+
+    def workspace(ident, name):
+        return {"type": "workspace", "id": ident, "name": name, "archived_at": None, "created_at": "x"}
+
+    pages = {
+        None: {
+            "data": [workspace("wrkspc_1", "One")],
+            "has_more": True,
+            "first_id": "wrkspc_1",
+            "last_id": "wrkspc_1",
+        },
+        "wrkspc_1": {"data": [workspace("wrkspc_2", "Two")], "has_more": False, "last_id": "wrkspc_2"},
+    }
+    seen = []
+
+    def api(request):
+        seen.append(dict(request.url.params))
+        return httpx.Response(200, json=pages[request.url.params.get("after_id")])
+
+    base, headers = "https://api.anthropic.com", {"x-api-key": SECRET}
+    assert workspace_names(_context(api), base, headers, 1) == {"wrkspc_1": "One", "wrkspc_2": "Two"}
+    assert [p.get("after_id") for p in seen] == [None, "wrkspc_1"]
+    assert all(
+        p["include_archived"] == "true" and p["limit"] == "1000" for p in seen
+    )  # archived ones had costs
+
+    pages["wrkspc_1"] = {**pages[None]}  # hands back the cursor it was given: a loop
+    with pytest.raises(TerminalError) as caught:
+        workspace_names(_context(api), base, headers, 1)
+    assert caught.value.code == "PROVIDER_PAGING_LOOP"
+    pages[None] = {"data": [{"id": "wrkspc_1"}], "has_more": False}  # no name
+    with pytest.raises(TerminalError) as caught:
+        workspace_names(_context(api), base, headers, 1)
+    assert caught.value.code == "PROVIDER_BAD_DATA"

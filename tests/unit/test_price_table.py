@@ -9,7 +9,7 @@ from devstack.providers.anthropic import sandbox as anthropic_sandbox
 from devstack.providers.openai import sandbox as openai_sandbox
 from shared.platform.errors import TerminalError
 from shared.platform.settings import DEFAULT_CONFIG_DIR
-from shared.pricing.price_table import load_price_table, parse_price_table, priced_providers
+from shared.pricing.price_table import GEO_MODEL, load_price_table, parse_price_table, priced_providers
 
 ENTRY = """
 version: "t1"
@@ -86,6 +86,28 @@ def test_the_anthropic_sandbox_bills_at_the_price_table():
         assert batch == {name: Decimal(price) / 2 for name, price in zip(names, prices)}
 
 
+def test_the_anthropic_sandbox_bills_us_only_inference_at_the_price_table():
+    names = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
+    multiplier = anthropic_sandbox.US_MULTIPLIER
+    for (model, window), prices in anthropic_sandbox.PRICES.items():
+        if model in anthropic_sandbox.GEO_MODELS:
+            us = GEO_MODEL.format(model=model, geo="us")
+            expected = {name: Decimal(price) * multiplier for name, price in zip(names, prices)}
+            assert _window_rates(us, "standard", window) == expected
+            assert _window_rates(us, "batch", window) == {name: rate / 2 for name, rate in expected.items()}
+
+
+def test_an_inference_geo_entry_is_the_model_named_with_its_geo():
+    rows = parse_price_table(
+        ENTRY.format(end="null").replace("    model: m\n", "    model: m\n    inference_geo: us\n")
+    )
+    assert {r["model"] for r in rows} == {"m (inference_geo us)"}
+    with pytest.raises(TerminalError, match="not a geo name"):
+        parse_price_table(
+            ENTRY.format(end="null").replace("    model: m\n", "    model: m\n    inference_geo: 'u s'\n")
+        )
+
+
 def test_sonnet_4_long_context_has_its_own_rates():
     """Issue 15 defect 5: Claude Sonnet 4 over 200k input tokens (1M context) is billed 2x input and 1.5x output,
     the cache multipliers on top (pricing page, read 2026-11-30): $6 / $22.50 / read $0.60 / writes $7.50 and
@@ -106,8 +128,10 @@ def test_sonnet_4_long_context_has_its_own_rates():
 def test_every_anthropic_row_cites_the_pricing_page_read_for_issue_15():
     anthropic = [r for r in load_price_table(DEFAULT_CONFIG_DIR) if r["provider"] == "anthropic"]
     tokens = [r for r in anthropic if r["unit"] == "tokens"]
+    # The list prices from the pricing page; the US-only multiplier from the service tiers page.
     assert tokens and {(r["source_url"], r["source_reviewed"]) for r in tokens} == {
-        ("https://platform.claude.com/docs/en/about-claude/pricing", date(2026, 11, 30))
+        ("https://platform.claude.com/docs/en/about-claude/pricing", date(2026, 11, 30)),
+        ("https://platform.claude.com/docs/en/api/service-tiers", date(2026, 11, 30)),
     }
 
 

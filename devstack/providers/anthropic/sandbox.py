@@ -33,6 +33,7 @@ WORKSPACE_NAMES = {"wrkspc_sandbox_product": "Product", "wrkspc_sandbox_research
 # Long context (input over 200k tokens): Sonnet 4.5 and Sonnet 4 bill every token of such a request at 2x input and
 # 1.5x output (the cache multipliers on top); Sonnet 4.6 has one price for its whole 1M window.
 PRICES = {
+    ("claude-opus-4-6", "0-200k"): ("5.00", "25.00", "0.50", "6.25", "10.00"),
     ("claude-sonnet-4-6", "0-200k"): ("3.00", "15.00", "0.30", "3.75", "6.00"),
     ("claude-sonnet-4-6", "200k-1M"): ("3.00", "15.00", "0.30", "3.75", "6.00"),
     ("claude-sonnet-4-5-20250929", "0-200k"): ("3.00", "15.00", "0.30", "3.75", "6.00"),
@@ -44,6 +45,7 @@ PRICES = {
     ("claude-opus-4-1-20250805", "0-200k"): ("15.00", "75.00", "1.50", "18.75", "30.00"),
 }
 RELEASED = {
+    "claude-opus-4-6": date(2026, 2, 5),
     "claude-sonnet-4-6": date(2026, 2, 17),
     "claude-sonnet-4-5-20250929": date(2025, 9, 29),
     "claude-sonnet-4-20250514": date(2025, 8, 12),  # its long-context window opened then; earlier days: none
@@ -52,6 +54,7 @@ RELEASED = {
     "claude-opus-4-1-20250805": date(2025, 8, 5),
 }
 NAMES = {
+    "claude-opus-4-6": "Claude Opus 4.6",
     "claude-sonnet-4-6": "Claude Sonnet 4.6",
     "claude-sonnet-4-5-20250929": "Claude Sonnet 4.5",
     "claude-sonnet-4-20250514": "Claude Sonnet 4",
@@ -60,9 +63,9 @@ NAMES = {
     "claude-opus-4-1-20250805": "Claude Opus 4.1",
 }
 # Models that take the inference_geo parameter (Opus 4.6, Sonnet 4.6 and newer); the others report "not_available".
-# The sandbox uses the default geo, "global": US-only inference (1.1x) has no rate in the price table, so its
-# usage would be reported unpriced and the demo's bill would not meet its estimate (tests cover that case).
-GEO_MODELS = {"claude-sonnet-4-6"}
+# US-only inference ("us") is billed at 1.1x every rate (batch's half included); "global" at list price.
+GEO_MODELS = {"claude-opus-4-6", "claude-sonnet-4-6"}
+US_MULTIPLIER = Decimal("1.1")
 # Priority Tier usage is reported by the usage report but its cost is not in the cost report (Anthropic bills it
 # by the organisation's capacity commitment): usage only, reported unpriced as "... (service_tier priority)".
 TIERS = (("standard", 0.55), ("batch", 0.85), ("priority", 1.0))  # cumulative draw thresholds
@@ -118,7 +121,7 @@ def day_records(day: date) -> list[dict]:
                     "model": model,
                     "service_tier": tier,
                     "context_window": window,
-                    "inference_geo": "global" if model in GEO_MODELS else "not_available",
+                    "inference_geo": _geo(model, rng),
                     "uncached_input_tokens": rng.randrange(10_000, 3_000_000),
                     "cache_creation": {
                         "ephemeral_5m_input_tokens": rng.randrange(0, 400_000),
@@ -134,6 +137,12 @@ def day_records(day: date) -> list[dict]:
     return records
 
 
+def _geo(model: str, rng: random.Random) -> str:
+    if model not in GEO_MODELS:
+        return "not_available"
+    return "us" if rng.random() < 0.3 else "global"
+
+
 def _field(record: dict, path: tuple[str, ...]) -> int:
     value = record
     for step in path:
@@ -147,7 +156,11 @@ def cost_records(usage: list[dict]) -> list[dict]:
     for record in usage:
         model, tier, window = record["model"], record["service_tier"], record["context_window"]
         prices = PRICES[(model, window)]
-        suffix = (" (Batch)" if tier == "batch" else "") + (" (Long Context)" if window == "200k-1M" else "")
+        suffix = (
+            (" (Batch)" if tier == "batch" else "")
+            + (" (Long Context)" if window == "200k-1M" else "")
+            + (" (US)" if record["inference_geo"] == "us" else "")
+        )
         for token_type, label, index, path in TOKEN_TYPES:
             tokens = _field(record, path)
             # Priority Tier tokens are billed through the capacity commitment, never in the cost report (its web
@@ -155,6 +168,7 @@ def cost_records(usage: list[dict]) -> list[dict]:
             if not tokens or tier == "priority":
                 continue
             rate = Decimal(prices[index]) / (2 if tier == "batch" else 1)
+            rate *= US_MULTIPLIER if record["inference_geo"] == "us" else 1
             lines.append(
                 {
                     "workspace_id": record["workspace_id"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.pricing.estimates import EstimateSources
+from shared.pricing.price_table import GEO_MODEL
 
 # (cost report token_type, price table rate, unit, usage column). Web search is billed per request, whatever the
 # model: its line has no model, tier or window on either side.
@@ -25,8 +26,10 @@ TOKEN_TYPES = (
     ("web_search", "web_search", "requests", "web_search_requests"),
 )
 # Inference geos billed at the model's list price: "global" (the default) and "not_available" (a model that cannot
-# choose). Any other geo ("us": 1.1x on Opus 4.6 and newer) has no rate in the price table.
+# choose). Any other ("us": 1.1x on Opus 4.6 and newer) is priced by the table's entry for that geo, if it has one
+# (price_table.GEO_MODEL: the model named with its geo, as here), else reported unpriced under that name.
 LIST_PRICE_GEOS = ("global", "not_available")
+_GEO_BEFORE, _GEO_AFTER = GEO_MODEL.format(model="", geo="\0").split("\0")
 
 
 def priced_line(src: str, day: str, ds: str) -> tuple[str, str]:
@@ -46,7 +49,7 @@ def priced_line(src: str, day: str, ds: str) -> tuple[str, str]:
     geos = ", ".join(f"'{geo}'" for geo in LIST_PRICE_GEOS)
     model = f"""IF({src}.model IS NULL, NULL, CONCAT({src}.model,
         IF(IFNULL({src}.inference_geo, 'global') IN ({geos}), '',
-           CONCAT(' (inference_geo ', {src}.inference_geo, ')')),
+           CONCAT('{_GEO_BEFORE}', {src}.inference_geo, '{_GEO_AFTER}')),
         IF(pm.model IS NOT NULL AND pt.model IS NULL AND {src}.service_tier IS NOT NULL,
            CONCAT(' (service_tier ', {src}.service_tier, ')'), '')))"""
     return joins, model
