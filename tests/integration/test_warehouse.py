@@ -110,5 +110,7 @@ def test_an_org_dataset_gains_a_deploys_new_columns_on_its_next_run(settings, wa
     assert table.labels[SCHEMA_LABEL] == spec.schema_digest
     updates = []
     monkeypatch.setattr(warehouse.client, "update_table", lambda *args, **kwargs: updates.append(args))
-    ensure_org_dataset(settings, warehouse, slug)  # every table current: the listing says so, nothing is updated
+    ensure_org_dataset(
+        settings, warehouse, slug
+    )  # every table current: the listing says so, nothing is updated
     assert updates == []
