@@ -16,9 +16,12 @@ FALSE_POSITIVES = {case.name: dict(case.validator_false_positives) for case in C
 ROOT = DEFAULT_CONFIG_DIR.parent
 # The provider suite's golden rows, and the hand-kept golden cases written as cost_focus rows.
 GOLDEN = {
-    **{case.name: case.folder / "expected" / "cost_focus.json" for case in CASES},
-    "gcp (tests/golden)": ROOT / "tests" / "golden" / "gcp" / "expected_focus_rows.json",
-    "openai (tests/golden)": ROOT / "tests" / "golden" / "openai" / "expected_focus_rows.json",
+    **{
+        case.name: (case.folder / "expected" / "cost_focus.json", case.provider.focus.provider_name)
+        for case in CASES
+    },
+    "gcp (tests/golden)": (ROOT / "tests" / "golden" / "gcp" / "expected_focus_rows.json", "Google Cloud"),
+    "openai (tests/golden)": (ROOT / "tests" / "golden" / "openai" / "expected_focus_rows.json", "OpenAI"),
 }
 BROKEN = (
     "gcp with a made-up ChargeCategory"  # proves a failed rule is seen, so the others cannot pass vacuously
@@ -28,9 +31,12 @@ BROKEN = (
 @pytest.fixture(scope="module")
 def reports():
     spec = load_table_specs(DEFAULT_CONFIG_DIR, "org")["cost_focus"]
-    tables = {name: arrow_table(json.loads(path.read_text()), spec) for name, path in GOLDEN.items()}
-    broken = [{**row, "ChargeCategory": "Refund"} for row in json.loads(GOLDEN["gcp"].read_text())]
-    return validate_each({**tables, BROKEN: arrow_table(broken, spec)})
+    tables = {
+        name: (arrow_table(json.loads(path.read_text()), spec), provider)
+        for name, (path, provider) in GOLDEN.items()
+    }
+    broken = [{**row, "ChargeCategory": "Refund"} for row in json.loads(GOLDEN["gcp"][0].read_text())]
+    return validate_each({**tables, BROKEN: (arrow_table(broken, spec), "Google Cloud")})
 
 
 @pytest.mark.parametrize("name", GOLDEN)
