@@ -163,7 +163,7 @@ def test_new_cud_model_contracted_cost_offset_credit_and_tags():
 # to acme-web-prod); three covered N2 rows of 0.40 on-demand, each cancelled by a COMMITTED_USAGE_DISCOUNT of -0.40
 # (net 0): two in acme-web-prod, one in acme-data-prod. Amortised by credit, 1.00 x 0.40 / 1.20 each: 0.333333333,
 # 0.333333333 and the remainder 1.00 - 0.666666666 = 0.333333334 on the last, so the shares sum to the fee exactly.
-COVERED = dict(credits=[credit("COMMITTED_USAGE_DISCOUNT", -0.4)], cost_at_list=0.4)
+COVERED = {"credits": [credit("COMMITTED_USAGE_DISCOUNT", -0.4)], "cost_at_list": 0.4}
 LEGACY = [
     row("CUD-V1-CPU-1Y", "Commitment v1: CPU in Americas for 1 Year", 1.0),
     row("CP-N2-CORE", "N2 Instance Core running in Americas", 0.4, **COVERED),
