@@ -59,7 +59,11 @@ def _loaded_totals(warehouse, settings, slug) -> tuple[dict, dict]:
     dataset = f"{settings.project}.{settings.org_dataset(slug)}"
     focus = warehouse.query(f"""
         SELECT DATE(ChargePeriodStart) AS day, BillingCurrency AS currency, SUM(BilledCost) AS net, COUNT(*) AS n
-        FROM `{dataset}.cost_focus` WHERE ProviderName = 'Google Cloud' GROUP BY day, currency""")
+        FROM `{dataset}.cost_focus`
+        WHERE ProviderName = 'Google Cloud' AND IFNULL(x_cost_type, '') != 'unused_commitment'
+        GROUP BY day, currency""")
+    # Unused-commitment rows (one per CUD pool-hour left unused) bill nothing and come from no export row: their
+    # BilledCost is 0, so the sums above hold with them too; they are left out only to count rows one to one.
     raw = warehouse.query(f"""
         SELECT usage_date AS day, currency, SUM(net_cost) AS net, COUNT(*) AS n
         FROM `{dataset}.gcp_billing_daily` GROUP BY day, currency""")
