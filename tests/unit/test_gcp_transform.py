@@ -81,3 +81,29 @@ def test_the_generator_is_deterministic_per_day_and_realistic():
         )
     )
     assert 0 < as_of.num_rows < first.num_rows  # rows not exported yet are not there yet
+
+
+def test_the_sandbox_bills_commitments_and_tags_and_amortises_them_exactly():
+    """The demo's export has CUD fees of both models, usage at the new model's CUD price with its offset credit,
+    and tags; amortising moves the fees onto usage without creating or losing a cent per currency."""
+    source = _source(ExportSpec(start=date(2025, 11, 1), days=2, rows_per_day=300))
+    kinds = set(pc.struct_field(pc.list_flatten(source["credits"]), "type").to_pylist())
+    assert "FEE_UTILIZATION_OFFSET" in kinds
+    models = set(pc.struct_field(source["consumption_model"], "description").to_pylist())
+    assert models == {"Default", "Compute Flexible CUD - 1 Year"}
+    assert (
+        pc.sum(pc.list_value_length(source["tags"])).as_py()
+        == source.num_rows * 1
+        + pc.sum(
+            pc.is_in(pc.struct_field(source["project"], "id"), pa.array(["acme-web-prod", "acme-eu-shop"]))
+        ).as_py()
+    )  # the organization's tag on every row, a project tag on two of the projects
+    rows = focus_rows(raw_rows(source, AUDIT), DEFAULT_CONFIG_DIR, "run-1", NOW).to_pylist()
+    seen = {
+        (r["ChargeCategory"], r["CommitmentDiscountCategory"], r["CommitmentDiscountStatus"]) for r in rows
+    }
+    assert {("Purchase", "Spend", None), ("Purchase", "Usage", None), ("Usage", "Spend", "Used")} <= seen
+    assert {("Usage", "Usage", "Used"), ("Usage", "Spend", "Unused")} <= seen
+    for currency in ("USD", "EUR"):
+        billed = sum(r["BilledCost"] for r in rows if r["BillingCurrency"] == currency)
+        assert billed == sum(r["EffectiveCost"] for r in rows if r["BillingCurrency"] == currency)

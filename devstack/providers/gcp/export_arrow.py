@@ -233,7 +233,9 @@ def build_table(spec, rows: dict, credits, times):
     if spec.detailed:
         columns["resource"], columns["price"] = _detailed(rows, zone_pick)
     models = _a([{"id": i, "description": d} for i, d in cat.CONSUMPTION_MODELS])
-    columns["consumption_model"] = models.take(_a(rows["covered"].astype(np.int64)))
+    # Usage the flexible CUD covers and the CUD's own fee rows are of its consumption model; the rest default.
+    cud_model = rows["covered"] | (rows["sku"] == cat.sku_index(cat.FLEX_FEE_SKU))
+    columns["consumption_model"] = models.take(_a(cud_model.astype(np.int64)))
     columns["cost_at_effective_price_default"] = _a(rows["default"] / 1e6)
     columns["tags"] = _project_tags().take(_a(rows["project"]))
     columns["_PARTITIONTIME"] = _a(times["partition"], ts)
