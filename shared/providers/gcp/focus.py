@@ -1,4 +1,5 @@
-"""FOCUS mapping: gcp_billing_daily rows → cost_focus rows (vectorised, one FOCUS row per export row)."""
+"""FOCUS mapping: gcp_billing_daily rows → cost_focus rows (vectorised): one per export row, plus one per CUD pool-hour
+left unused (see commitments)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from shared.providers.gcp.arrowkit import (
     json_objects,
     map_values,
     per_row_sum,
+    row_numbers,
 )
 from shared.providers.gcp.units import focus_unit
 from shared.providers.kit.focus import service_classes
@@ -205,7 +207,7 @@ def _effective_cost(col: dict, kinds: dict, commitment: dict) -> tuple[pa.Array,
     zero = pa.scalar(Decimal(0), NUMERIC)
     cost = pc.if_else(kinds["fee"], zero, net)
     if effective:
-        mask = pc.is_in(pa.array(range(len(net)), pa.int64()), pa.array(list(effective), pa.int64()))
+        mask = pc.is_in(row_numbers(len(net)), pa.array(list(effective), pa.int64()))
         cost = pc.replace_with_mask(cost, mask, pa.array([effective[i] for i in sorted(effective)], NUMERIC))
     return cost, unused
 
