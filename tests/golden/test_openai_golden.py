@@ -75,7 +75,7 @@ def _assert_queries(api: Recorded, group_by: list[str], limit: int) -> None:
 def test_usage_pages_become_expected_rows():
     api = Recorded(USAGE_PATH, USAGE_PAGES)
     rows = _run("openai.usage_completions", api)
-    _assert_queries(api, ["project_id", "model"], 31)
+    _assert_queries(api, ["project_id", "model", "batch", "service_tier"], 31)
     assert jsonable(rows) == _expected("expected_usage_rows.json")
 
 

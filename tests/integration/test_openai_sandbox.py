@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from devstack.providers.openai import LOCAL
-from devstack.providers.openai.sandbox import MODELS, PROJECTS
+from devstack.providers.openai.records import PRICES, PROJECTS, RATES, line_item
 from devstack.standins.sandbox import start_sandbox
 from shared.platform.errors import TerminalError
 from shared.platform.settings import settings_from_env
@@ -81,18 +81,23 @@ def test_usage_and_costs_are_consistent_and_deterministic(sandbox_url):
     costs = costs_proc.transform(costs_proc.extract(ctx), ctx)
     assert {row["project_id"] for row in usage} <= set(PROJECTS) and len({row["model"] for row in usage}) >= 3
     assert any(row["input_cached_tokens"] > 0 for row in usage)
-    billed = {(r["cost_date"], r["project_id"], r["line_item"]): r["amount"] for r in costs}
+    # Every tier, and every kind of token, shows up in a week.
+    tiers = {"flex": "flex", "priority": "priority", "default": "standard"}
+    assert {"batch" if row["batch"] else tiers[row["service_tier"]] for row in usage} == set(
+        tiers.values()
+    ) | {"batch"}
+    for counter in ("input_cache_write_tokens", "input_audio_tokens", "output_image_tokens"):
+        assert any(row[counter] > 0 for row in usage), counter
+    assert {row["project_name"] for row in costs} == set(PROJECTS.values())
+    billed = {(r["cost_date"], r["project_id"], r["line_item"]): r for r in costs}
     for row in usage:  # every billed line equals its tokens at the sandbox's prices
-        prices = dict(zip(("input", "cached input", "output"), MODELS[row["model"]], strict=True))
-        tokens = {
-            "input": row["input_uncached_tokens"],
-            "cached input": row["input_cached_tokens"],
-            "output": row["output_tokens"],
-        }
-        for kind, count in tokens.items():
-            key = (row["usage_date"], row["project_id"], f"{row['model']}, {kind}")
-            expected = (Decimal(count) * prices[kind] / 1_000_000).quantize(Decimal("1e-9"))
-            assert billed.get(key, Decimal("0E-9")) == expected, key
+        tier = "batch" if row["batch"] else tiers[row["service_tier"]]
+        for rate, price in PRICES[row["model"]][tier].items():
+            tokens = row[RATES[rate][2]]
+            line = billed.get((row["usage_date"], row["project_id"], line_item(row["model"], rate, tier)))
+            expected = (Decimal(tokens) * price / 1_000_000).quantize(Decimal("1e-9"))
+            assert (line["amount"] if line else Decimal("0E-9")) == expected, (row, rate)
+            assert line is None or line["quantity"] == tokens
     assert costs_proc.transform(costs_proc.extract(ctx), ctx, ingested_at=costs[0]["x_ingested_at"]) == costs
 
 

@@ -9,8 +9,9 @@ COSTS_PATH = "/v1/organization/costs"
 USAGE_PAGE_LIMIT = 31
 COSTS_PAGE_LIMIT = 180
 
-# Only the dimensions the tables keep; every extra group_by multiplies rows and pages.
-USAGE_GROUP_BY = ("project_id", "model")
+# Only the dimensions the tables keep; every extra group_by multiplies rows and pages. batch and service_tier are
+# priced differently and the API fills them only when grouped by them (else null: every tier at standard prices).
+USAGE_GROUP_BY = ("project_id", "model", "batch", "service_tier")
 COSTS_GROUP_BY = ("project_id", "line_item")
 
 # The other usage endpoints an org pays for: name → (group_by, the quantity each result measures). Group only

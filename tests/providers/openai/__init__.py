@@ -27,7 +27,4 @@ CASE = ProviderCase(
         ("sk-admin-x", {"base_url": "http://169.254.169.254"}, "base_url rejected"),
         ("sk-admin-x", {"base_ur1": "https://api.openai.com"}, "metadata keys ['base_ur1']"),
     ),
-    # Known gap (issue 15): billed lines without a token count (no line item, a day without usage, fine-tuning)
-    # have no PricingQuantity, which FOCUS wants for Usage. Exactly these rows, no others.
-    focus_gaps={"PricingQuantity must not be null for Usage/Purchase that is not a Correction": 3},
 )
