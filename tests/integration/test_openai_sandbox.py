@@ -75,7 +75,7 @@ def test_paging_returns_every_bucket_once_in_the_fewest_pages(sandbox_url, ps_ty
 
 
 def test_usage_and_costs_are_consistent_and_deterministic(sandbox_url):
-    ctx = _context(sandbox_url, start=date(2024, 11, 1), end=date(2024, 11, 7))
+    ctx = _context(sandbox_url, start=date(2026, 11, 2), end=date(2026, 11, 8))
     usage_proc, costs_proc = get_processor("openai.usage_completions"), get_processor("openai.costs")
     usage = usage_proc.transform(usage_proc.extract(ctx), ctx)
     costs = costs_proc.transform(costs_proc.extract(ctx), ctx)

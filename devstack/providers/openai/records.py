@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 # Project id → its name (the Costs API carries project_name on each result grouped by project).
@@ -71,6 +71,14 @@ PRICES = {
             "image_output": D("40.00"),
         }
     },
+}
+# The first day a model is used: from the day its prices above apply (o3's were cut on 2025-06-10), so every day's
+# bill is at the price table's list prices.
+FIRST_DAY = {
+    "o3-2025-04-16": date(2025, 6, 10),
+    "gpt-realtime-2025-08-28": date(2025, 8, 28),
+    "gpt-image-1": date(2025, 4, 23),
+    "gpt-5.6-terra": date(2026, 9, 13),
 }
 # Rate → (modality, the bill's kind, the usage object's counter).
 RATES = {
@@ -154,6 +162,8 @@ def day_records(day_start: int) -> list[dict]:
     records = []
     for index, project in enumerate(PROJECTS):
         for model, tiers in PRICES.items():
+            if day < FIRST_DAY.get(model, day):
+                continue
             for tier, rates in tiers.items():
                 if rng.random() < (0.35 if tier == "standard" else 0.6):
                     continue
