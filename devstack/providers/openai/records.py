@@ -129,6 +129,8 @@ def _tokens(rng: random.Random, rates: dict, requests: int) -> dict[str, int]:
             tokens[rate] = rng.randrange(20_000, 4_000_000)
         else:  # cache reads and writes: a share of the input
             tokens[rate] = rng.randrange(0, 1_500_000)
+        if rate.startswith(("audio", "image")):  # media is a small share of a day's tokens, at dearer rates
+            tokens[rate] //= 10
     return tokens
 
 
