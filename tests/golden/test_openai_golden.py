@@ -30,11 +30,19 @@ USAGE_PAGES = ["usage_page_1.json", "usage_page_2.json", "usage_page_3.json"]
 COSTS_PAGES = ["costs_page_1.json", "costs_page_2.json"]
 
 
+PROJECTS_PATH = "/v1/organization/projects"
+
+
 class Recorded(RecordedApi):
-    """One endpoint's recorded pages, with the cursors in the order the pages name them."""
+    """One endpoint's recorded pages, with the cursors in the order the pages name them (the costs step also lists
+    the organization's projects: one recorded page)."""
 
     def __init__(self, path: str, page_files: list[str]):
-        super().__init__({path: [PAGES / name for name in page_files]})
+        pages = {path: [PAGES / name for name in page_files]}
+        if path == COSTS_PATH:
+            pages[PROJECTS_PATH] = [PAGES / "projects_page_1.json"]
+        super().__init__(pages)
+        self.path = path
         self.cursors = [None] + [json.loads((PAGES / n).read_text())["next_page"] for n in page_files[:-1]]
 
 
@@ -56,8 +64,9 @@ def _expected(name: str) -> list[dict]:
 
 
 def _assert_queries(api: Recorded, group_by: list[str], limit: int) -> None:
-    assert len(api.requests) == len(api.cursors)  # one request per page: nothing fetched twice
-    for request, cursor in zip(api.requests, api.cursors, strict=True):
+    requests = api.requests_to(api.path)
+    assert len(requests) == len(api.cursors)  # one request per page: nothing fetched twice
+    for request, cursor in zip(requests, api.cursors, strict=True):
         params = request.url.params
         assert params["start_time"] == str(START_TIME)
         assert params["end_time"] == str(END_TIME)
@@ -84,6 +93,15 @@ def test_cost_pages_become_expected_rows():
     rows = _run("openai.costs", api)
     _assert_queries(api, ["project_id", "line_item"], 180)
     assert jsonable(rows) == _expected("expected_costs_rows.json")
+    # Project names: the result's own where it has one, else the Projects API's (archived projects included).
+    [projects] = api.requests_to(PROJECTS_PATH)
+    assert list(projects.url.params.multi_items()) == [("limit", "100"), ("include_archived", "true")]
+    assert {row["project_id"]: row["project_name"] for row in rows} == {
+        None: None,
+        "proj_abc": "Checkout",
+        "proj_def": "Data pipeline",
+        "proj_ghi": "Fine-tune lab",
+    }
 
 
 _PY_TYPES = {
@@ -144,7 +162,7 @@ def test_gateway_base_url_from_credential_metadata_is_used_when_allowed():
     _run("openai.costs", api, env=env, metadata={"base_url": "https://gateway.example.com/openai/"})
     assert [str(r.url.copy_with(query=None)) for r in api.requests] == [
         "https://gateway.example.com/openai/v1/organization/costs"
-    ] * 2
+    ] * 2 + ["https://gateway.example.com/openai/v1/organization/projects"]
 
 
 def test_disallowed_base_url_fails_before_any_request():

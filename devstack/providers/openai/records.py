@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-# Project id → its name (the Costs API carries project_name on each result grouped by project).
+# Project id → its name (served by the Projects API, GET /v1/organization/projects).
 PROJECTS = {
     "proj_sandbox_web": "Web storefront",
     "proj_sandbox_support": "Support assistant",

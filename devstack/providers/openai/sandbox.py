@@ -15,6 +15,9 @@ DAY = 86_400
 # would agree with a wrong client by construction.
 USAGE_PATH = "/v1/organization/usage/completions"
 COSTS_PATH = "/v1/organization/costs"
+PROJECTS_PATH = "/v1/organization/projects"
+# An archived project: listed only with include_archived=true, as the real API does.
+ARCHIVED = {"proj_sandbox_pilot": "Pilot (archived)"}
 # Per endpoint: the group_by values the real API accepts and its page-size ceiling for daily buckets.
 ENDPOINTS = {
     USAGE_PATH: ({"project_id", "user_id", "api_key_id", "model", "batch", "service_tier"}, 31),
@@ -96,7 +99,7 @@ def usage_results(day_start: int, group_by: list[str]) -> list[dict]:
 
 def cost_results(day_start: int, group_by: list[str]) -> list[dict]:
     """The cost results of one daily bucket; amounts are JSON numbers with up to 9 decimals. Grouped by line item,
-    each carries its quantity (tokens); grouped by project, the project's name."""
+    each carries its quantity (tokens). Project names are the Projects API's (projects_page), as documented."""
     lines = cost_records(day_records(day_start))
     grouped = _group(lines, group_by, ("project_id", "line_item"), ("amount", "quantity"))
     results = []
@@ -105,8 +108,6 @@ def cost_results(day_start: int, group_by: list[str]) -> list[dict]:
         amount = {"value": float(row.pop("amount")), "currency": "usd"}
         by_line = "line_item" in group_by
         row.update(quantity=row["quantity"] if by_line else None, quantity_unit="tokens" if by_line else None)
-        if "project_id" in group_by:
-            row["project_name"] = PROJECTS.get(row["project_id"])
         results.append({"object": "organization.costs.result", "amount": amount, **row})
     return results
 
@@ -214,6 +215,41 @@ def build_page(path: str, query: dict[str, list[str]], now: float | None = None)
     }
 
 
+def projects_page(query: dict[str, list[str]]) -> dict:
+    """One page of the organization's projects (list projects: limit, after, include_archived)."""
+    limit = _int_param(query, "limit", 20)
+    if not 1 <= limit <= 100:
+        raise SandboxError(400, "limit must be between 1 and 100.", "invalid_value", "limit")
+    archived = query.get("include_archived", ["false"])[-1] == "true"
+    listed = [(pid, name, None) for pid, name in PROJECTS.items()]
+    listed += [(pid, name, 1_760_000_000) for pid, name in ARCHIVED.items()] if archived else []
+    ids = [pid for pid, _, _ in listed]
+    start = 0
+    if after := query.get("after"):
+        if after[-1] not in ids:
+            raise SandboxError(400, f"No project found with id '{after[-1]}'.", "invalid_value", "after")
+        start = ids.index(after[-1]) + 1
+    shown = listed[start : start + limit]
+    data = [
+        {
+            "id": pid,
+            "object": "organization.project",
+            "name": name,
+            "created_at": 1_711_471_533,
+            "archived_at": archived_at,
+            "status": "archived" if archived_at else "active",
+        }
+        for pid, name, archived_at in shown
+    ]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": start + limit < len(listed),
+    }
+
+
 def check_auth(header: str | None, api_key: str | None) -> None:
     """Refuse a request without `Bearer sk-...` (or without exactly `api_key` when the sandbox was given one)."""
     if not header or not header.startswith("Bearer "):
@@ -237,6 +273,6 @@ def answer(path: str, query: dict[str, list[str]], headers, api_key: str | None 
     """The sandbox's answer to GET `path`: (status, JSON body), an error shaped as OpenAI's when refused."""
     try:
         check_auth(headers.get("Authorization"), api_key)
-        return 200, build_page(path, query)
+        return 200, projects_page(query) if path == PROJECTS_PATH else build_page(path, query)
     except SandboxError as error:
         return error.status, error.body()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 USAGE_COMPLETIONS_PATH = "/v1/organization/usage/completions"
 COSTS_PATH = "/v1/organization/costs"
+# The organization's projects (id, name): the Costs API documents no project name, so the costs step reads them here.
+PROJECTS_PATH = "/v1/organization/projects"
+PROJECTS_PAGE_LIMIT = 100
 
 # The API's maximum page sizes for daily buckets; the largest page means the fewest requests.
 USAGE_PAGE_LIMIT = 31

@@ -146,6 +146,21 @@ def _cost_dims(day: date, result: dict) -> tuple:
     )
 
 
+PROJECT_OBJECT = "organization.project"
+
+
+def project_names(projects: Iterable[dict]) -> dict[str, str]:
+    """Project id → name, of the Projects API's objects (a project without a name is left out)."""
+    names = {}
+    for project in projects:
+        project_id, name = optional_str(project, "id"), optional_str(project, "name")
+        if not project_id:
+            raise bad_data("a project without an id")
+        if name and name.strip():
+            names[project_id] = name.strip()
+    return names
+
+
 def _quantity(result: dict) -> tuple[Decimal | None, str | None]:
     """The line's billed quantity and its unit (the Costs API gives them when grouped by line item)."""
     quantity = result.get("quantity")
@@ -169,8 +184,12 @@ def _add_cost(row: dict, amount: Decimal, result: dict) -> None:
 def transform_costs(
     buckets: Iterable[dict], ctx: StepContext, ingested_at: datetime | None = None
 ) -> list[dict]:
-    """Cost buckets → openai_costs_daily rows, one per (day, project, line item, currency), amounts NUMERIC.
-    Currency is part of the key because amounts in different currencies cannot be added."""
+    """Cost buckets → openai_costs_daily rows, one per (day, project, line item, currency), amounts NUMERIC;
+    the project's name from the result, else from the `organization.project` objects among the items. Currency is
+    part of the key because amounts in different currencies cannot be added."""
+    items = list(buckets)
+    names = project_names(item for item in items if item.get("object") == PROJECT_OBJECT)
+    buckets = [item for item in items if item.get("object") != PROJECT_OBJECT]
     rows: dict[tuple, dict] = {}
     for day, results in buckets_in_range(buckets, ctx, bucket_date):
         for result in results:
@@ -188,6 +207,7 @@ def transform_costs(
                 "quantity_unit": unit,
             }
     for row in rows.values():
+        row["project_name"] = row["project_name"] or names.get(row["project_id"])
         row["amount"] = to_numeric(row["amount"])
         row["quantity"] = None if row["quantity"] is None else to_numeric(row["quantity"])
     return finish_rows(rows.values(), COSTS_KEY, COSTS_COLUMNS, ctx, ingested_at)
