@@ -7,11 +7,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from shared.platform.errors import TerminalError
 from shared.providers.contract import StepContext
+from shared.providers.openai.extract import extract_projects
+from shared.providers.openai.transform import project_names
 from shared.providers.registry import get_processor
 from tests.kit.golden import jsonable
 from tests.kit.recorded import RecordedApi
@@ -225,3 +228,68 @@ def test_amounts_in_different_currencies_are_never_added():
         ("EUR", Decimal(2)),
         ("USD", Decimal(1)),
     ]
+
+
+def _projects_api(pages: dict[str | None, dict]):
+    """A Projects API answering each `after` cursor with its page, keeping the requests."""
+    requests = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200, json=pages[request.url.params.get("after")])
+
+    return httpx.MockTransport(handler), requests
+
+
+def _project(pid: str, name: str | None) -> dict:
+    return {
+        "id": pid,
+        "object": "organization.project",
+        "name": name,
+        "created_at": 1711471533,
+        "status": "active",
+    }
+
+
+def test_projects_are_paged_by_last_id_and_a_repeated_cursor_stops():
+    first = {"object": "list", "data": [_project("proj_a", "A")], "last_id": "proj_a", "has_more": True}
+    second = {"object": "list", "data": [_project("proj_b", None)], "last_id": "proj_b", "has_more": False}
+    transport, requests = _projects_api({None: first, "proj_a": second})
+    ctx = step_context("openai", START, END, SECRET, transport=transport)
+    projects = list(extract_projects(ctx))
+    assert [p["id"] for p in projects] == ["proj_a", "proj_b"] and len(requests) == 2
+    assert project_names(projects) == {"proj_a": "A"}  # a project without a name has none to give
+    looping = {**second, "last_id": "proj_a", "has_more": True}
+    transport, _ = _projects_api({None: first, "proj_a": looping})
+    with pytest.raises(TerminalError) as caught:
+        list(extract_projects(step_context("openai", START, END, SECRET, transport=transport)))
+    assert caught.value.code == "PROVIDER_PAGING_LOOP"
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        # Parts that do not add up to their whole would price a token twice (or not at all).
+        {"input_tokens": 100, "input_cached_tokens": 60, "input_cache_write_tokens": 50},
+        {"input_tokens": 100, "input_uncached_tokens": 90, "input_cached_tokens": 20},
+        {"input_tokens": 100, "input_text_tokens": 80, "input_audio_tokens": 30},
+        {"input_tokens": 100, "output_tokens": 10, "output_audio_tokens": 11},
+    ],
+)
+def test_usage_parts_that_do_not_add_up_fail_terminally(counts):
+    result = {"output_tokens": 10, "num_model_requests": 1, **counts}
+    ctx = _context(Recorded(USAGE_PATH, USAGE_PAGES))
+    with pytest.raises(TerminalError) as caught:
+        get_processor("openai.usage_completions").transform([_bucket(result)], ctx, ingested_at=INGESTED_AT)
+    assert caught.value.code == "PROVIDER_BAD_DATA"
+
+
+def test_service_tier_and_batch_are_kept_as_the_api_names_them():
+    ctx = _context(Recorded(USAGE_PATH, USAGE_PAGES))
+    results = [
+        {**_USAGE_OK, "batch": batch, "service_tier": tier} for batch, tier in ((False, "Flex"), (True, None))
+    ]
+    rows = get_processor("openai.usage_completions").transform(
+        [_bucket(*results)], ctx, ingested_at=INGESTED_AT
+    )
+    assert [(row["batch"], row["service_tier"]) for row in rows] == [(False, "flex"), (True, None)]
