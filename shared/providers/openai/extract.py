@@ -1,4 +1,4 @@
-"""Extract: page through the OpenAI organization Usage and Costs APIs, yielding raw daily buckets."""
+"""Extract: page through the OpenAI organization Usage and Costs APIs (raw daily buckets) and its Projects list."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ REPORTS = ReportApi(
 
 
 def extract_usage_completions(ctx: StepContext) -> Iterator[dict]:
-    """Daily completions-usage buckets (grouped by project and model) for the context's date range."""
+    """Daily completions-usage buckets (by project, model, batch and service tier) for the context's date range."""
     return report_items(ctx, REPORTS, api.USAGE_COMPLETIONS_PATH, api.USAGE_GROUP_BY, api.USAGE_PAGE_LIMIT)
 
 
