@@ -23,6 +23,12 @@ RATE_TYPES = (
     "cache_write_1h",
     "audio_input",
     "audio_output",
+    # OpenAI: cache writes (no TTL), cached audio and image input, image input and output.
+    "cache_write",
+    "audio_cache_read",
+    "image_input",
+    "image_cache_read",
+    "image_output",
 )
 TOOLS = ("web_search",)
 ANY = "*"  # a tool rate applies to every model and tier

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from devstack.providers.anthropic import sandbox as anthropic_sandbox
-from devstack.providers.openai import sandbox as openai_sandbox
+from devstack.providers.openai import records as openai_records
 from shared.platform.errors import TerminalError
 from shared.platform.settings import DEFAULT_CONFIG_DIR
 from shared.pricing.price_table import load_price_table, parse_price_table, priced_providers
@@ -82,9 +82,10 @@ def test_the_anthropic_sandbox_bills_at_the_price_table():
 
 
 def test_the_openai_sandbox_bills_at_the_price_table():
-    for model, (uncached, cached, output) in openai_sandbox.MODELS.items():
-        rates = _rates("openai", model, "standard")
-        assert (rates["input"], rates["cache_read"], rates["output"]) == (uncached, cached, output)
+    for model, tiers in openai_records.PRICES.items():
+        for tier, prices in tiers.items():
+            rates = _rates("openai", model, tier)
+            assert {rate: rates.get(rate) for rate in prices} == prices, (model, tier)
 
 
 def test_the_priced_providers_are_the_llm_providers_with_their_focus_names():
