@@ -1,5 +1,6 @@
 """The LLM price table: read exactly, validated strictly, and in agreement with the provider sandbox's prices."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -102,3 +103,22 @@ def test_a_priced_provider_without_a_focus_name_is_refused():
         parse_price_table(
             ENTRY.replace("providers: {{anthropic: Anthropic}}", "providers: {{}}").format(end="null")
         )
+
+
+def test_a_tier_read_on_another_page_cites_that_page():
+    text = (
+        ENTRY.format(end="null").replace(
+            "    source: {url: https://example.com/pricing, reviewed: 2025-01-02}\n",
+            "    source:\n      - {url: https://example.com/pricing, reviewed: 2025-01-02}\n"
+            "      - {url: https://example.com/priority, reviewed: 2025-01-03, tiers: [priority]}\n",
+        )
+        + "    priority: {input: 0.2}\n"
+    )
+    cited = {(r["service_tier"], r["source_url"], r["source_reviewed"]) for r in parse_price_table(text)}
+    assert cited == {
+        ("standard", "https://example.com/pricing", date(2025, 1, 2)),
+        ("priority", "https://example.com/priority", date(2025, 1, 3)),
+    }
+    only_tiered = text.replace("      - {url: https://example.com/pricing, reviewed: 2025-01-02}\n", "")
+    with pytest.raises(TerminalError, match="one source must name no tiers"):
+        parse_price_table(only_tiered)
