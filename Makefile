@@ -9,6 +9,9 @@ PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.1
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The FOCUS validator lives in its own venv: its pins (old numpy, pandas) must not touch the service's.
+FOCUS_VALIDATOR := .tools/focus-validator
+FOCUS_VALIDATOR_STAMP := $(FOCUS_VALIDATOR)/.installed
 
 CODE := shared devstack functions tests benchmarks
 FAST_TESTS := tests/unit tests/golden tests/providers
@@ -30,6 +33,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
+$(FOCUS_VALIDATOR_STAMP): tests/tools/focus-validator.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.13 not found"; exit 1; }
+	$(PYTHON) -m venv $(FOCUS_VALIDATOR)
+	$(FOCUS_VALIDATOR)/bin/pip install --quiet --no-deps -r tests/tools/focus-validator.txt
+	@touch $@
+
 setup: $(STAMP)
 
 up: setup
@@ -38,10 +47,10 @@ up: setup
 demo: setup
 	$(BIN)/dps demo
 
-test: lint
+test: lint $(FOCUS_VALIDATOR_STAMP)
 	$(BIN)/python -m pytest -q $(FAST_TESTS) $(STACK_TESTS)
 
-check: lint
+check: lint $(FOCUS_VALIDATOR_STAMP)
 	$(BIN)/python -m pytest -q $(FAST_TESTS)
 
 lint: setup

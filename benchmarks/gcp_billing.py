@@ -145,7 +145,7 @@ def part_rowwise(args: dict) -> dict:
 
     def focus_rows(raw, config_dir, run_id, ingested_at):
         began = time.perf_counter()
-        rows = [rowwise.focus_row(r, categories, default, run_id, ingested_at) for r in pending.pop("raw")]
+        rows = rowwise.focus_rows(pending.pop("raw"), categories, default, run_id, ingested_at)
         converted = time.perf_counter()
         out = pa.Table.from_pylist(rows, schema=focus_schema)
         phases.seconds["row loop"] += converted - began

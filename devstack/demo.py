@@ -114,6 +114,8 @@ def run_demo(local_dir: Path, days: int = 7) -> int:
         focus_table,
         print_focus_table,
         print_reconciliation,
+        print_reconciliation_detail,
+        reconciliation_detail,
         reconciliation_table,
     )
     from devstack.providers import LOCAL_PROVIDERS
@@ -140,6 +142,7 @@ def run_demo(local_dir: Path, days: int = 7) -> int:
         rows = focus_table(stack.settings(), org, start, end)
         print_focus_table(rows)
         print_reconciliation(reconciliation_table(stack.settings(), org, start, end))
+        print_reconciliation_detail(reconciliation_detail(stack.settings(), org, start, end))
         if {row["ProviderName"] for row in rows} != {
             PROVIDERS[name].focus.provider_name for name in LOCAL_PROVIDERS
         }:

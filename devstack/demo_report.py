@@ -69,3 +69,43 @@ def print_reconciliation(rows: list[dict]) -> None:
             f"{r['day']!s:<11} {r['provider']:<10} {r['currency']:<4} {r['billed_cost']:>12.6f} "
             f"{r['estimated_cost']:>12.6f} {difference:>12}  {r['unpriced_models'] or ''}"
         )
+
+
+def reconciliation_detail(settings, org: str, start: date, end: date) -> list[dict]:
+    """The org's llm_cost_reconciliation_detail view over [start, end], summed per provider, tier and token type."""
+    from shared.platform.clients import make_bigquery_client
+    from shared.warehouse.adapter import Warehouse
+
+    view = f"{settings.project}.{settings.org_dataset(org)}.llm_cost_reconciliation_detail"
+    sql = f"""
+    SELECT provider, currency, IFNULL(service_tier, '(one line)') AS tier, token_type, ANY_VALUE(unit) AS unit,
+      SUM(quantity) AS quantity, SUM(billed_cost) AS billed_cost, SUM(estimated_cost) AS estimated_cost,
+      SUM(difference) AS difference, SUM(lines_unpriced) AS lines_unpriced
+    FROM `{view}` WHERE day BETWEEN @start AND @end
+    GROUP BY provider, currency, tier, token_type ORDER BY provider, currency, tier, token_type
+    """
+    return Warehouse(make_bigquery_client(settings), settings.project).query(
+        sql, {"start": start, "end": end}
+    )
+
+
+def print_reconciliation_detail(rows: list[dict]) -> None:
+    """Print billed against estimated LLM cost per provider, tier and token type over the whole range."""
+    header = (
+        f"{'provider':<10} {'cur':<4} {'tier':<11} {'token type':<42} {'quantity':>14} {'billed':>12} "
+        f"{'estimated':>12} {'difference':>11}"
+    )
+    print(
+        "\nper tier and token type (llm_cost_reconciliation_detail view):\n"
+        + header
+        + "\n"
+        + "-" * len(header)
+    )
+    for r in rows:
+        estimated = "unpriced" if r["estimated_cost"] is None else f"{r['estimated_cost']:.6f}"
+        difference = "n/a" if r["difference"] is None else f"{r['difference']:.6f}"
+        quantity = "" if r["quantity"] is None else f"{r['quantity']:,} {r['unit'] or ''}"
+        print(
+            f"{r['provider']:<10} {r['currency']:<4} {r['tier']:<11} {r['token_type'] or '':<42} {quantity:>14} "
+            f"{r['billed_cost']:>12.6f} {estimated:>12} {difference:>11}"
+        )

@@ -47,6 +47,12 @@ CONDITIONAL = (
     "ConsumedQuantity",
     "ConsumedUnit",
     "ChargeFrequency",
+    "InvoiceId",
+    "ServiceSubcategory",
+    "CommitmentDiscountId",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountType",
+    "CommitmentDiscountStatus",
 )
 NOT_NULL = (
     "BilledCost",

@@ -23,6 +23,12 @@ RATE_TYPES = (
     "cache_write_1h",
     "audio_input",
     "audio_output",
+    # OpenAI: cache writes (no TTL), cached audio and image input, image input and output.
+    "cache_write",
+    "audio_cache_read",
+    "image_input",
+    "image_cache_read",
+    "image_output",
 )
 TOOLS = ("web_search",)
 ANY = "*"  # a tool rate applies to every model and tier
@@ -75,19 +81,35 @@ def _period(where: str, entry: dict) -> tuple[date, date | None]:
     return start, end
 
 
-def _source(where: str, entry: dict) -> dict:
-    """The page a price was read from and the day it was read: every entry cites one."""
-    source = entry.get("source")
-    url, reviewed = (source.get("url"), source.get("reviewed")) if isinstance(source, dict) else (None, None)
-    if (
-        set(source or {}) != {"url", "reviewed"}
-        or not str(url).startswith("https://")
-        or type(reviewed) is not date
-    ):
-        raise _bad(
-            where, "source must be {url: https://..., reviewed: YYYY-MM-DD}: the page the price was read from"
+def _source(where: str, entry: dict, tier: str | None = None) -> dict:
+    """The page a price was read from and the day it was read: every entry cites one, or several where tiers were
+    read on different pages (`source: [{url, reviewed, tiers: [priority]}, {url, reviewed}]`: the first naming the
+    tier, else the first naming none)."""
+    sources = entry.get("source")
+    sources = sources if isinstance(sources, list) else [sources]
+    for source in sources:
+        url, reviewed = (
+            (source.get("url"), source.get("reviewed")) if isinstance(source, dict) else (None, None)
         )
-    return {"source_url": url, "source_reviewed": reviewed}
+        tiers = source.get("tiers") if isinstance(source, dict) else None
+        if (
+            not isinstance(source, dict)
+            or set(source) - {"tiers"} != {"url", "reviewed"}
+            or not str(url).startswith("https://")
+            or type(reviewed) is not date
+            or not (tiers is None or (isinstance(tiers, list) and set(tiers) <= set(TIERS)))
+        ):
+            raise _bad(
+                where,
+                "source must be {url: https://..., reviewed: YYYY-MM-DD} (optionally tiers: [...]), or a list of "
+                "them: the page the price was read from",
+            )
+    named = [source for source in sources if tier in (source.get("tiers") or ())]
+    general = [source for source in sources if source.get("tiers") is None]
+    if not general:
+        raise _bad(where, "one source must name no tiers: the page of the rates no other source covers")
+    chosen = (named or general)[0]
+    return {"source_url": chosen["url"], "source_reviewed": chosen["reviewed"]}
 
 
 def _model_rows(index: int, entry: dict, version: str) -> list[dict]:
@@ -95,7 +117,7 @@ def _model_rows(index: int, entry: dict, version: str) -> list[dict]:
     if not isinstance(entry, dict) or set(entry) - _MODEL_KEYS or "standard" not in entry:
         raise _bad(where, f"keys must be among {sorted(_MODEL_KEYS)}, with standard rates")
     start, end = _period(where, entry)
-    source = _source(where, entry)
+    _source(where, entry)  # every entry cites a source, even one whose tiers are all cited apart
     model, geo = entry["model"], entry.get("inference_geo")
     if geo is not None:
         if not isinstance(geo, str) or not geo.isidentifier():
@@ -119,7 +141,7 @@ def _model_rows(index: int, entry: dict, version: str) -> list[dict]:
                     "effective_from": start,
                     "effective_to": end,
                     "price_version": version,
-                    **source,
+                    **_source(where, entry, tier),
                 }
             )
     return rows

@@ -1,4 +1,5 @@
-"""The per-org reconciliation view: per provider and day, the billed cost (cost_focus) against the estimate."""
+"""The per-org reconciliation views: per provider and day, the billed cost (cost_focus) against the estimate; and
+per provider, day, tier and token type, each bill line against its estimate (llm_cost_estimates)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from shared.platform.identifiers import is_org_slug
 from shared.pricing.price_table import priced_providers
 
 VIEW = "llm_cost_reconciliation"
+DETAIL_VIEW = "llm_cost_reconciliation_detail"
 
 
 def reconciliation_sql(dataset: str, org_slug: str, providers: dict[str, str]) -> str:
@@ -64,6 +66,35 @@ def _view_body(dataset: str, org_slug: str, providers: dict[str, str]) -> str:
     """
 
 
+def detail_sql(dataset: str, org_slug: str) -> str:
+    """CREATE OR REPLACE VIEW: one row per provider, day, billing currency, service tier and token type, the bill's
+    lines against their estimates; the description carries a digest of the text, as for the daily view."""
+    body = _detail_body(dataset, org_slug)
+    description = f"Billed against estimated LLM cost per provider, day, tier and token type; {_digest(body)}"
+    return (
+        f"CREATE OR REPLACE VIEW `{dataset}.{DETAIL_VIEW}` OPTIONS (description = '{description}') AS {body}"
+    )
+
+
+def _detail_body(dataset: str, org_slug: str) -> str:
+    if not is_org_slug(org_slug):  # interpolated as a literal below: only a validated slug may be
+        raise ValueError(f"not an org slug: {org_slug!r}")
+    return f"""
+    SELECT '{org_slug}' AS org_slug, provider, usage_date AS day, currency,
+      -- The bill's tier: null where the provider's bill does not split by tier (its tiers are summed).
+      service_tier, token_type, ANY_VALUE(unit) AS unit, SUM(quantity) AS quantity,
+      IFNULL(SUM(billed_cost), 0) AS billed_cost,
+      SUM(estimated_cost) AS estimated_cost,  -- unpriced lines are NULL: left out, never counted as zero
+      IF(currency = 'USD', IFNULL(SUM(billed_cost), 0) - IFNULL(SUM(estimated_cost), 0), NULL) AS difference,
+      SUM(list_cost) AS list_cost,
+      COUNTIF(status = 'unpriced') AS lines_unpriced,
+      STRING_AGG(DISTINCT IF(status = 'unpriced', IFNULL(model, '(no model)'), NULL), ', ') AS unpriced_models,
+      COUNTIF(status = 'billed_only') AS lines_billed_only, COUNTIF(status = 'usage_only') AS lines_not_billed
+    FROM `{dataset}.llm_cost_estimates`
+    GROUP BY provider, day, currency, service_tier, token_type
+    """
+
+
 def _literal(text: str) -> str:
     """A SQL string literal of a reviewed config value (the price table): refuse anything but plain names."""
     if not re.fullmatch(r"[A-Za-z0-9 ._-]+", text):
@@ -72,15 +103,32 @@ def _literal(text: str) -> str:
 
 
 def ensure_reconciliation_view(warehouse, settings, org_slug: str) -> None:
-    """Create the org's reconciliation view, or replace it when its definition changed (the view reads the tables
+    """Create the org's reconciliation views, or replace one when its definition changed (the views read the tables
     live, so a current view needs no DDL: one metadata read instead of a DDL job on every run)."""
-    from google.api_core.exceptions import NotFound
-
     dataset = f"{warehouse.project}.{settings.org_dataset(org_slug)}"
     providers = priced_providers(settings.config_dir)
+    _ensure(
+        warehouse,
+        dataset,
+        VIEW,
+        _view_body(dataset, org_slug, providers),
+        lambda: reconciliation_sql(dataset, org_slug, providers),
+    )
+    _ensure(
+        warehouse,
+        dataset,
+        DETAIL_VIEW,
+        _detail_body(dataset, org_slug),
+        lambda: detail_sql(dataset, org_slug),
+    )
+
+
+def _ensure(warehouse, dataset: str, view: str, body: str, ddl) -> None:
+    from google.api_core.exceptions import NotFound
+
     try:
-        description = warehouse.client.get_table(f"{dataset}.{VIEW}").description or ""
+        description = warehouse.client.get_table(f"{dataset}.{view}").description or ""
     except NotFound:
         description = ""
-    if _digest(_view_body(dataset, org_slug, providers)) not in description:
-        warehouse.execute(reconciliation_sql(dataset, org_slug, providers))
+    if _digest(body) not in description:
+        warehouse.execute(ddl())

@@ -23,6 +23,9 @@ CONFLICT_RETRY_SECONDS = 30.0  # how long one statement keeps retrying lost race
 # How long a statement waits out a BigQuery that does not answer: a worker rides out a short outage inside its
 # run; the API answers 503 with Retry-After soon instead of holding the caller's connection (see Warehouse).
 WORKER_UNAVAILABLE_AFTER_SECONDS = 120.0
+# The table label holding its spec's schema digest: a table listing (labels included) shows which tables a deploy
+# added columns to, so runs evolve those and skip the rest without a metadata read per table.
+SCHEMA_LABEL = "dps_schema"
 API_UNAVAILABLE_AFTER_SECONDS = 10.0
 
 
@@ -184,11 +187,14 @@ class Warehouse:
         return self.client.create_dataset(ds, exists_ok=True)
 
     def ensure_table(self, dataset: str, spec: TableSpec) -> None:
-        """Create the table from its spec, or add the NULLABLE columns the spec gained since it was created."""
+        """Create the table from its spec, or add the NULLABLE columns the spec gained since it was created; either
+        way the table is labelled with the spec's schema digest (SCHEMA_LABEL), so a listing shows it is current."""
+        from google.api_core import exceptions
         from google.cloud import bigquery
 
         table = bigquery.Table(self.table_id(dataset, spec.name), schema=spec.bigquery_schema())
         table.description = spec.description
+        table.labels = {SCHEMA_LABEL: spec.schema_digest}
         if spec.partition_field:
             table.time_partitioning = bigquery.TimePartitioning(
                 type_=spec.partition_type, field=spec.partition_field
@@ -196,15 +202,31 @@ class Warehouse:
         if spec.clustering:
             table.clustering_fields = list(spec.clustering)
         existing = self.client.create_table(table, exists_ok=True)
-        self._add_missing_columns(existing, spec)
+        for attempt in range(3):
+            changed = self._add_missing_columns(existing, spec)
+            if existing.labels.get(SCHEMA_LABEL) != spec.schema_digest:
+                existing.labels = {**existing.labels, SCHEMA_LABEL: spec.schema_digest}
+                changed.append("labels")
+            if not changed:
+                return
+            try:
+                self.client.update_table(existing, changed)
+                return
+            except (exceptions.BadRequest, exceptions.PreconditionFailed) as exc:
+                # Two runs of one org evolving the same table after a deploy: the loser reads it again and
+                # finds the columns there (or adds what is still missing).
+                if not (is_conflict(exc) or isinstance(exc, exceptions.PreconditionFailed)) or attempt == 2:
+                    raise
+                existing = self.client.get_table(existing.reference)
 
-    def _add_missing_columns(self, table, spec: TableSpec) -> None:
+    def _add_missing_columns(self, table, spec: TableSpec) -> list[str]:
         """Additive schema evolution, the only kind BigQuery allows in place: new columns are appended NULLABLE
-        (old rows read NULL). A spec that drops, renames or retypes a column needs a migration, not this."""
+        (old rows read NULL). A spec that drops, renames or retypes a column needs a migration, not this.
+        Returns the table's fields to update (["schema"] when columns were added to `table`)."""
         present = {field.name for field in table.schema}
         missing = [column for column in spec.columns if column.name not in present]
         if not missing:
-            return
+            return []
         required = [column.name for column in missing if column.mode == "REQUIRED"]
         if required:
             raise SchemaDriftError(
@@ -212,7 +234,7 @@ class Warehouse:
                 "cannot be added in place; migrate the table (locally: delete .local/ to start from empty data)"
             )
         table.schema = [*table.schema, *(column.bigquery_field() for column in missing)]
-        self.client.update_table(table, ["schema"])
+        return ["schema"]
 
     def replace_slice(
         self,

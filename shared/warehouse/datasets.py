@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.platform.settings import Settings, SettingsError
-from shared.warehouse.adapter import Warehouse
+from shared.warehouse.adapter import SCHEMA_LABEL, Warehouse
 from shared.warehouse.grants import grant_writers
 from shared.warehouse.schemas import load_table_specs
 
@@ -18,14 +18,16 @@ def bootstrap_central(settings: Settings, warehouse: Warehouse) -> list[str]:
 
 
 def ensure_org_dataset(settings: Settings, warehouse: Warehouse, slug: str) -> str:
-    """Create the org's dataset, grant the workers WRITER on it and create its per-provider tables (idempotent);
-    returns the dataset id."""
+    """Create the org's dataset, grant the workers WRITER on it, create its per-provider tables and add the columns
+    their specs gained since (idempotent); returns the dataset id."""
     dataset = settings.org_dataset(slug)
     grant_worker_access(settings, warehouse, warehouse.ensure_dataset(dataset, settings.bigquery_location))
-    # One listing instead of a create attempt per table: every run calls this, and most tables exist.
-    existing = {table.table_id for table in warehouse.client.list_tables(f"{settings.project}.{dataset}")}
+    # One listing instead of a metadata read per table: every run calls this, and most tables exist and are
+    # current (labelled with their spec's digest). A deploy that adds columns is applied by the org's next run.
+    listing = warehouse.client.list_tables(f"{settings.project}.{dataset}")
+    labels = {table.table_id: table.labels or {} for table in listing}
     for spec in load_table_specs(settings.config_dir, "org").values():
-        if spec.name not in existing:
+        if labels.get(spec.name, {}).get(SCHEMA_LABEL) != spec.schema_digest:
             warehouse.ensure_table(dataset, spec)
     return dataset
 

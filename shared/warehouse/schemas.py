@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,12 @@ class TableSpec:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
+
+    @functools.cached_property
+    def schema_digest(self) -> str:
+        """A short digest of the columns (names, types, modes, nesting): a table labelled with it is current."""
+        text = repr([(c.name, c.type, c.mode, c.fields) for c in self.columns])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def bigquery_schema(self):
         """The schema as google.cloud.bigquery SchemaFields."""

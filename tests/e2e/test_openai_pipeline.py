@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from shared.providers.openai import PROVIDER as OPENAI
+from shared.providers.openai.estimate import TOKEN_TYPES
 from shared.runs.run_log import RunLog
 from shared.worker.entry import WorkerDeps, handle_run_event
 from tests.focus_conformance import violations
@@ -20,20 +21,20 @@ def _focus_rows(warehouse, settings, org_slug):
 
 
 def _assert_tokens_match_the_usage_table(warehouse, settings, org_slug, focus):
-    """Each FOCUS row's token count is the usage table's count for its day, project, model and token type."""
+    """Each FOCUS row counts the tokens its bill line measures, and together they are the usage table's priced
+    tokens, each kind once (text, cached, cache writes, audio, image), whatever the tier."""
     dataset = f"{settings.project}.{settings.org_dataset(org_slug)}"
-    usage = warehouse.query(f"""SELECT usage_date, project_id, model, SUM(input_uncached_tokens) AS input,
-        SUM(input_cached_tokens) AS cached, SUM(output_tokens) AS output
-        FROM `{dataset}.openai_usage_daily` GROUP BY 1, 2, 3""")
-    expected = {}
-    for u in usage:
-        for kind, count in (("input", u["input"]), ("cached input", u["cached"]), ("output", u["output"])):
-            expected[(u["usage_date"], u["project_id"], u["model"], kind)] = count
+    costs = warehouse.query(
+        f"SELECT cost_date, project_id, line_item, quantity FROM `{dataset}.openai_costs_daily`"
+    )
+    quantity = {(c["cost_date"], c["project_id"], c["line_item"]): c["quantity"] for c in costs}
     assert all(
-        r["PricingQuantity"]
-        == expected[(r["ChargePeriodStart"].date(), r["SubAccountId"], r["x_model"], r["x_token_type"])]
+        r["ConsumedQuantity"] == quantity[(r["ChargePeriodStart"].date(), r["SubAccountId"], r["SkuId"])]
         for r in focus
     )
+    columns = " + ".join(f"SUM({column})" for _, _, column in TOKEN_TYPES)
+    usage = warehouse.query(f"SELECT {columns} AS n FROM `{dataset}.openai_usage_daily`")[0]["n"]
+    assert sum(r["ConsumedQuantity"] for r in focus) == usage
 
 
 def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, new_org):
@@ -59,7 +60,7 @@ def test_run_end_to_end_then_rerun_leaves_one_copy(stack, settings, warehouse, n
     assert len(focus) == first[2] and sum(r["BilledCost"] for r in focus) == first[3]
     assert violations(focus) == {}
     assert {r["ServiceCategory"] for r in focus} == {"AI and Machine Learning"}
-    # Every costs row found its tokens: one per day, project, model and token type in the usage table.
+    # Every costs row found its tokens: one per day, project, model, tier and token type in the usage table.
     assert all(r["ConsumedQuantity"] > 0 and r["ConsumedUnit"] == "Tokens" for r in focus)
     _assert_tokens_match_the_usage_table(warehouse, settings, org["org_slug"], focus)
     # The sandbox bills at the price table's rates: the estimate of every line equals its bill.

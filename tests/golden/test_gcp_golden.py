@@ -93,9 +93,10 @@ def test_charge_kinds_periods_and_tags_follow_the_mapping():
         "team": "web",
         "compute.googleapis.com/machine_spec": "n2-standard-4",
     }
-    assert json.loads(storage["Tags"])["note"] == 'say "hi" \\ bye' and storage["x_credits_other"] == Decimal(
-        "-0.01"
-    )
+    # The recorded FEE_UTILIZATION_OFFSET credit is a committed-use credit (it was "other" before issue 15).
+    assert json.loads(storage["Tags"])["note"] == 'say "hi" \\ bye' and storage[
+        "x_credits_committed_use"
+    ] == Decimal("-0.01")
     assert storage["x_credits_promotion"] == Decimal("-0.5") and bq["RegionId"] is None
     assert (tax["ChargeCategory"], tax["PricingQuantity"], tax["ChargeClass"]) == ("Tax", None, None)
     assert tax["ChargePeriodEnd"] - tax["ChargePeriodStart"] == timedelta(
@@ -122,9 +123,7 @@ def test_vectorised_transform_equals_the_row_by_row_reference():
     classes, default = service_classes(DEFAULT_CONFIG_DIR, "Google Cloud")
     reference = [rowwise.raw_row(row, AUDIT) for row in export_slice().to_pylist()]
     assert raw.to_pylist() == reference
-    assert focus.to_pylist() == [
-        rowwise.focus_row(r, classes, default, RUN_ID, INGESTED_AT) for r in reference
-    ]
+    assert focus.to_pylist() == rowwise.focus_rows(reference, classes, default, RUN_ID, INGESTED_AT)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1e30])

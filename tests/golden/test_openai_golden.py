@@ -7,11 +7,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from shared.platform.errors import TerminalError
 from shared.providers.contract import StepContext
+from shared.providers.openai.extract import extract_projects
+from shared.providers.openai.transform import project_names
 from shared.providers.registry import get_processor
 from tests.kit.golden import jsonable
 from tests.kit.recorded import RecordedApi
@@ -30,11 +33,19 @@ USAGE_PAGES = ["usage_page_1.json", "usage_page_2.json", "usage_page_3.json"]
 COSTS_PAGES = ["costs_page_1.json", "costs_page_2.json"]
 
 
+PROJECTS_PATH = "/v1/organization/projects"
+
+
 class Recorded(RecordedApi):
-    """One endpoint's recorded pages, with the cursors in the order the pages name them."""
+    """One endpoint's recorded pages, with the cursors in the order the pages name them (the costs step also lists
+    the organization's projects: one recorded page)."""
 
     def __init__(self, path: str, page_files: list[str]):
-        super().__init__({path: [PAGES / name for name in page_files]})
+        pages = {path: [PAGES / name for name in page_files]}
+        if path == COSTS_PATH:
+            pages[PROJECTS_PATH] = [PAGES / "projects_page_1.json"]
+        super().__init__(pages)
+        self.path = path
         self.cursors = [None] + [json.loads((PAGES / n).read_text())["next_page"] for n in page_files[:-1]]
 
 
@@ -56,8 +67,9 @@ def _expected(name: str) -> list[dict]:
 
 
 def _assert_queries(api: Recorded, group_by: list[str], limit: int) -> None:
-    assert len(api.requests) == len(api.cursors)  # one request per page: nothing fetched twice
-    for request, cursor in zip(api.requests, api.cursors, strict=True):
+    requests = api.requests_to(api.path)
+    assert len(requests) == len(api.cursors)  # one request per page: nothing fetched twice
+    for request, cursor in zip(requests, api.cursors, strict=True):
         params = request.url.params
         assert params["start_time"] == str(START_TIME)
         assert params["end_time"] == str(END_TIME)
@@ -75,7 +87,7 @@ def _assert_queries(api: Recorded, group_by: list[str], limit: int) -> None:
 def test_usage_pages_become_expected_rows():
     api = Recorded(USAGE_PATH, USAGE_PAGES)
     rows = _run("openai.usage_completions", api)
-    _assert_queries(api, ["project_id", "model"], 31)
+    _assert_queries(api, ["project_id", "model", "batch", "service_tier"], 31)
     assert jsonable(rows) == _expected("expected_usage_rows.json")
 
 
@@ -84,6 +96,15 @@ def test_cost_pages_become_expected_rows():
     rows = _run("openai.costs", api)
     _assert_queries(api, ["project_id", "line_item"], 180)
     assert jsonable(rows) == _expected("expected_costs_rows.json")
+    # Project names: the result's own where it has one, else the Projects API's (archived projects included).
+    [projects] = api.requests_to(PROJECTS_PATH)
+    assert list(projects.url.params.multi_items()) == [("limit", "100"), ("include_archived", "true")]
+    assert {row["project_id"]: row["project_name"] for row in rows} == {
+        None: None,
+        "proj_abc": "Checkout",
+        "proj_def": "Data pipeline",
+        "proj_ghi": "Fine-tune lab",
+    }
 
 
 _PY_TYPES = {
@@ -144,7 +165,7 @@ def test_gateway_base_url_from_credential_metadata_is_used_when_allowed():
     _run("openai.costs", api, env=env, metadata={"base_url": "https://gateway.example.com/openai/"})
     assert [str(r.url.copy_with(query=None)) for r in api.requests] == [
         "https://gateway.example.com/openai/v1/organization/costs"
-    ] * 2
+    ] * 2 + ["https://gateway.example.com/openai/v1/organization/projects"]
 
 
 def test_disallowed_base_url_fails_before_any_request():
@@ -207,3 +228,68 @@ def test_amounts_in_different_currencies_are_never_added():
         ("EUR", Decimal(2)),
         ("USD", Decimal(1)),
     ]
+
+
+def _projects_api(pages: dict[str | None, dict]):
+    """A Projects API answering each `after` cursor with its page, keeping the requests."""
+    requests = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200, json=pages[request.url.params.get("after")])
+
+    return httpx.MockTransport(handler), requests
+
+
+def _project(pid: str, name: str | None) -> dict:
+    return {
+        "id": pid,
+        "object": "organization.project",
+        "name": name,
+        "created_at": 1711471533,
+        "status": "active",
+    }
+
+
+def test_projects_are_paged_by_last_id_and_a_repeated_cursor_stops():
+    first = {"object": "list", "data": [_project("proj_a", "A")], "last_id": "proj_a", "has_more": True}
+    second = {"object": "list", "data": [_project("proj_b", None)], "last_id": "proj_b", "has_more": False}
+    transport, requests = _projects_api({None: first, "proj_a": second})
+    ctx = step_context("openai", START, END, SECRET, transport=transport)
+    projects = list(extract_projects(ctx))
+    assert [p["id"] for p in projects] == ["proj_a", "proj_b"] and len(requests) == 2
+    assert project_names(projects) == {"proj_a": "A"}  # a project without a name has none to give
+    looping = {**second, "last_id": "proj_a", "has_more": True}
+    transport, _ = _projects_api({None: first, "proj_a": looping})
+    with pytest.raises(TerminalError) as caught:
+        list(extract_projects(step_context("openai", START, END, SECRET, transport=transport)))
+    assert caught.value.code == "PROVIDER_PAGING_LOOP"
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        # Parts that do not add up to their whole would price a token twice (or not at all).
+        {"input_tokens": 100, "input_cached_tokens": 60, "input_cache_write_tokens": 50},
+        {"input_tokens": 100, "input_uncached_tokens": 90, "input_cached_tokens": 20},
+        {"input_tokens": 100, "input_text_tokens": 80, "input_audio_tokens": 30},
+        {"input_tokens": 100, "output_tokens": 10, "output_audio_tokens": 11},
+    ],
+)
+def test_usage_parts_that_do_not_add_up_fail_terminally(counts):
+    result = {"output_tokens": 10, "num_model_requests": 1, **counts}
+    ctx = _context(Recorded(USAGE_PATH, USAGE_PAGES))
+    with pytest.raises(TerminalError) as caught:
+        get_processor("openai.usage_completions").transform([_bucket(result)], ctx, ingested_at=INGESTED_AT)
+    assert caught.value.code == "PROVIDER_BAD_DATA"
+
+
+def test_service_tier_and_batch_are_kept_as_the_api_names_them():
+    ctx = _context(Recorded(USAGE_PATH, USAGE_PAGES))
+    results = [
+        {**_USAGE_OK, "batch": batch, "service_tier": tier} for batch, tier in ((False, "Flex"), (True, None))
+    ]
+    rows = get_processor("openai.usage_completions").transform(
+        [_bucket(*results)], ctx, ingested_at=INGESTED_AT
+    )
+    assert [(row["batch"], row["service_tier"]) for row in rows] == [(False, "flex"), (True, None)]

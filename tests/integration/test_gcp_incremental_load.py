@@ -59,7 +59,11 @@ def _loaded_totals(warehouse, settings, slug) -> tuple[dict, dict]:
     dataset = f"{settings.project}.{settings.org_dataset(slug)}"
     focus = warehouse.query(f"""
         SELECT DATE(ChargePeriodStart) AS day, BillingCurrency AS currency, SUM(BilledCost) AS net, COUNT(*) AS n
-        FROM `{dataset}.cost_focus` WHERE ProviderName = 'Google Cloud' GROUP BY day, currency""")
+        FROM `{dataset}.cost_focus`
+        WHERE ProviderName = 'Google Cloud' AND IFNULL(x_cost_type, '') != 'unused_commitment'
+        GROUP BY day, currency""")
+    # Unused-commitment rows (one per CUD pool-hour left unused) bill nothing and come from no export row: their
+    # BilledCost is 0, so the sums above hold with them too; they are left out only to count rows one to one.
     raw = warehouse.query(f"""
         SELECT usage_date AS day, currency, SUM(net_cost) AS net, COUNT(*) AS n
         FROM `{dataset}.gcp_billing_daily` GROUP BY day, currency""")
@@ -132,3 +136,26 @@ def test_a_partition_gone_from_the_export_is_removed_and_unrequested_ones_are_no
     focus, raw = _loaded_totals(warehouse, settings, slug)
     export = {key: value for key, value in _export_totals(warehouse, table_id).items() if key[0].month == 11}
     assert focus == raw == export
+
+
+def test_an_export_from_before_the_new_cud_model_loads_its_missing_columns_as_nulls(
+    settings, warehouse, kms, gcp_org
+):
+    """Exports written before spend-based CUDs' new data model (and before tags) lack consumption_model,
+    cost_at_effective_price_default and tags: they are read as typed NULLs, ContractedCost falls back to cost."""
+    slug, table_id = gcp_org
+    for column in ("consumption_model", "cost_at_effective_price_default", "tags"):
+        warehouse.execute(f"ALTER TABLE `{table_id}` DROP COLUMN {column}")
+    assert _run(settings, warehouse, kms, slug, "run-1") > 0
+    _assert_loaded_equals_export(warehouse, settings, slug, table_id)
+    dataset = f"{settings.project}.{settings.org_dataset(slug)}"
+    rows = warehouse.query(f"""
+        SELECT COUNTIF(consumption_model IS NOT NULL OR cost_at_effective_price_default IS NOT NULL) AS filled,
+               COUNTIF(ARRAY_LENGTH(tags) > 0) AS tagged
+        FROM `{dataset}.gcp_billing_daily`""")
+    assert (rows[0]["filled"], rows[0]["tagged"]) == (0, 0)
+    differing = warehouse.query(f"""
+        SELECT COUNT(*) AS n FROM `{dataset}.cost_focus` f
+        WHERE ProviderName = 'Google Cloud' AND x_cost_type = 'regular' AND ChargeCategory = 'Usage'
+          AND CommitmentDiscountCategory IS NULL AND ContractedCost != BilledCost - x_credits_total""")
+    assert differing[0]["n"] == 0  # ContractedCost is cost (= net - credits) without the new model's column

@@ -57,9 +57,7 @@ def test_openai_tables_become_expected_focus_rows(settings, warehouse):
     assert sum(r["BilledCost"] for r in rows) == sum(
         Decimal(c["amount"]) for c in costs
     )  # to the last decimal
-    # Known gap: costs with no token count (no line item, a day without usage, fine-tuning) have no quantity;
-    # FOCUS wants one for Usage. They are the only rows breaking a rule.
-    assert violations(rows) == {
-        "PricingQuantity must not be null for Usage/Purchase that is not a Correction": 3
-    }
+    # Every Usage row is measured (usage tokens, else the Costs API's quantity); the remainder without line item
+    # or quantity is an Adjustment (issue 15).
+    assert violations(rows) == {}
     assert _focus(settings, warehouse, slug) == rows  # a rerun replaces the slice: same rows, no copies

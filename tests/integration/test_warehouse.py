@@ -89,3 +89,28 @@ def test_ensure_table_refuses_a_new_required_column(settings, warehouse):
     extra = Column(name="must_have", type="STRING", mode="REQUIRED")
     with pytest.raises(SchemaDriftError, match="must_have"):
         warehouse.ensure_table(dataset, dataclasses.replace(spec, columns=(*spec.columns, extra)))
+
+
+def test_an_org_dataset_gains_a_deploys_new_columns_on_its_next_run(settings, warehouse, monkeypatch):
+    from shared.warehouse.adapter import SCHEMA_LABEL
+    from shared.warehouse.datasets import ensure_org_dataset
+
+    slug = "schemadeploy"
+    dataset = settings.org_dataset(slug)
+    warehouse.ensure_dataset(dataset)
+    spec = load_table_specs(settings.config_dir, "org")["cost_focus"]
+    # The table as the previous deploy made it: without a column the current spec has.
+    old = dataclasses.replace(spec, columns=tuple(c for c in spec.columns if c.name != "ServiceSubcategory"))
+    warehouse.ensure_table(dataset, old)
+
+    ensure_org_dataset(settings, warehouse, slug)  # what every run does first
+
+    table = warehouse.client.get_table(f"{settings.project}.{dataset}.cost_focus")
+    assert "ServiceSubcategory" in [field.name for field in table.schema]
+    assert table.labels[SCHEMA_LABEL] == spec.schema_digest
+    updates = []
+    monkeypatch.setattr(warehouse.client, "update_table", lambda *args, **kwargs: updates.append(args))
+    ensure_org_dataset(
+        settings, warehouse, slug
+    )  # every table current: the listing says so, nothing is updated
+    assert updates == []

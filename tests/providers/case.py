@@ -42,6 +42,8 @@ class ProviderCase:
     secret_markers: strings that must never appear in a log line, an error or a row (besides the secret).
     focus_gaps: FOCUS rules the provider's cost_focus rows are known to break on this data, with the exact number
         of rows (each names the issue that will close it); any other violation fails.
+    validator_false_positives: rules the FOCUS validator fails on this data although the data follows the spec
+        (the validator applies a rule whose condition it cannot test to every row), each with the reason.
     """
 
     provider: Provider
@@ -56,6 +58,7 @@ class ProviderCase:
     invalid_credentials: tuple[tuple[str, dict, str], ...] = ()
     secret_markers: tuple[str, ...] = ()
     focus_gaps: Mapping[str, int] = field(default_factory=dict)
+    validator_false_positives: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -145,3 +145,10 @@ def test_a_standard_export_reads_the_detailed_columns_as_typed_nulls():
     assert select.startswith("DATE(_PARTITIONTIME) AS partition_date")
     assert "CAST(NULL AS STRUCT<name STRING, global_name STRING>) AS resource" in select
     assert "CAST(NULL AS FLOAT64) AS cost_at_list" in select and ", cost," in select
+    # Exports from before spend-based CUDs' new data model, and without Resource Manager tags.
+    assert "CAST(NULL AS STRUCT<id STRING, description STRING>) AS consumption_model" in select
+    assert "CAST(NULL AS FLOAT64) AS cost_at_effective_price_default" in select
+    assert (
+        "CAST(NULL AS ARRAY<STRUCT<key STRING, value STRING, inherited BOOL, namespace STRING>>) AS tags"
+        in select
+    )

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from devstack.providers.anthropic import sandbox as anthropic_sandbox
-from devstack.providers.openai import sandbox as openai_sandbox
+from devstack.providers.openai import records as openai_records
 from shared.platform.errors import TerminalError
 from shared.platform.settings import DEFAULT_CONFIG_DIR
 from shared.pricing.price_table import GEO_MODEL, load_price_table, parse_price_table, priced_providers
@@ -136,9 +136,10 @@ def test_every_anthropic_row_cites_the_pricing_page_read_for_issue_15():
 
 
 def test_the_openai_sandbox_bills_at_the_price_table():
-    for model, (uncached, cached, output) in openai_sandbox.MODELS.items():
-        rates = _rates("openai", model, "standard")
-        assert (rates["input"], rates["cache_read"], rates["output"]) == (uncached, cached, output)
+    for model, tiers in openai_records.PRICES.items():
+        for tier, prices in tiers.items():
+            rates = _rates("openai", model, tier)
+            assert {rate: rates.get(rate) for rate in prices} == prices, (model, tier)
 
 
 def test_the_priced_providers_are_the_llm_providers_with_their_focus_names():
@@ -155,3 +156,22 @@ def test_a_priced_provider_without_a_focus_name_is_refused():
         parse_price_table(
             ENTRY.replace("providers: {{anthropic: Anthropic}}", "providers: {{}}").format(end="null")
         )
+
+
+def test_a_tier_read_on_another_page_cites_that_page():
+    text = (
+        ENTRY.format(end="null").replace(
+            "    source: {url: https://example.com/pricing, reviewed: 2025-01-02}\n",
+            "    source:\n      - {url: https://example.com/pricing, reviewed: 2025-01-02}\n"
+            "      - {url: https://example.com/priority, reviewed: 2025-01-03, tiers: [priority]}\n",
+        )
+        + "    priority: {input: 0.2}\n"
+    )
+    cited = {(r["service_tier"], r["source_url"], r["source_reviewed"]) for r in parse_price_table(text)}
+    assert cited == {
+        ("standard", "https://example.com/pricing", date(2025, 1, 2)),
+        ("priority", "https://example.com/priority", date(2025, 1, 3)),
+    }
+    only_tiered = text.replace("      - {url: https://example.com/pricing, reviewed: 2025-01-02}\n", "")
+    with pytest.raises(TerminalError, match="one source must name no tiers"):
+        parse_price_table(only_tiered)

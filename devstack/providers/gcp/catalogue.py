@@ -24,7 +24,7 @@ ANCESTRY = "/612345678901/"
 COST_TYPES = ("regular", "tax", "adjustment", "rounding_error")
 CREDIT_KINDS = (
     "SUSTAINED_USAGE_DISCOUNT", "COMMITTED_USAGE_DISCOUNT", "PROMOTION", "FREE_TIER", "DISCOUNT",
-    "SUBSCRIPTION_BENEFIT",
+    "SUBSCRIPTION_BENEFIT", "FEE_UTILIZATION_OFFSET",
 )
 CREDIT_NAMES = {
     "SUSTAINED_USAGE_DISCOUNT": "Sustained Usage Discount",
@@ -33,7 +33,23 @@ CREDIT_NAMES = {
     "FREE_TIER": "Free tier",
     "DISCOUNT": "Spending based discounts (contractual)",
     "SUBSCRIPTION_BENEFIT": "Subscription benefit",
+    "FEE_UTILIZATION_OFFSET": "Fee utilization offset: Compute Flexible CUD",
 }
+# Spend-based CUDs' new data model: every row names its consumption model; usage a Compute flexible CUD covers is
+# priced at the CUD's discount. (id, description) of the default model and of the CUD's.
+CONSUMPTION_MODELS = (("D2C2-DEFA-0000", "Default"), ("5F2A-CUD0-1YR0", "Compute Flexible CUD - 1 Year"))
+CUD_DISCOUNT = 0.28  # the 1-year Compute flexible CUD's discount off the on-demand price
+CUD_SKU = "CP-COMPUTEENGINE-N2-CORE"  # covered by the flexible CUD in the USD account, half of its rows
+CUD_SLACK_USD = 0.05  # per hour the commitment exceeds the covered usage: the unused part of the fee
+# Resource-based CUD (legacy credit model): an hourly fee; usage it covers carries COMMITTED_USAGE_DISCOUNT credits.
+LEGACY_FEE_USD = 0.02
+# Resource Manager tags per project: (key, value, inherited, namespace: the organization or the project).
+PROJECT_TAGS = (
+    (("environment", "production", True, "612345678901"), ("data-class", "internal", False, "acme-web-prod")),
+    (("environment", "production", True, "612345678901"),),
+    (("environment", "development", True, "612345678901"),),
+    (("environment", "production", True, "612345678901"), ("region-lock", "eu", False, "acme-eu-shop")),
+)
 MARKETPLACE_SELLER = "Elasticsearch B.V."
 
 # Service: (id, description, global?, skus). SKU: (id, description, usage unit, pricing unit, usage units per
@@ -84,6 +100,12 @@ SERVICES = (
     ("A1B2-ELAS-TIC0", "Elastic Cloud (Elasticsearch Service)", True, (
         ("ELASTIC-CLOUD-UNIT", "Elastic Cloud usage", "count", "count", 1, 0.00105, 300.0, 2, 0.0, 0.0, None),
     )),
+    ("6F81-5844-456A", "Compute Engine", True, (
+        ("CUD-FLEX-FEE-1Y", "Commitment fee: Compute Flexible CUD - 1 Year", "dollar", "dollar", 1, 1.0, 0.0, 0,
+         0.0, 0.0, None),
+        ("CUD-V1-CPU-1Y", "Commitment v1: CPU in Americas for 1 Year", "seconds", "hour", 3600, 0.02, 0.0, 0,
+         0.0, 0.0, None),
+    )),
     ("0000-TAX0-0000", "Invoice", True, (
         ("0000-TAX0-VAT0", "Tax: VAT", None, None, 1, 0.0, 0.0, 0, 0.0, 0.0, None),
         ("0000-RND0-0000", "Rounding error", None, None, 1, 0.0, 0.0, 0, 0.0, 0.0, None),
@@ -92,6 +114,7 @@ SERVICES = (
 # fmt: on
 MARKETPLACE_SERVICE = "A1B2-ELAS-TIC0"
 TAX_SKU, ROUNDING_SKU, ADJUSTED_SKU = "0000-TAX0-VAT0", "0000-RND0-0000", "CP-COMPUTEENGINE-N2-CORE"
+FLEX_FEE_SKU, LEGACY_FEE_SKU = "CUD-FLEX-FEE-1Y", "CUD-V1-CPU-1Y"
 TAX_RATE = 0.08
 
 
@@ -159,9 +182,51 @@ def append_fixed_rows(rows: dict, spec, rng) -> dict:
             "cost_usd": cost,
             "list_usd": cost,
             "cost_type": np.full(k, cost_type),
+            "covered": np.zeros(k, dtype=bool),
+            "offset_usd": np.zeros(k, dtype=np.int64),
         }
         for key, value in extra.items():
             out[key].append(value)
     merged = {key: np.concatenate(values) for key, values in out.items()}
+    merged["n"] = len(merged["sku"])
+    return merged
+
+
+def append_commitment_rows(rows: dict, spec, rng) -> dict:
+    """Spend-based CUD (new model): half the USD account's N2 core rows priced at the CUD's discount, and per hour
+    a fee row of the commitment ($1 units: the covered cost plus CUD_SLACK_USD) with a FEE_UTILIZATION_OFFSET of
+    the covered cost. Resource-based CUD (legacy): per hour a fee row. Fees are billed to the first project."""
+    import numpy as np
+
+    usd = np.array([ACCOUNTS[p[4]][1] == "USD" for p in PROJECTS])[rows["project"]]
+    regular = rows["cost_type"] == COST_TYPES.index("regular")
+    covered = regular & usd & (rows["sku"] == sku_index(CUD_SKU)) & (rng.random(rows["n"]) < 0.5)
+    rows = dict(rows, covered=covered, default_usd=rows["cost_usd"].copy())
+    rows["cost_usd"] = np.where(
+        covered, np.round(rows["cost_usd"] * (1 - CUD_DISCOUNT)), rows["cost_usd"]
+    ).astype(np.int64)
+    hours = spec.days * 24
+    used = np.zeros(hours, dtype=np.int64)
+    np.add.at(used, rows["day"][covered] * 24 + rows["hour"][covered], rows["cost_usd"][covered])
+    flex_fee = used + round(CUD_SLACK_USD * 1_000_000)
+    legacy_fee = np.full(hours, round(LEGACY_FEE_USD * 1_000_000), dtype=np.int64)
+    hour_of = np.arange(hours)
+    extra = {
+        "sku": np.concatenate(
+            [np.full(hours, sku_index(FLEX_FEE_SKU)), np.full(hours, sku_index(LEGACY_FEE_SKU))]
+        ),
+        "project": np.zeros(2 * hours, dtype=np.int64),
+        "day": np.concatenate([hour_of // 24, hour_of // 24]),
+        "hour": np.concatenate([hour_of % 24, hour_of % 24]),
+        "pricing_qty": np.concatenate([flex_fee / 1_000_000, np.ones(hours)]),
+        "usage_qty": np.concatenate([flex_fee / 1_000_000, np.full(hours, 3600.0)]),
+        "cost_usd": np.concatenate([flex_fee, legacy_fee]),
+        "list_usd": np.concatenate([flex_fee, legacy_fee]),
+        "default_usd": np.concatenate([flex_fee, legacy_fee]),
+        "cost_type": np.zeros(2 * hours, dtype=np.int64),
+        "covered": np.zeros(2 * hours, dtype=bool),
+        "offset_usd": np.concatenate([-used, np.zeros(hours, dtype=np.int64)]),
+    }
+    merged = {key: np.concatenate([rows[key], extra[key]]) for key in extra}
     merged["n"] = len(merged["sku"])
     return merged

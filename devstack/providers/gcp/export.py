@@ -59,16 +59,19 @@ def _usage_rows(spec: ExportSpec, rng) -> dict:
         "cost_usd": cost_usd_micros,
         "list_usd": list_micros,
         "cost_type": np.zeros(n, dtype=np.int64),
+        "covered": np.zeros(n, dtype=bool),
+        "offset_usd": np.zeros(n, dtype=np.int64),
     }
 
 
 def _credits(rng, rows: dict):
-    """Per row up to two credits, negative micros in the row's cost: (offsets, amounts, kinds)."""
+    """Per row up to two credits, negative micros in the row's cost, then a CUD fee's utilisation offset:
+    (offsets, amounts, kinds). Usage a CUD covers gets no other discount (it is already at the CUD's price)."""
     import numpy as np
 
     skus = cat.sku_table()
     n, cost = rows["n"], rows["cost"]
-    regular = rows["cost_type"] == cat.COST_TYPES.index("regular")
+    regular = (rows["cost_type"] == cat.COST_TYPES.index("regular")) & ~rows["covered"]
     first = regular & (rng.random(n) < skus["credit_rate"][rows["sku"]])
     second = first & (rng.random(n) < 0.25)
     kind1 = np.where(skus["credit_kind"][rows["sku"]] >= 0, skus["credit_kind"][rows["sku"]], 0)
@@ -77,7 +80,8 @@ def _credits(rng, rows: dict):
     share2 = rng.uniform(0.01, 0.10, size=n)
     amount1 = -np.round(cost * share1).astype(np.int64)
     amount2 = -np.round(cost * share2).astype(np.int64)
-    counts = first.astype(np.int64) + second.astype(np.int64)
+    third = rows["offset"] != 0
+    counts = first.astype(np.int64) + second.astype(np.int64) + third.astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     amounts = np.zeros(offsets[-1], dtype=np.int64)
     kinds = np.zeros(offsets[-1], dtype=np.int64)
@@ -85,6 +89,9 @@ def _credits(rng, rows: dict):
     kinds[offsets[:-1][first]] = kind1[first]
     amounts[offsets[:-1][second] + 1] = amount2[second]
     kinds[offsets[:-1][second] + 1] = kind2[second]
+    last = offsets[1:][third] - 1  # the offset is a fee row's only credit
+    amounts[last] = rows["offset"][third]
+    kinds[last] = cat.CREDIT_KINDS.index("FEE_UTILIZATION_OFFSET")
     return offsets, amounts, kinds
 
 
@@ -110,6 +117,9 @@ def _generate_day(spec: ExportSpec):
     rows = _usage_rows(spec, rng)
     if spec.with_fixed_rows:
         rows = cat.append_fixed_rows(rows, spec, rng)
+        rows = cat.append_commitment_rows(rows, spec, rng)
+    else:
+        rows = dict(rows, default_usd=rows["cost_usd"])
     rows = _in_billing_currency(rows)
     credits = _credits(rng, rows)
     return build_table(spec, rows, credits, _times(spec, rng, rows))
@@ -123,6 +133,8 @@ def _in_billing_currency(rows: dict) -> dict:
     rows = dict(rows, rate=rate)
     rows["cost"] = np.round(rows["cost_usd"] * rate).astype(np.int64)
     rows["list"] = np.round(rows["list_usd"] * rate).astype(np.int64)
+    rows["default"] = np.round(rows["default_usd"] * rate).astype(np.int64)
+    rows["offset"] = np.round(rows["offset_usd"] * rate).astype(np.int64)
     return rows
 
 

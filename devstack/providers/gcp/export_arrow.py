@@ -74,6 +74,18 @@ def _dimensions():
     return service, sku, projects, labels
 
 
+@functools.cache
+def _project_tags():
+    """Each project's Resource Manager tags as the export's list of {key, value, inherited, namespace}."""
+    import pyarrow as pa
+
+    item = pa.struct(
+        [("key", pa.string()), ("value", pa.string()), ("inherited", pa.bool_()), ("namespace", pa.string())]
+    )
+    tags = [[dict(zip(("key", "value", "inherited", "namespace"), t)) for t in p] for p in cat.PROJECT_TAGS]
+    return _a(tags, pa.list_(item))
+
+
 def _location(rows: dict, zone_pick):
     import numpy as np
     import pyarrow as pa
@@ -220,6 +232,12 @@ def build_table(spec, rows: dict, credits, times):
     }
     if spec.detailed:
         columns["resource"], columns["price"] = _detailed(rows, zone_pick)
+    models = _a([{"id": i, "description": d} for i, d in cat.CONSUMPTION_MODELS])
+    # Usage the flexible CUD covers and the CUD's own fee rows are of its consumption model; the rest default.
+    cud_model = rows["covered"] | (rows["sku"] == cat.sku_index(cat.FLEX_FEE_SKU))
+    columns["consumption_model"] = models.take(_a(cud_model.astype(np.int64)))
+    columns["cost_at_effective_price_default"] = _a(rows["default"] / 1e6)
+    columns["tags"] = _project_tags().take(_a(rows["project"]))
     columns["_PARTITIONTIME"] = _a(times["partition"], ts)
     return pa.table(columns)
 

@@ -7,26 +7,20 @@ import base64
 import json
 import random
 import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
-from decimal import Decimal
+
+from devstack.providers.openai.records import COUNTERS, PROJECTS, cost_records, day_records
 
 DAY = 86_400
-PROJECTS = ("proj_sandbox_web", "proj_sandbox_support", "proj_sandbox_research")
-# USD per 1M tokens: (input, cached input, output) — close to list prices, so demo numbers look familiar.
-MODELS = {
-    "gpt-4o-2024-08-06": (Decimal("2.50"), Decimal("1.25"), Decimal("10.00")),
-    "gpt-4o-mini-2024-07-18": (Decimal("0.15"), Decimal("0.075"), Decimal("0.60")),
-    "o3-mini-2025-01-31": (Decimal("1.10"), Decimal("0.55"), Decimal("4.40")),
-    "gpt-4.1-nano-2025-04-14": (Decimal("0.10"), Decimal("0.025"), Decimal("0.40")),
-}
 # Spelled out here rather than imported from the provider: a stand-in that shares the client's constants
 # would agree with a wrong client by construction.
 USAGE_PATH = "/v1/organization/usage/completions"
 COSTS_PATH = "/v1/organization/costs"
+PROJECTS_PATH = "/v1/organization/projects"
+# An archived project: listed only with include_archived=true, as the real API does.
+ARCHIVED = {"proj_sandbox_pilot": "Pilot (archived)"}
 # Per endpoint: the group_by values the real API accepts and its page-size ceiling for daily buckets.
 ENDPOINTS = {
-    USAGE_PATH: ({"project_id", "user_id", "api_key_id", "model", "batch"}, 31),
+    USAGE_PATH: ({"project_id", "user_id", "api_key_id", "model", "batch", "service_tier"}, 31),
     COSTS_PATH: ({"project_id", "line_item"}, 180),
 }
 _KEYED = {"project_id", "user_id", "api_key_id", "model"}
@@ -68,15 +62,7 @@ OTHER_ENDPOINTS = {
 }
 ENDPOINTS.update({path: (groups, 31) for path, (groups, _, _) in OTHER_ENDPOINTS.items()})
 OTHER_DIMS = ("project_id", "user_id", "api_key_id", "model", "size", "source", "vector_store_id")
-USAGE_DIMS = ("project_id", "user_id", "api_key_id", "model", "batch")
-USAGE_COUNTS = (
-    "input_tokens",
-    "output_tokens",
-    "input_cached_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
-    "num_model_requests",
-)
+USAGE_DIMS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
 
 
 class SandboxError(Exception):
@@ -90,60 +76,6 @@ class SandboxError(Exception):
         """The JSON error body, as OpenAI shapes it."""
         kind = "invalid_request_error"
         return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
-
-
-def day_records(day_start: int) -> list[dict]:
-    """The usage of one UTC day at the finest grain (project, model, key), seeded by the date."""
-    day = datetime.fromtimestamp(day_start, UTC).date()
-    rng = random.Random(f"openai-sandbox:{day.isoformat()}")  # str seeds are stable across processes
-    if rng.random() < 0.08:
-        return []  # quiet days happen; the real API then returns a bucket with empty results
-    records = []
-    for index, project in enumerate(PROJECTS):
-        for model in MODELS:
-            if rng.random() < 0.35:
-                continue
-            input_tokens = rng.randrange(20_000, 4_000_000)
-            requests = rng.randrange(5, 2_000)
-            records.append(
-                {
-                    "project_id": project,
-                    "model": model,
-                    "api_key_id": f"key_sandbox{index}",
-                    "user_id": None,
-                    "batch": False,
-                    "input_tokens": input_tokens,
-                    "input_cached_tokens": int(input_tokens * rng.uniform(0.0, 0.6)),
-                    "output_tokens": rng.randrange(requests * 20, requests * 600),
-                    "input_audio_tokens": 0,
-                    "output_audio_tokens": 0,
-                    "num_model_requests": requests,
-                }
-            )
-    return records
-
-
-def cost_records(usage: Iterable[dict]) -> list[dict]:
-    """Billed cost lines consistent with `usage`: uncached input, cached input and output per model."""
-    lines = []
-    for record in usage:
-        price_in, price_cached, price_out = MODELS[record["model"]]
-        uncached = record["input_tokens"] - record["input_cached_tokens"]
-        for kind, tokens, price in (
-            ("input", uncached, price_in),
-            ("cached input", record["input_cached_tokens"], price_cached),
-            ("output", record["output_tokens"], price_out),
-        ):
-            if tokens:
-                amount = Decimal(tokens) * price / 1_000_000
-                lines.append(
-                    {
-                        "project_id": record["project_id"],
-                        "line_item": f"{record['model']}, {kind}",
-                        "amount": amount,
-                    }
-                )
-    return lines
 
 
 def _group(
@@ -161,22 +93,23 @@ def _group(
 
 def usage_results(day_start: int, group_by: list[str]) -> list[dict]:
     """The completions usage results of one daily bucket."""
-    grouped = _group(day_records(day_start), group_by, USAGE_DIMS, USAGE_COUNTS)
+    grouped = _group(day_records(day_start), group_by, USAGE_DIMS, COUNTERS)
     return [{"object": "organization.usage.completions.result", **row} for row in grouped]
 
 
 def cost_results(day_start: int, group_by: list[str]) -> list[dict]:
-    """The cost results of one daily bucket; amounts are JSON numbers with up to 9 decimals."""
-    grouped = _group(cost_records(day_records(day_start)), group_by, ("project_id", "line_item"), ("amount",))
-    # float() is exact here: every amount has at most ~13 significant digits, which a double round-trips.
-    return [
-        {
-            "object": "organization.costs.result",
-            "amount": {"value": float(row.pop("amount")), "currency": "usd"},
-            **row,
-        }
-        for row in grouped
-    ]
+    """The cost results of one daily bucket; amounts are JSON numbers with up to 9 decimals. Grouped by line item,
+    each carries its quantity (tokens). Project names are the Projects API's (projects_page), as documented."""
+    lines = cost_records(day_records(day_start))
+    grouped = _group(lines, group_by, ("project_id", "line_item"), ("amount", "quantity"))
+    results = []
+    for row in grouped:
+        # float() is exact here: every amount has at most ~13 significant digits, which a double round-trips.
+        amount = {"value": float(row.pop("amount")), "currency": "usd"}
+        by_line = "line_item" in group_by
+        row.update(quantity=row["quantity"] if by_line else None, quantity_unit="tokens" if by_line else None)
+        results.append({"object": "organization.costs.result", "amount": amount, **row})
+    return results
 
 
 def other_records(path: str, day_start: int) -> list[dict]:
@@ -282,6 +215,41 @@ def build_page(path: str, query: dict[str, list[str]], now: float | None = None)
     }
 
 
+def projects_page(query: dict[str, list[str]]) -> dict:
+    """One page of the organization's projects (list projects: limit, after, include_archived)."""
+    limit = _int_param(query, "limit", 20)
+    if not 1 <= limit <= 100:
+        raise SandboxError(400, "limit must be between 1 and 100.", "invalid_value", "limit")
+    archived = query.get("include_archived", ["false"])[-1] == "true"
+    listed = [(pid, name, None) for pid, name in PROJECTS.items()]
+    listed += [(pid, name, 1_760_000_000) for pid, name in ARCHIVED.items()] if archived else []
+    ids = [pid for pid, _, _ in listed]
+    start = 0
+    if after := query.get("after"):
+        if after[-1] not in ids:
+            raise SandboxError(400, f"No project found with id '{after[-1]}'.", "invalid_value", "after")
+        start = ids.index(after[-1]) + 1
+    shown = listed[start : start + limit]
+    data = [
+        {
+            "id": pid,
+            "object": "organization.project",
+            "name": name,
+            "created_at": 1_711_471_533,
+            "archived_at": archived_at,
+            "status": "archived" if archived_at else "active",
+        }
+        for pid, name, archived_at in shown
+    ]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": start + limit < len(listed),
+    }
+
+
 def check_auth(header: str | None, api_key: str | None) -> None:
     """Refuse a request without `Bearer sk-...` (or without exactly `api_key` when the sandbox was given one)."""
     if not header or not header.startswith("Bearer "):
@@ -305,6 +273,6 @@ def answer(path: str, query: dict[str, list[str]], headers, api_key: str | None 
     """The sandbox's answer to GET `path`: (status, JSON body), an error shaped as OpenAI's when refused."""
     try:
         check_auth(headers.get("Authorization"), api_key)
-        return 200, build_page(path, query)
+        return 200, projects_page(query) if path == PROJECTS_PATH else build_page(path, query)
     except SandboxError as error:
         return error.status, error.body()

@@ -40,10 +40,22 @@ OPTIONAL_COLUMNS = {
     "seller_name": "STRING",
     "resource": "STRUCT<name STRING, global_name STRING>",
     "price": "STRUCT<effective_price NUMERIC, tier_start_amount NUMERIC, unit STRING, pricing_unit_quantity NUMERIC>",
+    # Spend-based CUDs' new data model: the row's consumption model, and its cost at the default (non-CUD)
+    # consumption model's effective price: `cost` is at the CUD's discounted price for covered usage.
+    "consumption_model": "STRUCT<id STRING, description STRING>",
+    "cost_at_effective_price_default": "FLOAT64",
+    # Resource Manager tags the resource carries or inherits (namespace: the organization or project).
+    "tags": "ARRAY<STRUCT<key STRING, value STRING, inherited BOOL, namespace STRING>>",
 }
 # Credit types (export `credits.type`) grouped into the FOCUS table's x_credits_* columns; others go to _other.
 CREDIT_GROUPS = {
-    "x_credits_committed_use": ("COMMITTED_USAGE_DISCOUNT", "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE"),
+    # FEE_UTILIZATION_OFFSET: the new CUD model's credit on a commitment fee for the part of it the covered usage
+    # (already at the discounted price) used; a committed-use credit, not "other".
+    "x_credits_committed_use": (
+        "COMMITTED_USAGE_DISCOUNT",
+        "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE",
+        "FEE_UTILIZATION_OFFSET",
+    ),
     "x_credits_sustained_use": ("SUSTAINED_USAGE_DISCOUNT",),
     "x_credits_promotion": ("PROMOTION", "FREE_TIER"),
     "x_credits_discount": ("DISCOUNT", "SUBSCRIPTION_BENEFIT", "RESELLER_MARGIN"),

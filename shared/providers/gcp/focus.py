@@ -1,14 +1,17 @@
-"""FOCUS mapping: gcp_billing_daily rows → cost_focus rows (vectorised, one FOCUS row per export row)."""
+"""FOCUS mapping: gcp_billing_daily rows → cost_focus rows (vectorised): one per export row, plus one per CUD pool-hour
+left unused (see commitments)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shared.providers.gcp import commitments as cud
 from shared.providers.gcp import constants as gcp
 from shared.providers.gcp.arrowkit import (
     NUMERIC,
@@ -18,7 +21,9 @@ from shared.providers.gcp.arrowkit import (
     json_objects,
     map_values,
     per_row_sum,
+    row_numbers,
 )
+from shared.providers.gcp.units import focus_unit
 from shared.providers.kit.focus import service_classes
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # Google's invoice months are Pacific-time months
@@ -44,14 +49,21 @@ def _regular(cost_type: pa.Array) -> pa.Array:
     return pc.fill_null(pc.equal(pc.fill_null(cost_type, "regular"), "regular"), False)
 
 
-def _quantities(raw: pa.Table, cost_type: pa.Array) -> dict:
-    # FOCUS: no quantity for Tax, none without its unit; consumption only for usage.
+def invoice_id(account: str | None, month: str | None) -> str | None:
+    """The invoice a row is on: Google issues one invoice per billing account and invoice month, and the export
+    names no invoice number, so the id is the pair, "<billing account>/<YYYYMM>"."""
+    return None if account is None or month is None else f"{account}/{month}"
+
+
+def _quantities(raw: pa.Table, cost_type: pa.Array, usage_rows: pa.Array) -> dict:
+    # FOCUS: no quantity for Tax, none without its unit; consumption only for usage; units in UnitFormat.
     usage, null = raw["usage"].combine_chunks(), pa.nulls(raw.num_rows, NUMERIC)
-    pricing_unit, unit = field(usage, "pricing_unit"), field(usage, "unit")
+    pricing_unit = map_values(field(usage, "pricing_unit"), focus_unit, pa.string())
+    unit = map_values(field(usage, "unit"), focus_unit, pa.string())
     pricing, amount = field(usage, "amount_in_pricing_units"), field(usage, "amount")
     not_tax = pc.invert(pc.fill_null(pc.equal(cost_type, "tax"), False))
     priced = pc.and_(not_tax, pc.and_(pc.is_valid(pricing_unit), pc.is_valid(pricing)))
-    consumed = pc.and_(_regular(cost_type), pc.and_(pc.is_valid(unit), pc.is_valid(amount)))
+    consumed = pc.and_(usage_rows, pc.and_(pc.is_valid(unit), pc.is_valid(amount)))
     return {
         "PricingQuantity": pc.if_else(priced, pricing, null),
         "PricingUnit": pc.if_else(priced, pricing_unit, pa.nulls(raw.num_rows, pa.string())),
@@ -73,42 +85,39 @@ def _credit_columns(raw: pa.Table) -> dict:
     return columns
 
 
-def _charge_columns(col: dict) -> dict:
-    """Accounts, periods and the kind of charge."""
-    n, cost_type, start, end = (
-        len(col["cost_type"]),
-        col["cost_type"],
-        col["usage_start_time"],
-        col["usage_end_time"],
-    )
+def _charge_columns(col: dict, fee: pa.Array) -> dict:
+    """Accounts, periods and the kind of charge; `fee`: the commitment fee rows (Purchase, Recurring)."""
+    cost_type, start, end = col["cost_type"], col["usage_start_time"], col["usage_end_time"]
     month = field(col["invoice"], "month")
+    period_start = map_values(month, lambda m: billing_period(m, False), TIMESTAMP)
+    category = map_values(cost_type, lambda t: CHARGE_CATEGORY.get(t or "regular", "Usage"), pa.string())
+    frequency = pc.if_else(_regular(cost_type), "Usage-Based", "One-Time")
+    # A correction of an already invoiced period: an adjustment of usage before its invoice month began. An
+    # adjustment within its own invoice month corrects nothing invoiced yet (FOCUS: ChargeClass null).
+    earlier = pc.fill_null(pc.less(start, period_start), False)
+    adjustment = pc.fill_null(pc.equal(cost_type, "adjustment"), False)
     return {
         "BillingAccountId": col["billing_account_id"],
-        "BillingAccountName": pa.nulls(n, pa.string()),
+        "BillingAccountName": pa.nulls(len(cost_type), pa.string()),
         "SubAccountId": field(col["project"], "id"),
         "SubAccountName": field(col["project"], "name"),
         "BillingCurrency": col["currency"],
-        "BillingPeriodStart": map_values(month, lambda m: billing_period(m, False), TIMESTAMP),
+        "BillingPeriodStart": period_start,
         "BillingPeriodEnd": map_values(month, lambda m: billing_period(m, True), TIMESTAMP),
-        "InvoiceId": pa.nulls(n, pa.string()),
+        "InvoiceId": pc.binary_join_element_wise(col["billing_account_id"], month, "/"),
         "ChargePeriodStart": start,
         # FOCUS needs an end after the start; a zero-length export row (seen on some tax rows) gets its hour.
         "ChargePeriodEnd": pc.if_else(
             pc.greater(end, start), end, pc.add(start, pa.scalar(timedelta(hours=1)))
         ),
-        "ChargeCategory": map_values(
-            cost_type, lambda t: CHARGE_CATEGORY.get(t or "regular", "Usage"), pa.string()
-        ),
-        # A GCP adjustment corrects usage of an earlier, already invoiced period.
-        "ChargeClass": map_values(
-            cost_type, lambda t: "Correction" if t == "adjustment" else None, pa.string()
-        ),
+        "ChargeCategory": pc.if_else(fee, "Purchase", category),
+        "ChargeClass": pc.if_else(pc.and_(adjustment, earlier), "Correction", pa.scalar(None, pa.string())),
         "ChargeDescription": pc.coalesce(
             field(col["adjustment_info"], "description"),
             field(col["sku"], "description"),
             field(col["service"], "description"),
         ),
-        "ChargeFrequency": pc.if_else(_regular(cost_type), "Usage-Based", "One-Time"),
+        "ChargeFrequency": pc.if_else(fee, "Recurring", frequency),
     }
 
 
@@ -127,29 +136,129 @@ def _service_columns(col: dict, config_dir: Path) -> dict:
         "ServiceCategory": map_values(service, lambda s: classes.get(s, default)[0], pa.string()),
         "ServiceName": pc.coalesce(service, provider),
         "ServiceSubcategory": map_values(service, lambda s: classes.get(s, default)[1], pa.string()),
-        "SkuId": field(col["sku"], "id"),
+        # FOCUS: a Tax row names no SKU (Google's tax rows carry the invoice's tax SKU).
+        "SkuId": pc.if_else(
+            pc.fill_null(pc.equal(col["cost_type"], "tax"), False),
+            pa.scalar(None, pa.string()),
+            field(col["sku"], "id"),
+        ),
         "RegionId": field(col["location"], "region"),
         "RegionName": field(col["location"], "region"),
         "AvailabilityZone": field(col["location"], "zone"),
         "ResourceId": field(col["resource"], "global_name"),
         "ResourceName": field(col["resource"], "name"),
-        # Resource labels, then the project labels they inherit, then Google's (already namespaced) system labels.
-        "Tags": json_objects(col["labels"], field(col["project"], "labels"), col["system_labels"]),
+        # Resource labels, then the project labels they inherit, then Google's (already namespaced) system labels,
+        # then Resource Manager tags as "<namespace>/<key>" (a label key has no "/": they cannot collide).
+        "Tags": json_objects(
+            col["labels"], field(col["project"], "labels"), col["system_labels"], tag_pairs(col["tags"])
+        ),
     }
 
 
-def focus_rows(raw: pa.Table, config_dir: Path, run_id: str, ingested_at: datetime) -> pa.Table:
-    """cost_focus rows (columns of its schema, in order; Tags as JSON text) for gcp_billing_daily rows."""
-    n, col = raw.num_rows, {name: raw[name].combine_chunks() for name in raw.column_names}
-    return pa.table(
+def tag_pairs(tags: pa.Array) -> pa.Array:
+    """Resource Manager tags as key/value items keyed "<namespace>/<key>" (Google's namespaced tag key name)."""
+    items = pc.list_flatten(tags)
+    key = pc.binary_join_element_wise(
+        pc.fill_null(field(items, "namespace"), ""), field(items, "key"), "/", null_handling="emit_null"
+    )
+    pairs = pa.StructArray.from_arrays([key, field(items, "value")], names=["key", "value"])
+    offsets = pc.subtract(tags.offsets, tags.offsets[0])
+    return pa.ListArray.from_arrays(offsets, pairs, mask=tags.is_null())
+
+
+def _commitment_columns(col: dict, kinds: dict) -> dict:
+    """CommitmentDiscount* of fee and covered rows (null elsewhere); Status "Used" on covered usage."""
+    kind, account = kinds["kind"], col["billing_account_id"]
+    model = pc.fill_null(kinds["model"], "")
+    name = pc.case_when(
+        pa.StructArray.from_arrays(
+            [pc.fill_null(pc.equal(kind, k), False) for k in cud.KINDS], names=list(cud.KINDS)
+        ),
+        pc.binary_join_element_wise("consumptionModels", model, "/"),
+        *(pa.scalar(f"commitments/{k}-based", pa.string()) for k in list(cud.KINDS)[1:]),
+    )
+    ids = pc.binary_join_element_wise("billingAccounts", account, name, "/")
+    covered = pc.and_(pc.is_valid(kind), pc.invert(kinds["fee"]))
+    return {
+        "CommitmentDiscountId": ids,
+        "CommitmentDiscountCategory": map_values(kind, lambda k: cud.KINDS[k][1] if k else None, pa.string()),
+        "CommitmentDiscountType": map_values(kind, lambda k: cud.KINDS[k][2] if k else None, pa.string()),
+        "CommitmentDiscountStatus": pc.if_else(covered, "Used", pa.scalar(None, pa.string())),
+    }
+
+
+def _effective_cost(col: dict, kinds: dict, commitment: dict) -> tuple[pa.Array, list[dict]]:
+    """EffectiveCost (fees 0, legacy covered usage with its share of the hour's fee) and the unused amounts."""
+    net, pool = col["net_cost"], commitment["CommitmentDiscountId"]
+    involved = pc.indices_nonzero(pc.is_valid(pool))
+    subset = pa.table(
         {
-            **_charge_columns(col),
+            "index": involved,
+            "pool": pool.take(involved),
+            "currency": col["currency"].take(involved),
+            "start": col["usage_start_time"].take(involved),
+            "fee": kinds["fee"].take(involved),
+            "kind": kinds["kind"].take(involved),
+            "net": net.take(involved),
+            "weight": kinds["weight"].take(involved),
+        }
+    )
+    effective, unused = cud.allocate(subset.to_pylist())  # Python only for commitment rows, not every row
+    zero = pa.scalar(Decimal(0), NUMERIC)
+    cost = pc.if_else(kinds["fee"], zero, net)
+    if effective:
+        mask = pc.is_in(row_numbers(len(net)), pa.array(list(effective), pa.int64()))
+        cost = pc.replace_with_mask(cost, mask, pa.array([effective[i] for i in sorted(effective)], NUMERIC))
+    return cost, unused
+
+
+def _unused_rows(table: pa.Table, unused: list[dict]) -> pa.Table:
+    """Per pool-hour with commitment left unused, a Usage row (Status Unused) carrying it: BilledCost 0 (the fee
+    row bills it), EffectiveCost the amount; the fee row's identity, period and pool."""
+    rows = table.take(pa.array([u["fee_index"] for u in unused], pa.int64()))
+    k, zero = rows.num_rows, pa.repeat(pa.scalar(Decimal(0), NUMERIC), rows.num_rows)
+    units = pc.fill_null(rows["PricingUnit"].combine_chunks(), "Units")
+    changes = {
+        "ChargeCategory": constant("Usage", pa.string(), k),
+        "ChargeFrequency": constant("Usage-Based", pa.string(), k),
+        "ChargeDescription": pc.binary_join_element_wise(
+            "Unused commitment", pc.fill_null(rows["ChargeDescription"].combine_chunks(), ""), ": "
+        ),
+        "BilledCost": zero,
+        "EffectiveCost": pa.array([u["amount"] for u in unused], NUMERIC),
+        "ListCost": zero,
+        "ContractedCost": zero,
+        "PricingQuantity": zero,
+        "PricingUnit": units,
+        "CommitmentDiscountStatus": constant("Unused", pa.string(), k),
+        "x_cost_type": constant("unused_commitment", pa.string(), k),
+        **{name: zero for name in ("x_credits_total", *gcp.CREDIT_GROUPS, "x_credits_other")},
+    }
+    for name, values in changes.items():
+        rows = rows.set_column(rows.schema.get_field_index(name), name, values)
+    return rows
+
+
+def focus_rows(raw: pa.Table, config_dir: Path, run_id: str, ingested_at: datetime) -> pa.Table:
+    """cost_focus rows (columns of its schema, in order; Tags as JSON text) for gcp_billing_daily rows: one per
+    export row, then one per commitment left unused in an hour (see commitments)."""
+    n, col = raw.num_rows, {name: raw[name].combine_chunks() for name in raw.column_names}
+    kinds = cud.row_kinds(col)
+    commitment = _commitment_columns(col, kinds)
+    effective, unused = _effective_cost(col, kinds, commitment)
+    usage_rows = pc.and_(_regular(col["cost_type"]), pc.invert(kinds["fee"]))
+    table = pa.table(
+        {
+            **_charge_columns(col, kinds["fee"]),
             "BilledCost": col["net_cost"],  # cost + credits: what is invoiced, discounts included
-            "EffectiveCost": col["net_cost"],
+            "EffectiveCost": effective,
             "ListCost": pc.coalesce(col["cost_at_list"], col["cost"]),
-            "ContractedCost": col["cost"],  # the negotiated price, before credits
-            **_quantities(raw, col["cost_type"]),
+            # The negotiated price without the commitment discount: under the new CUD model `cost` is at the
+            # CUD's price for covered usage, cost_at_effective_price_default at the default one.
+            "ContractedCost": pc.coalesce(col["cost_at_effective_price_default"], col["cost"]),
+            **_quantities(raw, col["cost_type"], usage_rows),
             **_service_columns(col, config_dir),
+            **commitment,
             "x_cost_type": col["cost_type"],
             **_credit_columns(raw),
             "x_currency_conversion_rate": col["currency_conversion_rate"],
@@ -161,3 +270,4 @@ def focus_rows(raw: pa.Table, config_dir: Path, run_id: str, ingested_at: dateti
             "x_ingested_at": constant(ingested_at, TIMESTAMP, n),
         }
     )
+    return pa.concat_tables([table, _unused_rows(table, unused)]) if unused else table

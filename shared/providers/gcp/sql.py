@@ -31,6 +31,9 @@ EXPORT_COLUMNS = (
     "seller_name",
     "resource",
     "price",
+    "consumption_model",
+    "cost_at_effective_price_default",
+    "tags",
 )
 
 

@@ -1,5 +1,6 @@
-"""OpenAI in the standard suite: recorded Usage (completions and every other endpoint) and Costs pages of four days
-(2024-11-01..04; the recordings carry a bucket before the range too), and the rows the whole pipeline writes."""
+"""OpenAI in the standard suite: recorded Usage (completions and every other endpoint), Costs and Projects pages of
+four days (2024-11-01..04; the recordings carry a bucket before the range too), and the rows the whole pipeline
+writes."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ CASE = ProviderCase(
     pages={
         api.USAGE_COMPLETIONS_PATH: ["usage_page_1.json", "usage_page_2.json", "usage_page_3.json"],
         api.COSTS_PATH: ["costs_page_1.json", "costs_page_2.json"],
+        api.PROJECTS_PATH: ["projects_page_1.json"],
         **{api.OTHER_USAGE_PREFIX + e: [f"other_{e}_page_1.json"] for e in api.OTHER_USAGE},
     },
     invalid_credentials=(
@@ -27,7 +29,4 @@ CASE = ProviderCase(
         ("sk-admin-x", {"base_url": "http://169.254.169.254"}, "base_url rejected"),
         ("sk-admin-x", {"base_ur1": "https://api.openai.com"}, "metadata keys ['base_ur1']"),
     ),
-    # Known gap (issue 15): billed lines without a token count (no line item, a day without usage, fine-tuning)
-    # have no PricingQuantity, which FOCUS wants for Usage. Exactly these rows, no others.
-    focus_gaps={"PricingQuantity must not be null for Usage/Purchase that is not a Correction": 3},
 )

@@ -38,6 +38,12 @@ CASE = ProviderCase(
     start=date(2025, 11, 3),
     end=date(2025, 11, 4),
     secret="sbk_live_suite_0123456789abcdef",
+    validator_false_positives={
+        # FOCUS: EffectiveCost is 0 on a Purchase "intended to cover future eligible charges" (a commitment, whose
+        # cost the covered usage carries). Seats are the service itself, not a prepayment for other charges, so
+        # their EffectiveCost is what they cost; the validator checks the rule on every Purchase row.
+        "EffectiveCost-C-005-C": "seats are bought for themselves, not to cover future usage charges",
+    },
     pages={"/v2/reports/seat_charges": ["charges_page_1.json", "charges_page_2.json"]},
     invalid_credentials=(
         ("", {}, "secret is empty"),

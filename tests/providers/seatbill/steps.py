@@ -68,6 +68,7 @@ def transform_charges(
 
 FOCUS_COLUMNS = {
     "SubAccountId": "team",
+    "SubAccountName": "team",  # the report names a team by its slug only; FOCUS wants a name wherever there is an id
     "ChargeCategory": "'Purchase'",  # seats are bought, by the day, not consumed
     "ChargeFrequency": "'Recurring'",
     "ChargeDescription": "CONCAT(IFNULL(plan, 'SeatBill'), ' seats')",
