@@ -1,0 +1,78 @@
+"""The demo org's week as `make demo` runs it (every provider's demo pipelines over HTTP): the FinOps Foundation's
+FOCUS validator over each provider's cost_focus rows (no FOCUS 1.2 rule fails), and the LLM bill against its
+estimate per provider, tier and token type (no difference: the sandboxes bill at list prices)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from devstack.demo import run_in_order
+from devstack.demo_org import onboard_demo_org
+from devstack.providers import LOCAL_PROVIDERS
+from shared.warehouse.schemas import load_table_specs
+from tests.kit.focus_validator import arrow_table, validate_each
+
+
+@pytest.fixture(scope="module")
+def demo_week(stack, settings, warehouse):
+    """The demo org after its week: the FOCUS rows per ProviderName."""
+    org = onboard_demo_org(stack, "focusdemo")
+    end = datetime.now(UTC).date() - timedelta(days=1)
+    dates = ((end - timedelta(days=6)).isoformat(), end.isoformat())
+    pipelines = [pipeline for local in LOCAL_PROVIDERS.values() for pipeline in local.demo_pipelines]
+    runs = run_in_order(stack.api_url, org["slug"], org["api_key"], dates, pipelines)
+    assert [run["status"] for run in runs] == ["COMPLETED"] * len(pipelines), runs
+    return org["slug"]
+
+
+def _query(warehouse, settings, slug: str, table: str) -> list[dict]:
+    return warehouse.query(f"SELECT * FROM `{warehouse.table_id(settings.org_dataset(slug), table)}`")
+
+
+def test_every_providers_demo_rows_fail_no_focus_rule(demo_week, settings, warehouse):
+    by_provider: dict[str, list[dict]] = {}
+    for row in _query(warehouse, settings, demo_week, "cost_focus"):
+        by_provider.setdefault(row["ProviderName"], []).append(row)
+    spec = load_table_specs(settings.config_dir, "org")["cost_focus"]
+    assert set(by_provider) == {"Google Cloud", "OpenAI", "Anthropic"}
+    # One file per provider: each provider's FOCUS data is what its own invoice export would hold.
+    reports = validate_each({name: (arrow_table(rows, spec), name) for name, rows in by_provider.items()})
+    summaries = {name: report.summary() for name, report in reports.items()}
+    print(summaries)
+    assert {name: report.real_failures() for name, report in reports.items()} == {
+        name: {} for name in reports
+    }
+    assert all(report.passed >= 100 for report in reports.values()), summaries
+
+
+def test_the_bill_meets_its_estimate_on_every_tier_and_token_type(demo_week, settings, warehouse):
+    detail = _query(warehouse, settings, demo_week, "llm_cost_reconciliation_detail")
+    daily = _query(warehouse, settings, demo_week, "llm_cost_reconciliation")
+    assert {r["provider"] for r in detail} == {"openai", "anthropic"}
+    assert [r for r in detail if r["difference"] != 0] == []
+    # Unpriced only where nothing is billed (Anthropic's Priority Tier: capacity bought apart, no cost line), and
+    # named by tier: never folded into another tier's price.
+    unpriced = [r for r in detail if r["lines_unpriced"]]
+    assert {(r["provider"], r["service_tier"], r["billed_cost"]) for r in unpriced} == {
+        ("anthropic", "priority", 0)
+    }
+    assert all("(service_tier priority)" in r["unpriced_models"] for r in unpriced)
+    # The sandboxes bill every tier and token type the issue names: each is on the bill and meets its estimate.
+    billed = {(r["provider"], r["service_tier"], r["token_type"]) for r in detail if r["billed_cost"] > 0}
+    assert {("openai", tier) for tier in ("standard", "batch", "flex", "priority")} <= {
+        (p, t) for p, t, _ in billed
+    }
+    assert {("anthropic", "standard"), ("anthropic", "batch")} <= {(p, t) for p, t, _ in billed}
+    assert {
+        ("openai", "standard", "audio input"),
+        ("openai", "standard", "image input"),
+        ("openai", "priority", "cache writes"),
+        ("anthropic", "standard", "cache_creation.ephemeral_1h_input_tokens"),
+        ("anthropic", None, "web_search"),
+    } <= billed
+    # The detail's lines add up to the bill as cost_focus has it, provider by provider.
+    for provider in ("openai", "anthropic"):
+        lines = sum(r["billed_cost"] for r in detail if r["provider"] == provider)
+        assert lines == sum(r["billed_cost"] for r in daily if r["provider"] == provider) > 0
