@@ -60,8 +60,10 @@ def _export_totals(warehouse, table_id: str, first: date, last: date) -> dict:
 
 def _loaded_totals(warehouse, settings, slug: str) -> tuple[dict, dict]:
     dataset = f"{settings.project}.{settings.org_dataset(slug)}"
+    # One FOCUS row per export row, plus the rows FOCUS adds for commitment no usage used (BilledCost 0).
     focus = warehouse.query(f"""
-        SELECT DATE(ChargePeriodStart) AS day, SUM(BilledCost) AS net, COUNT(*) AS n
+        SELECT DATE(ChargePeriodStart) AS day, SUM(BilledCost) AS net,
+          COUNTIF(IFNULL(x_cost_type, '') != 'unused_commitment') AS n
         FROM `{dataset}.cost_focus` WHERE ProviderName = 'Google Cloud' GROUP BY day""")
     raw = warehouse.query(f"""
         SELECT usage_date AS day, SUM(net_cost) AS net, COUNT(*) AS n FROM `{dataset}.gcp_billing_daily` GROUP BY day""")

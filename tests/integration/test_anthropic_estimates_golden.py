@@ -105,7 +105,8 @@ def test_estimates_equal_billed_where_priced_and_the_unpriced_model_shows_as_the
     assert len(focus) == 16 and sum(r["BilledCost"] for r in focus) == Decimal("3.891164")
     # Known gap (as OpenAI's): code execution has no usage quantity; it is the only row breaking a rule.
     assert violations(focus) == {
-        "PricingQuantity must not be null for Usage/Purchase that is not a Correction": 1
+        "PricingQuantity must not be null for Usage/Purchase that is not a Correction": 1,
+        "ConsumedQuantity must not be null for Usage that is not a Correction": 1,
     }
     assert all(
         r["ListCost"] == r["BilledCost"] for r in focus

@@ -42,9 +42,11 @@ def sandbox_costs(stack, day: date) -> tuple[int, Decimal]:
 
 
 def sandbox_usage(stack, day: date) -> tuple[int, int]:
-    """Project-model pairs and input tokens the provider reports for a day."""
-    results = _sandbox_results(stack, USAGE_PATH, day, ["project_id", "model"])
-    return len({(r["project_id"], r["model"]) for r in results}), sum(r["input_tokens"] for r in results)
+    """Distinct (project, model, batch, service tier) and input tokens the provider reports for a day: the grain
+    of openai_usage_daily (spelled out here, not read from the pipeline's constants)."""
+    dims = ["project_id", "model", "batch", "service_tier"]
+    results = _sandbox_results(stack, USAGE_PATH, day, dims)
+    return len({tuple(r[d] for d in dims) for r in results}), sum(r["input_tokens"] for r in results)
 
 
 def sandbox_cost_total(stack, start: str, end: str) -> Decimal:

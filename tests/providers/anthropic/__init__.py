@@ -28,6 +28,10 @@ CASE = ProviderCase(
         ("  ", {}, "secret is empty"),
         ("sk-ant-admin01-x", {"base_url": "https://api.openai.com"}, "base_url rejected"),
     ),
-    # Known gap (issue 15): a billed-only line (code execution: no usage to count) has no PricingQuantity.
-    focus_gaps={"PricingQuantity must not be null for Usage/Purchase that is not a Correction": 1},
+    # Known gap, left open by issue 15: code execution is billed with no quantity in any documented report, so its
+    # Usage row has neither PricingQuantity nor ConsumedQuantity.
+    focus_gaps={
+        "PricingQuantity must not be null for Usage/Purchase that is not a Correction": 1,
+        "ConsumedQuantity must not be null for Usage that is not a Correction": 1,
+    },
 )
