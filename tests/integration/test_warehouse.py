@@ -108,9 +108,9 @@ def test_an_org_dataset_gains_a_deploys_new_columns_on_its_next_run(settings, wa
     table = warehouse.client.get_table(f"{settings.project}.{dataset}.cost_focus")
     assert "ServiceSubcategory" in [field.name for field in table.schema]
     assert table.labels[SCHEMA_LABEL] == spec.schema_digest
-    updates = []
-    monkeypatch.setattr(warehouse.client, "update_table", lambda *args, **kwargs: updates.append(args))
-    ensure_org_dataset(
-        settings, warehouse, slug
-    )  # every table current: the listing says so, nothing is updated
-    assert updates == []
+    calls = []
+    for method in ("create_table", "update_table", "get_table"):
+        monkeypatch.setattr(warehouse.client, method, lambda *args, m=method, **kwargs: calls.append(m))
+    # Every table current: the listing says so, and no table is created, read or updated.
+    ensure_org_dataset(settings, warehouse, slug)
+    assert calls == []
