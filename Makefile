@@ -15,6 +15,12 @@ FOCUS_VALIDATOR_STAMP := $(FOCUS_VALIDATOR)/.installed
 
 CODE := shared devstack functions tests benchmarks
 FAST_TESTS := tests/unit tests/golden tests/providers
+# Two workers, each taking whole files (module fixtures stay per file; each worker starts its own local stack when
+# its first stack test needs one): the stack tier waits on emulators much of the time, so two share two cores well.
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
+# Schemathesis gives every API operation of the fuzz the same test id, and xdist keeps one test per id: that file
+# runs in a session of its own, after the others.
+SERIAL_TESTS := tests/e2e/test_openapi_fuzz.py
 STACK_TESTS := tests/integration tests/e2e
 
 .PHONY: help setup up demo test check lint fmt package clean
@@ -48,10 +54,11 @@ demo: setup
 	$(BIN)/dps demo
 
 test: lint $(FOCUS_VALIDATOR_STAMP)
-	$(BIN)/python -m pytest -q $(FAST_TESTS) $(STACK_TESTS)
+	$(PYTEST) $(FAST_TESTS) $(STACK_TESTS) --ignore=$(SERIAL_TESTS)
+	$(BIN)/python -m pytest -q $(SERIAL_TESTS)
 
 check: lint $(FOCUS_VALIDATOR_STAMP)
-	$(BIN)/python -m pytest -q $(FAST_TESTS)
+	$(PYTEST) $(FAST_TESTS)
 
 lint: setup
 	$(BIN)/ruff check $(CODE)

@@ -53,7 +53,7 @@ def test_a_page_token_is_read_in_utc():
         "0001-01-01T00:00:00+23:59",
         "9999-12-31T23:59:59Z",
         "9999-12-31T23:59:59-23:59",
-        (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+        pytest.param((datetime.now(UTC) + timedelta(days=2)).isoformat(), id="two days ahead"),
     ],
 )
 def test_a_trigger_for_a_firing_outside_the_served_years_is_refused(scheduled_time):
