@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
-
 from shared.platform.errors import TerminalError
 from shared.providers.contract import StepContext
-from shared.providers.kit.address_guard import guarded_transport
-from shared.providers.kit.http import get_json
+from shared.providers.kit.http import get_json, provider_client
 
 WORKSPACES_PATH = "/v1/organizations/workspaces"
 PAGE_LIMIT = 1000  # the API's ceiling: one page holds most organisations' workspaces
@@ -17,13 +14,10 @@ MAX_PAGES = 100
 def workspace_names(ctx: StepContext, base_url: str, headers: dict, max_attempts: int) -> dict[str, str]:
     """workspace id → name, archived workspaces included (their past costs are still reported). Paged by
     `after_id` = the previous page's `last_id`; a cursor seen before is refused, as for the reports."""
-    transport = ctx.http_transport
-    if transport is None and not ctx.settings.is_local:
-        transport = guarded_transport()
     names: dict[str, str] = {}
     seen: set[str] = set()
     params = [("include_archived", "true"), ("limit", str(PAGE_LIMIT))]
-    with httpx.Client(transport=transport, follow_redirects=False) as client:
+    with provider_client(ctx) as client:
         for _ in range(MAX_PAGES):
             page = get_json(
                 client,

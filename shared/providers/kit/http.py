@@ -223,17 +223,22 @@ def iterate_pages(fetch_page: Callable[[str | None], dict], *, max_pages: int = 
     raise TerminalError("PROVIDER_PAGING_LOOP", f"more than {max_pages} pages; stopping")
 
 
+def provider_client(ctx) -> httpx.Client:
+    """The HTTP client of a step's provider requests: the step's transport (tests), else, outside local, one that
+    dials only checked public addresses (the stack's sandbox is on loopback, so local skips it); no redirects, as
+    the allow-list vetted this host and a redirect could point anywhere."""
+    transport = ctx.http_transport
+    if transport is None and not ctx.settings.is_local:
+        transport = guarded_transport()
+    return httpx.Client(transport=transport, follow_redirects=False)
+
+
 def paged_data(
     ctx, url: str, params: list[tuple[str, str]], headers: dict, max_attempts: int
 ) -> Iterator[dict]:
     """Every item of every page's `data` list at `url` (an OpenAI/Anthropic admin report), within the step's
     deadline, sleep and request timeout (`ctx`, a StepContext); the cursor goes back as `page`."""
-    # follow_redirects=False: the allow-list vetted this host, a redirect could point anywhere. Outside local every
-    # connection dials only a checked public address (the stack's sandbox is on loopback, so local skips it).
-    transport = ctx.http_transport
-    if transport is None and not ctx.settings.is_local:
-        transport = guarded_transport()
-    with httpx.Client(transport=transport, follow_redirects=False) as client:
+    with provider_client(ctx) as client:
 
         def fetch_page(cursor: str | None) -> dict:
             page_params = params + [("page", cursor)] if cursor else params

@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-import httpx
-
 from shared.platform.errors import TerminalError
 from shared.providers.contract import StepContext
-from shared.providers.kit.address_guard import guarded_transport
 from shared.providers.kit.egress import provider_base_url
-from shared.providers.kit.http import get_json, iterate_pages
+from shared.providers.kit.http import get_json, iterate_pages, provider_client
 from shared.providers.kit.report_api import MAX_ATTEMPTS_PER_REQUEST, ReportApi, report_items
 from shared.providers.openai import PROVIDER
 from shared.providers.openai import constants as api
@@ -50,10 +47,7 @@ def extract_projects(ctx: StepContext) -> Iterator[dict]:
     url = provider_base_url(PROVIDER, ctx.credential.metadata, ctx.settings) + api.PROJECTS_PATH
     headers = {**REPORTS.auth_headers(ctx.credential.secret.strip()), "Accept": "application/json"}
     params = [("limit", str(api.PROJECTS_PAGE_LIMIT)), ("include_archived", "true")]
-    transport = ctx.http_transport
-    if transport is None and not ctx.settings.is_local:
-        transport = guarded_transport()  # as every provider request: only checked public addresses
-    with httpx.Client(transport=transport, follow_redirects=False) as client:
+    with provider_client(ctx) as client:
 
         def fetch_page(after: str | None) -> dict:
             page = get_json(
