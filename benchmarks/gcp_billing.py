@@ -122,14 +122,14 @@ def part_rowwise(args: dict) -> dict:
     from devstack.providers.gcp import rowwise
     from shared.platform.settings import get_settings
     from shared.providers.gcp import load
-    from shared.providers.kit.focus import service_categories
+    from shared.providers.kit.focus import service_classes
     from shared.warehouse.arrow import arrow_schema
     from shared.warehouse.schemas import load_table_specs
     from shared.warehouse.write_api import stage_spec
 
     settings, phases, pending = get_settings(), Phases(), {}
     specs = load_table_specs(settings.config_dir, "org")
-    categories, default = service_categories(settings.config_dir, "Google Cloud")
+    classes, default = service_classes(settings.config_dir, "Google Cloud")
     focus_schema = arrow_schema(stage_spec(specs["cost_focus"]))
 
     def raw_rows(table, audit):
@@ -145,7 +145,7 @@ def part_rowwise(args: dict) -> dict:
 
     def focus_rows(raw, config_dir, run_id, ingested_at):
         began = time.perf_counter()
-        rows = rowwise.focus_rows(pending.pop("raw"), categories, default, run_id, ingested_at)
+        rows = rowwise.focus_rows(pending.pop("raw"), classes, default, run_id, ingested_at)
         converted = time.perf_counter()
         out = pa.Table.from_pylist(rows, schema=focus_schema)
         phases.seconds["row loop"] += converted - began

@@ -48,6 +48,5 @@ def test_golden_cost_focus_rows_fail_no_focus_rule(reports, name):
 
 
 def test_the_validator_reports_a_broken_rule(reports):
-    assert "ChargeCategory-C-004-M" in reports[BROKEN].failures or any(
-        rule.startswith("ChargeCategory") for rule in reports[BROKEN].failures
-    ), reports[BROKEN].summary()
+    broken = reports[BROKEN].real_failures()
+    assert any(rule.startswith("ChargeCategory") for rule in broken), reports[BROKEN].summary()

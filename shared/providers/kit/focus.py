@@ -122,12 +122,6 @@ def service_classes(config_dir: Path, provider: str) -> tuple[dict[str, Classifi
     return mapping, _classification("default", raw["default"])
 
 
-def service_categories(config_dir: Path, provider: str) -> tuple[dict[str, str], str]:
-    """(ServiceName → ServiceCategory, default) of one provider."""
-    mapping, default = service_classes(config_dir, provider)
-    return {name: pair[0] for name, pair in mapping.items()}, default[0]
-
-
 def classify_service(config_dir: Path, identity, service_name: str) -> Classification:
     """(ServiceCategory, ServiceSubcategory) of one of a provider's services: its own declaration
     (`FocusIdentity.service_categories`) first, then the shared file, then the default."""
