@@ -30,6 +30,10 @@ DEFAULT_PORTS = {
     "kms": 9011,
     "sandbox": 9012,
     "tasks": 9013,
+    # Each provider's source stand-ins (an object store), by their own names.
+    **{
+        standin.name: standin.default_port for local in LOCAL_PROVIDERS.values() for standin in local.standins
+    },
 }
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 READY_TIMEOUT_SECONDS = 60.0
@@ -117,6 +121,11 @@ class LocalStack:
         """The providers whose CloudEvent function exists in functions/ (each gets a topic and a push sub)."""
         return [name for name in LOCAL_PROVIDERS if (FUNCTIONS_DIR / name / "main.py").exists()]
 
+    @staticmethod
+    def source_standins() -> list:
+        """Every provider's source stand-ins (SourceStandin), in provider order."""
+        return [standin for local in LOCAL_PROVIDERS.values() for standin in local.standins]
+
     def url(self, name: str) -> str:
         """http://127.0.0.1:<port> of a named port."""
         return f"http://{LOOPBACK}:{self.ports[name]}"
@@ -161,6 +170,11 @@ class LocalStack:
             "CLOUD_TASKS_API_ENDPOINT": f"{LOOPBACK}:{self.ports['tasks']}",
             "CLOUD_TASKS_QUEUE": self.tasks_queue,
             "SCHEDULER_TARGET_URL": self.api_url,
+            **{
+                name: value
+                for standin in self.source_standins()
+                for name, value in standin.env(self.url(standin.name)).items()
+            },
         }
 
     @property
@@ -181,7 +195,18 @@ class LocalStack:
         began, self.started_at = time.monotonic(), datetime.now(UTC)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         functions = (["api", *self.provider_functions()]) if self.start_functions else []
-        used = ["kms", "tasks", "bigquery", "bigquery_grpc", "pubsub", "firestore", "sandbox", *functions]
+        standins = [standin.name for standin in self.source_standins()]
+        used = [
+            "kms",
+            "tasks",
+            "bigquery",
+            "bigquery_grpc",
+            "pubsub",
+            "firestore",
+            "sandbox",
+            *standins,
+            *functions,
+        ]
         hint = lambda name: f"set DPS_PORT_{name.upper()} to a free port"
         processes.ensure_ports_free({name: self.ports[name] for name in used}, hint)
         try:
@@ -246,11 +271,16 @@ class LocalStack:
         self._firestore = launch_firestore(self.data_dir, self.ports["firestore"], self.project)
         self._stoppers.append(("firestore", self._firestore.stop))
         bigquery = self._launch_bigquery()
-        return {
+        waits = {
             "pubsub": (launched, pubsub.wait_ready),
             "firestore": (launched, self._firestore.wait_ready),
             "bigquery": (launched, bigquery.wait_ready),
         }
+        for standin in self.source_standins():
+            process = standin.launch(self.data_dir, self.ports[standin.name])
+            self._stoppers.append((standin.name, process.stop))
+            waits[standin.name] = (time.monotonic(), process.wait_ready)
+        return waits
 
     def _launch_bigquery(self):
         from devstack.standins.bigquery import launch_bigquery
@@ -387,6 +417,7 @@ class LocalStack:
             "tasks_endpoint": f"{LOOPBACK}:{self.ports['tasks']}",
             "tasks_queue": self.tasks_queue,
             "sandbox_url": self.sandbox_url,
+            **{standin.stack_key: self.url(standin.name) for standin in self.source_standins()},
             "project": self.project,
             "environment": "local",
             "root_key": self.secrets["root_key"],

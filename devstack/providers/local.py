@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from devstack.standins.sandbox import Answer
+from devstack.standins.source import SourceStandin
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class LocalProvider:
     demo_pipelines: what `make demo` runs for it, in order.
     demo_report(settings, slug, start, end): prints what the demo shows beyond cost_focus (None: nothing).
     cli: registers its own `dps` development commands (None: none).
+    standins: the servers its source needs locally (an object store), started by the stack beside the emulators.
     """
 
     name: str
@@ -41,3 +43,4 @@ class LocalProvider:
     sandbox: tuple[str, Answer] | None = None
     demo_report: Callable[..., None] | None = None
     cli: Callable | None = None
+    standins: tuple[SourceStandin, ...] = ()

@@ -48,6 +48,9 @@ class Settings:
     # <NAME>_API_BASE_URL of HTTP providers (e.g. OPENAI_API_BASE_URL): the operator's API base for every org.
     api_base_urls: tuple[tuple[str, str], ...] = ()
     provider_allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # <NAME>_STORAGE_ENDPOINT of object-storage providers (e.g. AWS_STORAGE_ENDPOINT): a stand-in's URL replacing
+    # the cloud's own storage endpoint (local and tests only; unset means the real service).
+    storage_endpoints: tuple[tuple[str, str], ...] = ()
     # Scheduler: the Cloud Tasks queue that carries one task per (org, pipeline, day), the base URL its tasks
     # call (this api function's), and who besides the root key may call the trigger (Cloud Scheduler's OIDC).
     tasks_queue: str | None = None
@@ -67,6 +70,10 @@ class Settings:
     def org_dataset(self, org_slug: str) -> str:
         """The BigQuery dataset that holds one org's data in this environment."""
         return f"{org_slug}_{self.environment}"
+
+    def storage_endpoint(self, provider: str) -> str | None:
+        """The stand-in storage endpoint of an object-storage provider (`<PROVIDER>_STORAGE_ENDPOINT`), if set."""
+        return dict(self.storage_endpoints).get(provider)
 
     def api_base_url(self, provider: str, default: str) -> str:
         """The operator's API base for an HTTP provider (`<PROVIDER>_API_BASE_URL`), else `default`."""
@@ -127,6 +134,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         delivery_max_seconds=_delivery_bound(env.get("DELIVERY_MAX_SECONDS", "")),
         api_base_urls=_api_base_urls(env),
         provider_allowed_hosts=_split(env.get("PROVIDER_ALLOWED_HOSTS", "")),
+        storage_endpoints=_suffixed(env, "_STORAGE_ENDPOINT"),
         tasks_queue=_queue_path(env.get("CLOUD_TASKS_QUEUE", "")),
         tasks_api_endpoint=env.get("CLOUD_TASKS_API_ENDPOINT") or None,
         scheduler_target_url=(env.get("SCHEDULER_TARGET_URL") or "").rstrip("/") or None,
@@ -141,9 +149,14 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
 
 def _api_base_urls(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
     """(provider, URL) of every non-empty `<PROVIDER>_API_BASE_URL` (the seed's OPENAI_API_BASE_URL and kin)."""
+    return _suffixed(env, "_API_BASE_URL")
+
+
+def _suffixed(env: dict[str, str], suffix: str) -> tuple[tuple[str, str], ...]:
+    """(provider, URL) of every non-empty `<PROVIDER><suffix>` variable, the provider lower-cased."""
     found = []
     for name, value in sorted(env.items()):
-        match = re.fullmatch(r"([A-Z][A-Z0-9_]*)_API_BASE_URL", name)
+        match = re.fullmatch(rf"([A-Z][A-Z0-9_]*){suffix}", name)
         if match and value.strip():
             found.append((match.group(1).lower(), value.strip().rstrip("/")))
     return tuple(found)

@@ -36,8 +36,11 @@ class ProviderCase:
         table the pipeline writes), and optionally `configs/` (pipelines and schemas of a provider that ships them
         itself, laid over the project's configs/).
     pages: for an HTTP source, path -> the file names of its recorded pages, in order.
-    seed_source: for a warehouse-table source, writes the recorded source into the suite's warehouse where the
-        credential's metadata names it.
+    seed_source(warehouse, metadata, settings): writes the recorded source where the credential's metadata names
+        it: a warehouse-table source into the suite's warehouse, an object-storage source into its stand-in (the
+        settings point at it).
+    standins: the source stand-ins (devstack SourceStandin) the suite starts for the case; their environment is
+        in the case's settings.
     invalid_credentials: (secret, metadata, a fragment of the message onboarding must give) it must refuse.
     secret_markers: strings that must never appear in a log line, an error or a row (besides the secret).
     focus_gaps: FOCUS rules the provider's cost_focus rows are known to break on this data, with the exact number
@@ -54,7 +57,8 @@ class ProviderCase:
     secret: str
     metadata: dict = field(default_factory=dict)
     pages: Mapping[str, list[str]] = field(default_factory=dict)
-    seed_source: Callable[[Warehouse, dict], None] | None = None
+    seed_source: Callable[[Warehouse, dict, Settings], None] | None = None
+    standins: tuple = ()
     invalid_credentials: tuple[tuple[str, dict, str], ...] = ()
     secret_markers: tuple[str, ...] = ()
     focus_gaps: Mapping[str, int] = field(default_factory=dict)
@@ -117,7 +121,7 @@ def run_case(
     reload even what the source says did not change); read back every table of the dataset."""
     config = load_pipelines(settings.config_dir)[case.pipeline_id]
     if case.seed_source:
-        case.seed_source(warehouse, case.metadata)
+        case.seed_source(warehouse, case.metadata, settings)
     dataset = ensure_org_dataset(settings, warehouse, slug)
     recorder = StepRecorder()
     executor = Executor(

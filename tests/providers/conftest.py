@@ -43,8 +43,25 @@ def case(request):
 
 @pytest.fixture(scope="session")
 def suite_settings(case, bigquery_standin, tmp_path_factory):
-    """Settings of the case's runs: the stand-in warehouse, the case's configs."""
+    """Settings of the case's runs: the stand-in warehouse, the case's configs, and its source stand-ins (started
+    for the case, on free ports)."""
+    from devstack.processes import free_port
+
     root = tmp_path_factory.getbasetemp()
+    standin_env, launched = {}, []
+    try:
+        for standin in case.standins:
+            port = free_port()
+            launched.append(standin.launch(tmp_path_factory.mktemp(f"suite-{standin.name}"), port))
+            launched[-1].wait_ready()
+            standin_env.update(standin.env(standin.url(port)))
+        yield _settings(case, bigquery_standin, root, standin_env)
+    finally:
+        for process in launched:
+            process.stop()
+
+
+def _settings(case, bigquery_standin, root, standin_env: dict):
     return settings_from_env(
         {
             "GCP_PROJECT_ID": PROJECT,
@@ -53,6 +70,7 @@ def suite_settings(case, bigquery_standin, tmp_path_factory):
             "BIGQUERY_API_ENDPOINT": bigquery_standin.url,
             "BIGQUERY_STORAGE_API_ENDPOINT": bigquery_standin.grpc_address,
             "CONFIG_DIR": str(case.config_dir(root)),
+            **standin_env,
         }
     )
 

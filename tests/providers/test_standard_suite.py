@@ -4,6 +4,8 @@ case; nothing here names a provider."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 
 import pytest
@@ -16,6 +18,7 @@ from shared.providers.registry import PROVIDERS
 from shared.warehouse.schemas import load_table_specs
 from shared.worker.pipelines import load_pipelines, ordered_steps
 from tests.focus_conformance import violations
+from tests.kit.fault_server import FaultServer
 from tests.kit.recorded import FAULT_CLASSES, RETRY_AFTER_SECONDS, FailingClients, HttpFault, warehouse_fault
 from tests.kit.steps import step_context
 from tests.providers.case import expected_tables, golden_slug, run_case
@@ -129,19 +132,26 @@ def test_source_faults_are_classified_as_the_catalogue_says(
     step, processor = _first_source_step(case, suite_settings)
     kind = case.provider.source.kind
     options: dict = {"destination_table": step.destination_table, "metadata": dict(case.metadata)}
-    if kind == "http":
-        options["transport"] = __import__("httpx").MockTransport(HttpFault(fault, case.secret))
-    elif kind == "warehouse_table":
-        case.seed_source(suite_warehouse, case.metadata)
-        options["source_clients"] = FailingClients(warehouse_fault(fault)).pair()
-    else:  # a new source kind brings its own fault injection to the kit
-        pytest.fail(f"the suite cannot inject faults into a {kind} source yet")
-    ctx = step_context(case.name, case.start, case.end, case.secret, settings=suite_settings, **options)
-    with pytest.raises(PipelineError) as failed:
-        if processor.run is not None:
-            processor.run(ctx, suite_warehouse)
-        else:
-            processor.transform(processor.extract(ctx), ctx)
+    with contextlib.ExitStack() as stack:
+        if kind == "http":
+            options["transport"] = __import__("httpx").MockTransport(HttpFault(fault, case.secret))
+        elif kind == "warehouse_table":
+            case.seed_source(suite_warehouse, case.metadata, suite_settings)
+            options["source_clients"] = FailingClients(warehouse_fault(fault)).pair()
+        elif kind == "object_storage":  # the provider's SDK meets a real server answering with the fault
+            server = stack.enter_context(FaultServer(fault))
+            endpoints = ((case.name, server.url),)
+            options["settings"] = dataclasses.replace(suite_settings, storage_endpoints=endpoints)
+            options["request_timeout"] = 1.0
+        else:  # a new source kind brings its own fault injection to the kit
+            pytest.fail(f"the suite cannot inject faults into a {kind} source yet")
+        options.setdefault("settings", suite_settings)
+        ctx = step_context(case.name, case.start, case.end, case.secret, **options)
+        with pytest.raises(PipelineError) as failed:
+            if processor.run is not None:
+                processor.run(ctx, suite_warehouse)
+            else:
+                processor.transform(processor.extract(ctx), ctx)
     error, (wanted_class, codes) = failed.value, FAULT_CLASSES[fault]
     assert error.code in codes, f"{fault} became {error.code}"
     assert RUN_ERRORS[error.code].transient is (wanted_class == "transient")

@@ -18,7 +18,7 @@ EXPORT_TABLE = "gcp_billing_export_resource_v1_01A2B3_C4D5E6_F7A8B9"
 KEY = demo_service_account_key("suite-project", "suite-key-0001")
 
 
-def seed_export(warehouse, metadata: dict) -> None:
+def seed_export(warehouse, metadata: dict, settings=None) -> None:
     """Write the recorded slice as the customer's export table the credential names (replacing its rows)."""
     import pyarrow as pa
 
