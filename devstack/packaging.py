@@ -50,6 +50,7 @@ DISTRIBUTIONS = {
     "pyarrow": "pyarrow",
     "cryptography": "cryptography",
     "croniter": "croniter",
+    "boto3": "boto3",
 }
 # Imported directly but installed by the distributions above (functions-framework, the google clients).
 TRANSITIVE = (
@@ -61,6 +62,7 @@ TRANSITIVE = (
     "google.rpc",
     "grpc",
     "google_crc32c",
+    "botocore",  # installed by boto3
 )
 # Which configs each module reads (through Settings.config_dir), as globs relative to the repository: the only list.
 # A function ships a config exactly when its import graph reaches a module that reads it. A module that reads

@@ -39,6 +39,12 @@ def main(names: list[str]) -> int:
         try:
             emulator.wait_ready()
             for case in cases:
+                standin_env, launched = {}, []
+                for standin in case.standins:  # the case's source stand-ins, as the suite starts them
+                    port = free_port()
+                    launched.append(standin.launch(Path(folder) / standin.name, port))
+                    launched[-1].wait_ready()
+                    standin_env.update(standin.env(standin.url(port)))
                 settings = settings_from_env(
                     {
                         "GCP_PROJECT_ID": PROJECT,
@@ -46,11 +52,16 @@ def main(names: list[str]) -> int:
                         "BIGQUERY_API_ENDPOINT": emulator.url,
                         "BIGQUERY_STORAGE_API_ENDPOINT": emulator.grpc_address,
                         "CONFIG_DIR": str(case.config_dir(Path(folder))),
+                        **standin_env,
                     }
                 )
                 write_client = make_bigquery_write_client(settings)
                 warehouse = Warehouse(make_bigquery_client(settings), PROJECT, write_client=write_client)
-                run = run_case(case, warehouse, settings, golden_slug(case))
+                try:
+                    run = run_case(case, warehouse, settings, golden_slug(case))
+                finally:
+                    for process in launched:
+                        process.stop()
                 write_expected(case, run)
                 print(f"{case.name}: {', '.join(f'{t} {len(r)}' for t, r in run.tables.items())}")
         finally:
