@@ -113,6 +113,7 @@ def s3_client(metadata: dict, settings, timeout: float | None, session: str, tok
 def storage_error(exc: Exception, doing: str) -> PipelineError:
     """The catalogue's error for a failed S3/STS call (no credential or token in the message)."""
     from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
 
     if isinstance(exc, PipelineError):
         return exc
@@ -124,7 +125,9 @@ def storage_error(exc: Exception, doing: str) -> PipelineError:
         return TransientError("PROVIDER_UNREACHABLE", f"S3 could not be reached while {doing}.")
     if isinstance(exc, (bx.IncompleteReadError, bx.ResponseStreamingError)):
         return TransientError("PROVIDER_UNREACHABLE", f"S3's answer was cut short while {doing}.")
-    if isinstance(exc, bx.ResponseParserError):
+    if isinstance(exc, bx.ParamValidationError):  # metadata onboarding should have refused
+        return TerminalError("CREDENTIAL_INVALID", f"AWS refused the request's parameters while {doing}.")
+    if isinstance(exc, ResponseParserError):
         return TransientError("PROVIDER_BAD_RESPONSE", f"S3's answer could not be parsed while {doing}.")
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
         return TerminalError("CREDENTIAL_INVALID", f"No AWS credentials while {doing}.")

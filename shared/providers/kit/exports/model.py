@@ -65,4 +65,4 @@ class ExportSpec:
     to_focus: Callable
     csv_types: dict | None = None
     batch_rows: int = 65_536
-    commit_reserve_seconds: float = 60.0
+    commit_reserve_seconds: float = 20.0  # a step never starts a commit with less time left
