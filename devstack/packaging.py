@@ -50,6 +50,8 @@ DISTRIBUTIONS = {
     "pyarrow": "pyarrow",
     "cryptography": "cryptography",
     "croniter": "croniter",
+    "azure.storage.blob": "azure-storage-blob",
+    "azure.identity": "azure-identity",
 }
 # Imported directly but installed by the distributions above (functions-framework, the google clients).
 TRANSITIVE = (
@@ -61,6 +63,7 @@ TRANSITIVE = (
     "google.rpc",
     "grpc",
     "google_crc32c",
+    "azure.core",  # installed by azure-storage-blob
 )
 # Which configs each module reads (through Settings.config_dir), as globs relative to the repository: the only list.
 # A function ships a config exactly when its import graph reaches a module that reads it. A module that reads

@@ -70,7 +70,7 @@ class ProviderCase:
 
     def markers(self) -> tuple[str, ...]:
         """What must never be written anywhere."""
-        return (self.secret, *self.secret_markers)
+        return tuple(m for m in (self.secret, *self.secret_markers) if m)  # a keyless case has no secret
 
     def recorded_api(self) -> RecordedApi:
         """The recorded pages of an HTTP source, served by path and cursor."""

@@ -6,6 +6,7 @@ expected/ before committing it; the suite compares against these files).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -39,6 +40,14 @@ def main(names: list[str]) -> int:
         try:
             emulator.wait_ready()
             for case in cases:
+                standins = contextlib.ExitStack()  # the case's source stand-ins, on free ports
+                standin_env = {}
+                for standin in case.standins:
+                    port = free_port()
+                    launched = standin.launch(Path(folder) / standin.name, port)
+                    standins.callback(launched.stop)
+                    launched.wait_ready()
+                    standin_env.update(standin.env(standin.url(port)))
                 settings = settings_from_env(
                     {
                         "GCP_PROJECT_ID": PROJECT,
@@ -46,11 +55,13 @@ def main(names: list[str]) -> int:
                         "BIGQUERY_API_ENDPOINT": emulator.url,
                         "BIGQUERY_STORAGE_API_ENDPOINT": emulator.grpc_address,
                         "CONFIG_DIR": str(case.config_dir(Path(folder))),
+                        **standin_env,
                     }
                 )
                 write_client = make_bigquery_write_client(settings)
                 warehouse = Warehouse(make_bigquery_client(settings), PROJECT, write_client=write_client)
-                run = run_case(case, warehouse, settings, golden_slug(case))
+                with standins:
+                    run = run_case(case, warehouse, settings, golden_slug(case))
                 write_expected(case, run)
                 print(f"{case.name}: {', '.join(f'{t} {len(r)}' for t, r in run.tables.items())}")
         finally:
