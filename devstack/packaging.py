@@ -50,6 +50,7 @@ DISTRIBUTIONS = {
     "pyarrow": "pyarrow",
     "cryptography": "cryptography",
     "croniter": "croniter",
+    "boto3": "boto3",
     "azure.storage.blob": "azure-storage-blob",
     "azure.identity": "azure-identity",
 }
@@ -63,6 +64,7 @@ TRANSITIVE = (
     "google.rpc",
     "grpc",
     "google_crc32c",
+    "botocore",  # installed by boto3
     "azure.core",  # installed by azure-storage-blob
 )
 # Which configs each module reads (through Settings.config_dir), as globs relative to the repository: the only list.

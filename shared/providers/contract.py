@@ -198,9 +198,9 @@ class Provider:
             )
         if self.needs_secret and not secret.strip():
             raise CredentialRejected(f"the {self.title} secret is empty")
-        if not self.needs_secret and secret.strip():  # keyless: a secret given is a mistake, never stored
+        if not self.needs_secret and secret.strip():
             raise CredentialRejected(
-                f"{self.title} stores no secret (it signs in with the service's own identity): "
-                "give only --metadata, without --secret-file"
+                f"{self.title} takes no secret (its access is federated, nothing secret is stored): "
+                f"give only --metadata, without --secret-file"
             )
         self.check_credential(self, secret.strip(), metadata, settings, org_slug=org_slug)

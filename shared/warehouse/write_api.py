@@ -50,6 +50,14 @@ def is_stage_mismatch(exc: Exception) -> bool:
     return STAGE_MISMATCH in str(exc)
 
 
+def stage_table_ids(warehouse, dataset: str, specs) -> dict[str, str]:
+    """Staging table ids, one per spec, sharing a name suffix unique to the load."""
+    import uuid
+
+    suffix = uuid.uuid4().hex[:12]
+    return {spec.name: warehouse.table_id(dataset, f"_stage_{spec.name}_{suffix}") for spec in specs}
+
+
 def default_stream(table_id: str) -> str:
     """The default stream's resource name of a table given as project.dataset.table."""
     project, dataset, table = table_id.split(".")

@@ -52,6 +52,13 @@ APPLICABILITY = {
     "OpenAI": ("SUB_ACCOUNT_SUPPORTED", "USAGE_MEASUREMENT_SUPPORTED"),
     "Anthropic": ("SUB_ACCOUNT_SUPPORTED", "USAGE_MEASUREMENT_SUPPORTED"),
     "SeatBill": ("SUB_ACCOUNT_SUPPORTED",),
+    "AWS": (
+        "SUB_ACCOUNT_SUPPORTED",
+        "REGION_SUPPORTED",
+        "AVAILABILITY_ZONE_SUPPORTED",
+        "TAGGING_SUPPORTED",
+        "USAGE_MEASUREMENT_SUPPORTED",
+    ),
     # Azure's export names subscriptions, regions, tags and metered quantities (no availability zone in cost data).
     "Microsoft": (
         "SUB_ACCOUNT_SUPPORTED",

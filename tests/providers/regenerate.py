@@ -6,7 +6,6 @@ expected/ before committing it; the suite compares against these files).
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -40,13 +39,11 @@ def main(names: list[str]) -> int:
         try:
             emulator.wait_ready()
             for case in cases:
-                standins = contextlib.ExitStack()  # the case's source stand-ins, on free ports
-                standin_env = {}
-                for standin in case.standins:
+                standin_env, launched = {}, []
+                for standin in case.standins:  # the case's source stand-ins, as the suite starts them
                     port = free_port()
-                    launched = standin.launch(Path(folder) / standin.name, port)
-                    standins.callback(launched.stop)
-                    launched.wait_ready()
+                    launched.append(standin.launch(Path(folder) / standin.name, port))
+                    launched[-1].wait_ready()
                     standin_env.update(standin.env(standin.url(port)))
                 settings = settings_from_env(
                     {
@@ -60,8 +57,11 @@ def main(names: list[str]) -> int:
                 )
                 write_client = make_bigquery_write_client(settings)
                 warehouse = Warehouse(make_bigquery_client(settings), PROJECT, write_client=write_client)
-                with standins:
+                try:
                     run = run_case(case, warehouse, settings, golden_slug(case))
+                finally:
+                    for process in launched:
+                        process.stop()
                 write_expected(case, run)
                 print(f"{case.name}: {', '.join(f'{t} {len(r)}' for t, r in run.tables.items())}")
         finally:

@@ -72,5 +72,5 @@ def test_a_secret_is_refused_without_echoing_it():
     secret = "DefaultEndpointsProtocol=https;AccountName=contoso;AccountKey=c2VjcmV0LWtleQ=="
     with pytest.raises(CredentialRejected) as refused:
         PROVIDER.validate_credential(secret, GOOD, SETTINGS)
-    assert "stores no secret" in refused.value.message and "--secret-file" in refused.value.message
+    assert "takes no secret" in refused.value.message and "--secret-file" in refused.value.message
     assert "c2VjcmV0" not in refused.value.message

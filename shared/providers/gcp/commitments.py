@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shared.providers.gcp.arrowkit import NUMERIC, field, per_row_sum
+from shared.providers.kit.arrowkit import NUMERIC, field, per_row_sum
 
 FEE_PREFIX = (
     "Commitment"  # "Commitment v1: CPU in Americas for 1 Year", "Commitment - dollar based v1: GCE ..."

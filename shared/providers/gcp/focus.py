@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 
 from shared.providers.gcp import commitments as cud
 from shared.providers.gcp import constants as gcp
-from shared.providers.gcp.arrowkit import (
+from shared.providers.gcp.units import focus_unit
+from shared.providers.kit.arrowkit import (
     NUMERIC,
     constant,
     field,
@@ -23,7 +24,6 @@ from shared.providers.gcp.arrowkit import (
     per_row_sum,
     row_numbers,
 )
-from shared.providers.gcp.units import focus_unit
 from shared.providers.kit.focus import service_classes
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # Google's invoice months are Pacific-time months

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 
 from shared.platform.errors import TransientError
@@ -17,7 +16,13 @@ from shared.providers.gcp.transform import raw_rows, source_schema
 from shared.providers.kit.focus import FOCUS_TABLE
 from shared.warehouse.adapter import Warehouse, slice_condition
 from shared.warehouse.schemas import TableSpec, load_table_specs
-from shared.warehouse.write_api import StageWriter, is_stage_mismatch, stage_check_sql, stage_select
+from shared.warehouse.write_api import (
+    StageWriter,
+    is_stage_mismatch,
+    stage_check_sql,
+    stage_select,
+    stage_table_ids,
+)
 
 RAW_TABLE = "gcp_billing_daily"
 
@@ -51,7 +56,7 @@ def load_billing_export(ctx: StepContext, warehouse: Warehouse) -> int:
         "x_pipeline_logging_id": ctx.run_id,
         "x_ingested_at": datetime.now(UTC),
     }
-    stages = _stage_tables(warehouse, dataset, (raw_spec, focus_spec))
+    stages = stage_table_ids(warehouse, dataset, (raw_spec, focus_spec))
     try:
         groups = partition_groups(changed, stats, gcp.READ_CHUNK_ROWS)
         sent = _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages)
@@ -63,11 +68,6 @@ def load_billing_export(ctx: StepContext, warehouse: Warehouse) -> int:
         for stage in stages.values():
             warehouse.client.delete_table(stage, not_found_ok=True)
     return rows
-
-
-def _stage_tables(warehouse: Warehouse, dataset: str, specs: tuple[TableSpec, ...]) -> dict[str, str]:
-    suffix = uuid.uuid4().hex[:12]  # one load's stages share a name suffix, unique to the load
-    return {spec.name: warehouse.table_id(dataset, f"_stage_{spec.name}_{suffix}") for spec in specs}
 
 
 def _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages) -> dict[str, int]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from shared.providers.gcp.arrowkit import add_numeric, constant, field, flat_parents, per_row_sum, to_numeric
 from shared.providers.gcp.sql import EXPORT_COLUMNS
+from shared.providers.kit.arrowkit import add_numeric, constant, field, flat_parents, per_row_sum, to_numeric
 
 SOURCE_SCHEMA_NAME = "gcp_billing_export_resource_v1"
 

@@ -69,7 +69,7 @@ CASE = ProviderCase(
         ("", {**METADATA, "tenant_id": "contoso.onmicrosoft.com"}, "metadata.tenant_id must be"),
         ("", {**METADATA, "directory": "../other-org"}, "metadata.directory must be"),
         ("", {k: v for k, v in METADATA.items() if k != "client_id"}, "metadata.client_id must be"),
-        ("DefaultEndpointsProtocol=https;AccountKey=abc", METADATA, "stores no secret"),
+        ("DefaultEndpointsProtocol=https;AccountKey=abc", METADATA, "takes no secret"),
     ),
     secret_markers=("AccountKey=abc",),
 )

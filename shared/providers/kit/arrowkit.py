@@ -1,4 +1,5 @@
-"""Vectorised building blocks for the GCP transforms (pyarrow only): no Python per row, only per distinct value."""
+"""Vectorised pyarrow building blocks for provider transforms (the GCP export, file exports): no Python per row,
+only per distinct value."""
 
 from __future__ import annotations
 

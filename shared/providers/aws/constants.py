@@ -1,0 +1,16 @@
+"""AWS Data Exports constants: names, metadata keys, the federation audience, timeouts."""
+
+from __future__ import annotations
+
+PROVIDER_NAME = "AWS"  # ProviderName, PublisherName and InvoiceIssuerName as the FOCUS 1.0 export writes them
+RAW_TABLE = "aws_cost_export"
+STATE_TABLE = "aws_export_load_state"
+METADATA_KEYS = ("bucket", "prefix", "export_name", "region", "role_arn")
+# The `aud` of the Google ID token sent to STS. AWS maps a Google token's `aud` to the condition key
+# accounts.google.com:oaud (and its `azp`, the service account's numeric id, to accounts.google.com:aud): the
+# role's trust policy pins both (IAM User Guide, "Available keys for AWS web identity federation").
+FEDERATION_AUDIENCE = "sts.amazonaws.com"
+SESSION_NAME_PREFIX = "dps-"
+DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds for one S3 request (connect and each read)
+MAX_ATTEMPTS = 2  # botocore "standard" retries: one quick retry; redelivery does the rest
+RANGE_BYTES = 8 << 20  # one ranged GET of a data file
