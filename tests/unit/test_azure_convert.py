@@ -67,3 +67,23 @@ def test_tags_become_canonical_json_objects():
     assert canonical_tags('"env": "prod"') == '{"env":"prod"}'  # older files: no braces
     assert canonical_tags(None) == canonical_tags("") == "{}"
     assert canonical_tags("not json") == '{"x_unparsed_tags":"not json"}'
+
+
+def test_a_row_without_what_focus_requires_is_refused_and_a_missing_optional_column_is_null():
+    from devstack.providers.azure.export import rows_table, sample_rows
+    from shared.platform.settings import DEFAULT_CONFIG_DIR
+    from shared.providers.azure.transform import to_raw
+
+    table = rows_table(sample_rows(date(2025, 11, 1)))
+    raw = to_raw(table.drop_columns(["ResourceName"]).to_batches()[0], DEFAULT_CONFIG_DIR)
+    assert raw["ResourceName"].null_count == raw.num_rows and raw["InvoiceId"].null_count == raw.num_rows
+    currencies = table["BillingCurrency"].to_pylist()
+    currencies[3] = None
+    broken = table.set_column(table.schema.get_field_index("BillingCurrency"), "BillingCurrency",
+                              pa.array(currencies))  # fmt: skip
+    with pytest.raises(TerminalError) as refused:
+        to_raw(broken.to_batches()[0], DEFAULT_CONFIG_DIR)
+    assert (
+        refused.value.code == "PROVIDER_BAD_DATA"
+        and "1 export rows have no BillingCurrency" in refused.value.message
+    )

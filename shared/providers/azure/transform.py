@@ -48,11 +48,8 @@ def to_raw(batch: pa.RecordBatch, config_dir: Path) -> pa.Table:
     n, names = batch.num_rows, set(batch.schema.names)
     columns: dict[str, pa.Array] = {"charge_date": charge_days(batch)}
     for column in export_columns(config_dir):
-        if column.name in names:
-            columns[column.name] = convert(batch.column(column.name), column.type, column.name)
-        else:
-            columns[column.name] = pa.nulls(n, pa.string())
-            columns[column.name] = convert(columns[column.name], column.type, column.name)
+        values = batch.column(column.name) if column.name in names else pa.nulls(n, pa.string())
+        columns[column.name] = convert(values, column.type, column.name)
         if column.mode == "REQUIRED" and columns[column.name].null_count:
             nulls = columns[column.name].null_count
             raise TerminalError(
