@@ -65,9 +65,8 @@ def _whole(source, file) -> int:
         from pyarrow import csv
 
         compression = "gzip" if file.compression == "gzip" else None
-        return csv.read_csv(
-            pa.input_stream(pa.PythonFile(stream, mode="r"), compression=compression)
-        ).num_rows
+        with pa.input_stream(pa.PythonFile(stream, mode="r"), compression=compression) as text:
+            return csv.read_csv(text).num_rows
 
 
 def peak_mb() -> float:
@@ -133,8 +132,10 @@ def _round(mode: str, rows: int, file_format: str, azurite: str, bigquery) -> di
             "--azurite", azurite]  # fmt: skip
     if bigquery:
         argv += ["--bigquery", *bigquery]
-    out = subprocess.run(argv, check=True, capture_output=True, text=True, cwd=REPO).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, cwd=REPO)
+    if done.returncode:
+        raise RuntimeError(f"round {mode} {rows} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def write_month(azurite: str, rows: int, file_format: str) -> None:
