@@ -59,6 +59,13 @@ APPLICABILITY = {
         "TAGGING_SUPPORTED",
         "USAGE_MEASUREMENT_SUPPORTED",
     ),
+    # Azure's export names subscriptions, regions, tags and metered quantities (no availability zone in cost data).
+    "Microsoft": (
+        "SUB_ACCOUNT_SUPPORTED",
+        "REGION_SUPPORTED",
+        "TAGGING_SUPPORTED",
+        "USAGE_MEASUREMENT_SUPPORTED",
+    ),
 }
 _SUMMARY = re.compile(r"Total: (\d+) \| Pass: (\d+) \| Fail: (\d+) \| Skipped: (\d+)")
 _FAILURE = re.compile(r"^❌ (\S+): FAIL\s+\(violations=(\d+), msg=(.*)\)$")
