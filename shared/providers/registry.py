@@ -3,11 +3,11 @@ code is imported when one of its runs needs it). Deployed functions import their
 
 from __future__ import annotations
 
-from shared.providers import anthropic, gcp, openai
+from shared.providers import anthropic, gcp, openai, saas
 from shared.providers.contract import Processor, Provider
 
 PROVIDERS: dict[str, Provider] = {
-    provider.name: provider for provider in (openai.PROVIDER, anthropic.PROVIDER, gcp.PROVIDER)
+    provider.name: provider for provider in (openai.PROVIDER, anthropic.PROVIDER, gcp.PROVIDER, saas.PROVIDER)
 }
 
 

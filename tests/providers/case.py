@@ -70,7 +70,7 @@ class ProviderCase:
 
     def markers(self) -> tuple[str, ...]:
         """What must never be written anywhere."""
-        return (self.secret, *self.secret_markers)
+        return tuple(marker for marker in (self.secret, *self.secret_markers) if marker)  # "": no secret
 
     def recorded_api(self) -> RecordedApi:
         """The recorded pages of an HTTP source, served by path and cursor."""
