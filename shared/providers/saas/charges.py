@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
-from shared.providers.saas.terms import ANNUAL, minor_unit
+from shared.saas.terms import ANNUAL, minor_unit
 
 CYCLE, SEAT_INCREASE = "cycle", "seat_increase"
 HUNDRED = Decimal(100)

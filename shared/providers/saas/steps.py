@@ -75,8 +75,8 @@ def store_error(exc: Exception) -> PipelineError | None:
 
 def extract_plans(ctx: StepContext) -> Iterator[dict]:
     """Every plan of the org with its versions, read from the control store (or `ctx.source_clients`)."""
-    from shared.providers.saas.plans import org_subscriptions
     from shared.runs.control import control_db
+    from shared.saas.plans import org_subscriptions
 
     db = ctx.source_clients or control_db(ctx.settings)
     try:

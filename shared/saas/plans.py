@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from shared.platform.errors import ApiError
-from shared.providers.saas.terms import PlanInvalid, apply_change, validate_terms
+from shared.saas.terms import PlanInvalid, apply_change, validate_terms
 
 COLLECTION = "saas_subscriptions"
 MAX_VERSIONS = 500  # ~1 KiB each: a plan changed every day for over a year still fits a document many times
