@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devstack.providers import anthropic, gcp, openai
+from devstack.providers import anthropic, gcp, openai, saas
 from devstack.providers.local import LocalProvider
 
 LOCAL_PROVIDERS: dict[str, LocalProvider] = {
-    local.name: local for local in (openai.LOCAL, anthropic.LOCAL, gcp.LOCAL)
+    local.name: local for local in (openai.LOCAL, anthropic.LOCAL, gcp.LOCAL, saas.LOCAL)
 }

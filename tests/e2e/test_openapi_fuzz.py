@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import re
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -43,6 +44,17 @@ schema = schemathesis.openapi.from_path(
     str(OPENAPI_PATH), config=SchemathesisConfig.from_dict({"seed": SEED})
 )
 RUN_OPERATION = "runPipeline"
+SAAS_PATH = re.compile(r"^/api/v1/subscriptions/\{org\}/saas")
+# A plan of the fuzz org that well-formed generated ids become (changes and ends of it are fine).
+SAAS_PLAN = {
+    "vendor": "Slack",
+    "product": "Slack",
+    "plan": "Pro",
+    "seats": 3,
+    "unit_price": "8.75",
+    "currency": "USD",
+    "billing_cycle": "monthly",
+}
 PIPELINE_PATH = {"provider": "openai", "domain": "cost", "pipeline": "usage_cost"}
 MAX_RANGE_DAYS = load_pipelines(DEFAULT_CONFIG_DIR)["openai/cost/usage_cost"].max_range_days
 # Fixed, so a failure replays; deadline off, as the stack shares two cores with whatever else runs.
@@ -104,7 +116,19 @@ def fuzz_org(stack):
         name: start_run(stack, created, {"date": (_today - dt.timedelta(days=days)).isoformat()})
         for name, days in (("read", 1050), ("cancel", 1051))
     }
-    yield {"slug": slug, "key": key, "root": stack.secrets["root_key"], "runs": runs}
+    plan = httpx.post(
+        f"{stack.api_url}/api/v1/subscriptions/{slug}/saas",
+        json={**SAAS_PLAN, "start_date": (_today - dt.timedelta(days=1300)).isoformat()},
+        headers={"X-API-Key": key},
+        timeout=30,
+    ).json()
+    yield {
+        "slug": slug,
+        "key": key,
+        "root": stack.secrets["root_key"],
+        "runs": runs,
+        "saas_plan": plan["subscription_id"],
+    }
     # Runs the fuzzer started would keep the shared openai worker busy for later tests: cancel them.
     headers = {"X-API-Key": key}
     for status in ("PENDING", "RUNNING"):
@@ -141,10 +165,14 @@ def _routable(case) -> bool:
 def _aim_at_fuzz_org(case, org: dict) -> None:
     """Well-formed generated names become the fuzz org and its runs; malformed ones stay, to be refused."""
     params = case.path_parameters or {}
-    if case.operation.definition.raw.get("operationId") == RUN_OPERATION and is_org_slug(
-        params.get("org", "")
-    ):
+    aimed = case.operation.definition.raw.get("operationId") == RUN_OPERATION or SAAS_PATH.match(
+        case.operation.path
+    )
+    if aimed and is_org_slug(params.get("org", "")):
         params["org"] = org["slug"]  # else every well-formed request would be 403 ORG_MISMATCH
+    plan_id = params.get("subscription_id")
+    if isinstance(plan_id, str) and re.fullmatch(r"\w+", plan_id, re.ASCII):  # others stay, to be refused
+        params["subscription_id"] = org["saas_plan"]
     if case.operation.path.startswith("/api/v1/scheduler/") and isinstance(case.body, dict):
         case.body["org_slug"] = org["slug"]  # a trigger for every org would start runs of other tests' orgs
     run_id = params.get("pipeline_logging_id")
