@@ -39,7 +39,7 @@ def _call(stack, org: dict, method: str, path: str = "", **kwargs) -> httpx.Resp
     return httpx.request(method, url, headers=headers, timeout=30, **kwargs)
 
 
-def test_plans_over_http_become_exact_focus_rows(stack, settings, warehouse, new_org):
+def test_plans_over_http_become_exact_focus_rows(stack, settings, warehouse, new_org, monkeypatch, capsys):
     org, other = new_org(credential=False), new_org(credential=False)
     created = _call(stack, org, "POST", json=SLACK)
     assert created.status_code == 201, created.text
@@ -90,3 +90,16 @@ def test_plans_over_http_become_exact_focus_rows(stack, settings, warehouse, new
         ("EUR", "SoftwareOne", Decimal("1.97"))
     }
     assert len(figma) == 32 and sum(r["BilledCost"] for r in figma) == 0
+
+    # The admin CLI reads and writes the same store: a change through `dps saas change` is the API's next version.
+    from shared.cli.main import main
+
+    for name, value in stack.env().items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert (
+        main(["saas", "change", org["org_slug"], plan_id, "--seats", "12", "--effective", "2025-12-03"]) == 0
+    )
+    assert main(["saas", "change", org["org_slug"], plan_id, "--seats", "9", "--if-version", "3"]) == 2
+    assert "SAAS_PLAN_CONFLICT" in capsys.readouterr().err
+    assert _call(stack, org, "GET", f"/{plan_id}").json()["version"] == 4

@@ -109,3 +109,11 @@ def test_minor_units():
         1,
         minor_unit("BHD"),
     )
+
+
+def test_onboarding_refuses_a_credential_for_saas():
+    from shared.tenancy.onboarding import AdminError, set_credential
+    from tests.kit.steps import offline_settings
+
+    with pytest.raises(AdminError, match="needs no credential"):
+        set_credential(offline_settings(), "acmecorp", "saas", "", {})
