@@ -131,12 +131,10 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
 
 def _handler(endpoint: str):
     """The function of an endpoint: `name` in handlers.py, or `module:name` in shared/api/<module>.py."""
-    import importlib
-
-    from shared.api import handlers
+    from shared.api import handlers, saas
 
     module, _, name = endpoint.rpartition(":")
-    return getattr(importlib.import_module(f"shared.api.{module}") if module else handlers, name)
+    return getattr({"": handlers, "saas": saas}[module], name)
 
 
 def unexpected_failure(request: Request, exc: Exception) -> Response:
