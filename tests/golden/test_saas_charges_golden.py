@@ -175,3 +175,15 @@ def test_a_rerun_gives_identical_rows_and_tags_travel_as_json():
     )
     assert first == again
     assert json.loads(first[0]["tags"]) == {"cost_center": "cc-7", "team": "sales"}
+
+
+def test_a_price_change_waits_for_the_next_cycle_even_beside_a_seat_increase():
+    # Nov 16: 15 seats at 14.00. The increase is priced as November is: 5 x 12.00 x 15/30 = 30.00 (its row says
+    # 12.00); the new price starts with the Dec 1 cycle: 15 x 14.00 = 210.00.
+    subscription = plan(
+        "saas_golden_price", (None, SLACK), ("2025-11-16", {"seats": 15, "unit_price": "14.00"})
+    )
+    table = rows([subscription], date(2025, 11, 1), date(2025, 12, 1))
+    increase = by_day(table, "seat_increase")[date(2025, 11, 16)]
+    assert (increase["billed_amount"], increase["unit_price"]) == (Decimal("30.00"), Decimal("12.00"))
+    assert by_day(table)[date(2025, 12, 1)]["billed_amount"] == Decimal("210.00")

@@ -217,6 +217,8 @@ def replace_focus_slice(
     from shared.warehouse.schemas import load_table_specs
 
     spec = load_table_specs(ctx.settings.config_dir, "org")[ctx.destination_table or FOCUS_TABLE]
+    if identity.names_per_row and not source_table:
+        raise ValueError(f"{identity.provider_name}'s rows name their own ProviderName: give source_table")
     ctx.ensure_time_left(COMMIT_RESERVE_SECONDS, "the FOCUS rows")
     return warehouse.replace_slice_with_query(
         ctx.settings.org_dataset(ctx.org_slug),

@@ -25,8 +25,9 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
+from shared.providers.kit.money import MONEY
 from shared.saas.terms import ANNUAL, minor_unit
 
 CYCLE, SEAT_INCREASE = "cycle", "seat_increase"
@@ -125,11 +126,13 @@ def _cycle_charges(
             continue
         extra = current["terms"]["seats"] - billed_seats
         list_extra = extra * price * Decimal((cycle_end - day).days) / full_days
+        # Priced as the cycle is (its unit price and percent); the fixed discount is the cycle's alone.
+        priced = {**current["terms"], **{k: terms[k] for k in ("unit_price", "discount_percent")}}
         charges.append(
             Charge(
                 SEAT_INCREASE,
                 current["version"],
-                current["terms"],
+                {**priced, "discount_amount": "0"},
                 extra,
                 day,
                 cycle_end,
@@ -153,6 +156,11 @@ def amortised(total: Decimal, days: int, unit: Decimal) -> list[Decimal]:
 
 def charges_in(subscription: dict, start: date, end: date) -> list[Charge]:
     """Every charge of a subscription whose days overlap [start, end] (whole charges: a cycle begun earlier too)."""
+    with localcontext(MONEY):  # the kit's context: 60 digits, whatever the caller's decimal settings
+        return _charges_in(subscription, start, end)
+
+
+def _charges_in(subscription: dict, start: date, end: date) -> list[Charge]:
     versions = subscription["versions"]
     first_terms = min(versions, key=lambda v: v["version"])["terms"]
     plan_start = date.fromisoformat(first_terms["start_date"])
@@ -170,8 +178,9 @@ def daily_charges(subscription: dict, start: date, end: date) -> list[dict]:
     rows = []
     for charge in charges_in(subscription, start, end):
         unit, days = minor_unit(charge.terms["currency"]), (charge.end_day - charge.first_day).days
-        nets = amortised(charge.net_total, days, unit)
-        lists = amortised(charge.list_total, days, unit)
+        with localcontext(MONEY):
+            nets = amortised(charge.net_total, days, unit)
+            lists = amortised(charge.list_total, days, unit)
         for offset, (net, listed) in enumerate(zip(nets, lists, strict=True)):
             day = charge.first_day + timedelta(days=offset)
             if start <= day <= end:

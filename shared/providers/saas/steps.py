@@ -147,15 +147,13 @@ def _categories(ctx: StepContext, products: list[str]) -> tuple[str, dict]:
     """A CTE giving each product its (ServiceCategory, ServiceSubcategory) from service_categories.yml."""
     from shared.providers.kit.focus import classify_service
 
-    names, categories, subcategories = [], [], []
-    for product in products:
-        category, subcategory = classify_service(ctx.settings.config_dir, PROVIDER.focus, product)
-        names.append(product), categories.append(category), subcategories.append(subcategory)
+    # Products are the org's free text: they travel as array parameters, never as SQL.
+    pairs = [classify_service(ctx.settings.config_dir, PROVIDER.focus, product) for product in products]
     sql = (
         "WITH categories AS (SELECT name, @cats[OFFSET(i)] AS category, @subs[OFFSET(i)] AS subcategory "
         "FROM UNNEST(@names) AS name WITH OFFSET AS i)\n"
     )
-    return sql, {"names": names, "cats": categories, "subs": subcategories}
+    return sql, {"names": products, "cats": [c for c, _ in pairs], "subs": [s for _, s in pairs]}
 
 
 def build_focus(ctx: StepContext, warehouse) -> int:
