@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from shared.providers.saas.steps import transform_plans
 from shared.saas.terms import apply_change, validate_terms

@@ -145,13 +145,14 @@ def _cycle_charges(
     return charges
 
 
-def amortised(total: Decimal, days: int, unit: Decimal) -> list[Decimal]:
-    """`total` spread over `days` days: each rounded half-even to `unit`, the remainder on the last day, so they
-    sum to `total` exactly (rounded down instead if half-even would leave the last day negative)."""
+def amortised(total: Decimal, days: int, unit: Decimal) -> tuple[Decimal, Decimal]:
+    """`total` spread over `days` days as (each day but the last, the last day): each day rounded half-even to
+    `unit`, the remainder on the last day, so they sum to `total` exactly (rounded down instead if half-even would
+    leave the last day negative)."""
     daily = _quantize(total / days, unit)
     if total - daily * (days - 1) < 0:
         daily = _quantize(total / days, unit, ROUND_DOWN)
-    return [daily] * (days - 1) + [total - daily * (days - 1)]
+    return daily, total - daily * (days - 1)
 
 
 def charges_in(subscription: dict, start: date, end: date) -> list[Charge]:
@@ -179,12 +180,22 @@ def daily_charges(subscription: dict, start: date, end: date) -> list[dict]:
     for charge in charges_in(subscription, start, end):
         unit, days = minor_unit(charge.terms["currency"]), (charge.end_day - charge.first_day).days
         with localcontext(MONEY):
-            nets = amortised(charge.net_total, days, unit)
-            lists = amortised(charge.list_total, days, unit)
-        for offset, (net, listed) in enumerate(zip(nets, lists, strict=True)):
-            day = charge.first_day + timedelta(days=offset)
-            if start <= day <= end:
-                rows.append(_row(subscription["subscription_id"], charge, day, net, listed))
+            net, net_last = amortised(charge.net_total, days, unit)
+            listed, listed_last = amortised(charge.list_total, days, unit)
+        last = charge.end_day - timedelta(days=1)
+        day = max(start, charge.first_day)
+        while day <= min(end, last):  # only the window's days: a year's charge priced for one day is one row
+            is_last = day == last
+            rows.append(
+                _row(
+                    subscription["subscription_id"],
+                    charge,
+                    day,
+                    net_last if is_last else net,
+                    listed_last if is_last else listed,
+                )
+            )
+            day += timedelta(days=1)
     return rows
 
 
