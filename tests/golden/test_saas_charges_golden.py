@@ -187,3 +187,21 @@ def test_a_price_change_waits_for_the_next_cycle_even_beside_a_seat_increase():
     increase = by_day(table, "seat_increase")[date(2025, 11, 16)]
     assert (increase["billed_amount"], increase["unit_price"]) == (Decimal("30.00"), Decimal("12.00"))
     assert by_day(table)[date(2025, 12, 1)]["billed_amount"] == Decimal("210.00")
+
+
+def test_slices_of_a_window_price_exactly_as_the_whole_window():
+    # A fanned-out run prices each slice on its own: the days of Nov 1-10 and Nov 11-Dec 5 are the days of
+    # Nov 1-Dec 5, whichever slice holds a charge's invoice day or its last (remainder) day.
+    plans = [
+        plan("saas_golden_slices", (None, SLACK), ("2025-11-16", {"seats": 15})),
+        plan(
+            "saas_golden_slices_year",
+            (None, {**SLACK, "billing_cycle": "annual", "start_date": "2025-03-01"}),
+        ),
+    ]
+    whole = rows(plans, date(2025, 11, 1), date(2025, 12, 5))
+    parts = rows(plans, date(2025, 11, 1), date(2025, 11, 10)) + rows(
+        plans, date(2025, 11, 11), date(2025, 12, 5)
+    )
+    key = lambda row: (row["subscription_id"], row["charge_date"], row["charge_kind"])
+    assert sorted(parts, key=key) == sorted(whole, key=key)
