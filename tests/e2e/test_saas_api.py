@@ -3,6 +3,7 @@ its plans, runs saas/cost/subscriptions through the run API, and finds its plans
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
@@ -58,6 +59,18 @@ def test_plans_over_http_become_exact_focus_rows(stack, settings, warehouse, new
     assert changed.status_code == 200 and changed.json()["version"] == 2, changed.text
     stale = _call(stack, org, "PATCH", f"/{plan_id}", json={"seats": 20}, headers={"If-Match": '"1"'})
     assert (stale.status_code, stale.json()["error"]["code"]) == (409, "SAAS_PLAN_CONFLICT")
+
+    # Two concurrent changes: with If-Match "2", one wins (version 3) and the other is refused; without
+    # it, both are applied (versions 4 and 5: none lost).
+    def patch(tags: dict, version: str | None = None) -> int:
+        headers = {"If-Match": version} if version else {}
+        return _call(stack, org, "PATCH", f"/{plan_id}", json={"tags": tags}, headers=headers).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        raced = sorted(pool.map(lambda n: patch({"n": str(n)}, '"2"'), range(2)))
+        free = list(pool.map(lambda n: patch({"m": str(n)}), range(2)))
+    assert raced == [200, 409] and free == [200, 200]
+    assert _call(stack, org, "GET", f"/{plan_id}").json()["version"] == 5
     ended = _call(stack, org, "DELETE", f"/{plan_id}", json={"effective_date": "2025-12-01"})
     assert ended.status_code == 200 and ended.json()["versions"][-1]["change"] == "end"
     assert _call(stack, org, "POST", json=FIGMA).status_code == 201
@@ -68,7 +81,7 @@ def test_plans_over_http_become_exact_focus_rows(stack, settings, warehouse, new
         len(first["subscriptions"]) == len(second["subscriptions"]) == 1 and second["next_page_token"] is None
     )
     history = _call(stack, org, "GET", f"/{plan_id}").json()
-    assert [v["change"] for v in history["versions"]] == ["create", "change", "end"]
+    assert [v["change"] for v in history["versions"]] == ["create", *["change"] * 4, "end"]
     # Another org: its key on this org's path is 403, this plan under its own path is 404.
     wrong_key = _call(stack, {**org, "api_key": other["api_key"]}, "GET", f"/{plan_id}")
     assert (wrong_key.status_code, wrong_key.json()["error"]["code"]) == (403, "ORG_MISMATCH")
@@ -100,6 +113,6 @@ def test_plans_over_http_become_exact_focus_rows(stack, settings, warehouse, new
     assert (
         main(["saas", "change", org["org_slug"], plan_id, "--seats", "12", "--effective", "2025-12-03"]) == 0
     )
-    assert main(["saas", "change", org["org_slug"], plan_id, "--seats", "9", "--if-version", "3"]) == 2
+    assert main(["saas", "change", org["org_slug"], plan_id, "--seats", "9", "--if-version", "6"]) == 2
     assert "SAAS_PLAN_CONFLICT" in capsys.readouterr().err
-    assert _call(stack, org, "GET", f"/{plan_id}").json()["version"] == 4
+    assert _call(stack, org, "GET", f"/{plan_id}").json()["version"] == 7
