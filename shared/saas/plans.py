@@ -1,26 +1,31 @@
 """Where an org's SaaS plans live: Firestore, the control-plane store, one document per plan under the org's subtree
 
     orgs/{org}/saas_subscriptions/{subscription_id}
-        subscription_id, version (the newest), terms (the newest version's), created_at, updated_at,
-        versions: [{version, effective_date, change: create|change|end, terms, created_at}, ...]
+        subscription_id, version (the newest number), terms (in force from the latest effective date on),
+        created_at, updated_at,
+        versions: [{version, effective_date, change: create|change|end,
+                    changes (the fields it sets), terms (what they gave from its effective date), created_at}, ...]
 
 Every change appends a version in one Firestore transaction that checks the version the caller last saw (its
 `If-Match`): two concurrent changes never lose one, the later one is refused with 409 SAAS_PLAN_CONFLICT. The
 versions are an array in the plan's document (one read gives the pipeline a plan's whole history): a version is
-under 1 KiB and a plan keeps at most MAX_VERSIONS of them, far below Firestore's 1 MiB per document.
+about 1 KiB; a change that would take the document past MAX_VERSIONS or MAX_DOCUMENT_BYTES (Firestore allows 1 MiB)
+is refused with 409, so a document never grows past what Firestore stores.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, date, datetime
 
 from shared.platform.errors import ApiError
-from shared.saas.terms import PlanInvalid, apply_change, validate_terms
+from shared.saas.terms import PlanInvalid, apply_change, in_force, validate_terms
 
 COLLECTION = "saas_subscriptions"
-MAX_VERSIONS = 500  # ~1 KiB each: a plan changed every day for over a year still fits a document many times
+MAX_VERSIONS = 500  # ~1 KiB each (more with many tags): a plan changed daily for over a year
+MAX_DOCUMENT_BYTES = 800_000  # Firestore's limit is 1 MiB a document: refuse a change before it
 SUBSCRIPTION_ID = re.compile(r"^saas_[0-9a-f]{24}$")
 
 
@@ -48,10 +53,15 @@ def create_plan(db, org_slug: str, raw: dict, now: datetime | None = None) -> di
         terms = validate_terms(raw)
     except PlanInvalid as error:
         raise invalid(error) from None
-    now = now or datetime.now(UTC)
-    subscription_id = new_subscription_id()
-    version = _version(1, terms["start_date"], "create", terms, now)
-    document = {
+    document = new_document(new_subscription_id(), terms, now or datetime.now(UTC))
+    _collection(db, org_slug).document(document["subscription_id"]).create(document)
+    return document
+
+
+def new_document(subscription_id: str, terms: dict, now: datetime) -> dict:
+    """A plan's document at version 1 (validated `terms`, effective from their start_date)."""
+    version = _version(1, terms["start_date"], "create", terms, terms, now)
+    return {
         "subscription_id": subscription_id,
         "version": 1,
         "terms": terms,
@@ -59,15 +69,15 @@ def create_plan(db, org_slug: str, raw: dict, now: datetime | None = None) -> di
         "created_at": now,
         "updated_at": now,
     }
-    _collection(db, org_slug).document(subscription_id).create(document)
-    return document
 
 
-def _version(number: int, effective: str, change: str, terms: dict, now: datetime) -> dict:
+def _version(number: int, effective: str, kind: str, changes: dict, terms: dict, now: datetime) -> dict:
+    """A version: the fields it changes (priced from its effective date on) and the terms they gave then."""
     return {
         "version": number,
         "effective_date": effective,
-        "change": change,
+        "change": kind,
+        "changes": changes,
         "terms": terms,
         "created_at": now,
     }
@@ -114,27 +124,37 @@ def change_plan(
 
 
 def next_version(document: dict, change: dict, effective: date, end: bool, now: datetime) -> dict:
-    """The plan's document with one more version (pure: the transaction's decision, unit-tested)."""
-    current = document["terms"]
-    if effective < date.fromisoformat(current["start_date"]):
+    """The plan's document with one more version (pure: the transaction's decision, unit-tested). The change is
+    checked against the terms in force on its effective date; `terms` becomes the terms from the latest
+    effective date on."""
+    if effective < date.fromisoformat(document["versions"][0]["terms"]["start_date"]):
         raise invalid(PlanInvalid("effective_date", "is before the plan's start_date"))
     if len(document["versions"]) >= MAX_VERSIONS:
         raise ApiError(
             "SAAS_PLAN_CONFLICT", f"The plan has {MAX_VERSIONS} versions: end it and add a new one."
         )
+    delta = {**change, "end_date": effective.isoformat()} if end else change
     try:
-        terms = apply_change(current, {**change, "end_date": effective.isoformat()} if end else change)
+        terms = apply_change(in_force(document["versions"], effective)["terms"], delta)
     except PlanInvalid as error:
         raise invalid(error) from None
     number = document["version"] + 1
-    version = _version(number, effective.isoformat(), "end" if end else "change", terms, now)
-    return {
+    kind = "end" if end else "change"
+    versions = [
+        *document["versions"],
+        _version(number, effective.isoformat(), kind, {k: terms[k] for k in delta}, terms, now),
+    ]
+    latest = max(date.fromisoformat(v["effective_date"]) for v in versions)
+    updated = {
         **document,
         "version": number,
-        "terms": terms,
-        "versions": [*document["versions"], version],
+        "terms": in_force(versions, latest)["terms"],
+        "versions": versions,
         "updated_at": now,
     }
+    if len(json.dumps(updated, default=str)) > MAX_DOCUMENT_BYTES:
+        raise ApiError("SAAS_PLAN_CONFLICT", "The plan's history is full: end it and add a new one.")
+    return updated
 
 
 def get_plan(db, org_slug: str, subscription_id: str) -> dict:

@@ -165,3 +165,20 @@ def apply_change(current: dict, change: dict) -> dict:
 def parse_effective_date(value: object, default: date) -> date:
     """A change's effective date (the first day it applies); `default` (today UTC) when absent."""
     return default if value is None else _day("effective_date", value)
+
+
+def in_force(versions: list[dict], day: date) -> dict | None:
+    """{"version", "terms"} in force on `day`: the changes of every version effective on or before it, applied in
+    order of effective date (then version number), so a backdated change alters the days from its own effective
+    date on and leaves a later-dated change in place after it; None before the first version. "version" is the
+    newest version number that shaped those terms."""
+    applied = sorted(
+        (v for v in versions if date.fromisoformat(v["effective_date"]) <= day),
+        key=lambda v: (v["effective_date"], v["version"]),
+    )
+    if not applied:
+        return None
+    terms: dict = {}
+    for version in applied:
+        terms.update(version.get("changes", version["terms"]))
+    return {"version": max(v["version"] for v in applied), "terms": terms}

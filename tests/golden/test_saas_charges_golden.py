@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from shared.providers.saas.steps import transform_plans
-from shared.saas.terms import apply_change, validate_terms
+from shared.saas.plans import new_document, next_version
+from shared.saas.terms import validate_terms
 from tests.kit.steps import step_context
 
 NOW = datetime(2025, 12, 1, 6, 0, tzinfo=UTC)
@@ -25,15 +26,14 @@ SLACK = {
 }
 
 
-def plan(subscription_id: str, *changes: tuple[str, dict]) -> dict:
-    """A plan document: version 1 from the first terms' start_date, then each (effective_date, change) in turn."""
+def plan(subscription_id: str, *changes: tuple[str | None, dict]) -> dict:
+    """A plan document as the store writes it: version 1 from the first terms' start_date, then each
+    (effective_date, change) in turn (shared/saas/plans.py's own versioning)."""
     (_, first), *rest = changes
-    terms = validate_terms(first)
-    versions = [{"version": 1, "effective_date": terms["start_date"], "terms": terms}]
-    for number, (effective, change) in enumerate(rest, start=2):
-        terms = apply_change(terms, change)
-        versions.append({"version": number, "effective_date": effective, "terms": terms})
-    return {"subscription_id": subscription_id, "versions": versions}
+    document = new_document(subscription_id, validate_terms(first), NOW)
+    for effective, change in rest:
+        document = next_version(document, change, date.fromisoformat(effective), False, NOW)
+    return document
 
 
 def rows(plans: list[dict], start: date, end: date) -> list[dict]:
@@ -205,3 +205,27 @@ def test_slices_of_a_window_price_exactly_as_the_whole_window():
     )
     key = lambda row: (row["subscription_id"], row["charge_date"], row["charge_kind"])
     assert sorted(parts, key=key) == sorted(whole, key=key)
+
+
+def test_a_backdated_change_before_a_later_one_leaves_the_later_one_in_force():
+    # Entered in this order: +5 seats from Nov 16 (v2), then a plan rename backdated to Nov 10 (v3). The rename
+    # applies from Nov 10; the seats stay 10 until Nov 16 and 15 from then on (prorated 30.00, as before v3).
+    subscription = plan(
+        "saas_golden_order",
+        (None, SLACK),
+        ("2025-11-16", {"seats": 15}),
+        ("2025-11-10", {"plan": "Enterprise"}),
+    )
+    table = rows([subscription], date(2025, 11, 1), date(2025, 12, 1))
+    increase = by_day(table, "seat_increase")
+    assert min(increase) == date(2025, 11, 16) and increase[date(2025, 11, 16)]["billed_amount"] == Decimal(
+        "30.00"
+    )
+    assert (
+        increase[date(2025, 11, 16)]["plan"] == "Enterprise" and increase[date(2025, 11, 16)]["version"] == 3
+    )
+    assert (
+        by_day(table)[date(2025, 12, 1)]["seats"] == 15
+        and by_day(table)[date(2025, 12, 1)]["plan"] == "Enterprise"
+    )
+    assert subscription["terms"]["seats"] == 15 and subscription["terms"]["plan"] == "Enterprise"

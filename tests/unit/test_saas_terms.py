@@ -3,13 +3,13 @@ appended."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from shared.platform.errors import ApiError
 from shared.providers.saas.charges import cycle_of
-from shared.saas.plans import next_version
+from shared.saas.plans import new_document, next_version
 from shared.saas.terms import PlanInvalid, apply_change, minor_unit, validate_terms
 
 PLAN = {
@@ -84,11 +84,11 @@ def test_a_change_may_not_touch_what_defines_the_cycles():
 
 
 def test_versions_append_and_refuse_a_date_before_the_plan():
-    terms = validate_terms(PLAN)
-    document = {"subscription_id": "s", "version": 1, "terms": terms, "versions": [{"version": 1}]}
+    document = new_document("s", validate_terms(PLAN), NOW)
     changed = next_version(document, {"seats": 5}, date(2025, 2, 10), False, NOW)
     assert (changed["version"], changed["terms"]["seats"], len(changed["versions"])) == (2, 5, 2)
     assert changed["versions"][-1]["effective_date"] == "2025-02-10"
+    assert changed["versions"][-1]["changes"] == {"seats": 5}  # what it sets; terms: what that gave then
     ended = next_version(changed, {}, date(2025, 3, 5), True, NOW)
     assert ended["terms"]["end_date"] == "2025-03-05" and ended["versions"][-1]["change"] == "end"
     with pytest.raises(ApiError) as error:
@@ -117,3 +117,15 @@ def test_onboarding_refuses_a_credential_for_saas():
 
     with pytest.raises(AdminError, match="needs no credential"):
         set_credential(offline_settings(), "acmecorp", "saas", "", {})
+
+
+def test_a_plan_whose_history_would_outgrow_a_document_is_refused():
+    document = new_document(
+        "s", validate_terms({**PLAN, "tags": {f"k{n}": "v" * 200 for n in range(50)}}), NOW
+    )
+    with pytest.raises(ApiError) as error:
+        for day in range(1, 400):
+            document = next_version(
+                document, {"seats": day}, date(2025, 2, 1) + timedelta(days=day), False, NOW
+            )
+    assert error.value.code == "SAAS_PLAN_CONFLICT" and len(document["versions"]) < 100

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from shared.saas.plans import COLLECTION, next_version
+from shared.saas.plans import COLLECTION, new_document, next_version
 from shared.saas.terms import validate_terms
 
 
@@ -75,16 +75,7 @@ def seed_demo_plans(settings, slug: str) -> list[str]:
     ids = []
     for name, raw, changes in demo_plans(now.date()):
         subscription_id = "saas_" + hashlib.sha256(f"{slug}/{name}".encode()).hexdigest()[:24]
-        terms = validate_terms(raw)
-        first = {"version": 1, "effective_date": terms["start_date"], "change": "create", "terms": terms}
-        document = {
-            "subscription_id": subscription_id,
-            "version": 1,
-            "terms": terms,
-            "versions": [{**first, "created_at": now}],
-            "created_at": now,
-            "updated_at": now,
-        }
+        document = new_document(subscription_id, validate_terms(raw), now)
         for days_ago, change in changes:
             document = next_version(document, change, now.date() - timedelta(days=days_ago), False, now)
         collection.document(subscription_id).set(document)

@@ -1,8 +1,9 @@
 """SaaS plans → daily charges: pure functions, Decimal end to end, each cycle exact to the currency's minor unit.
 
 Money semantics (also in the README, "SaaS subscriptions"):
-- Versions: the terms in force on day d are those of the newest version (highest number) whose effective_date is
-  on or before d. A change therefore never alters the days before its effective date, even when backdated.
+- Versions: the terms in force on day d are the changes of every version effective on or before d, applied in
+  order of effective date (shared/saas/terms.py `in_force`). A change therefore never alters the days before its
+  effective date, even when backdated, and a backdated change leaves a later-dated one in force after it.
 - Cycles: monthly cycles start on the anniversary day (clamped to a short month's last day); annual cycles on
   start_date's month/day and last the 365 or 366 days to the next anniversary. A first cycle that starts between
   anniversaries is charged for its days only (days / the full cycle's days).
@@ -28,7 +29,7 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
 from shared.providers.kit.money import MONEY
-from shared.saas.terms import ANNUAL, minor_unit
+from shared.saas.terms import ANNUAL, in_force, minor_unit
 
 CYCLE, SEAT_INCREASE = "cycle", "seat_increase"
 HUNDRED = Decimal(100)
@@ -73,12 +74,6 @@ def cycle_of(terms: dict, day: date) -> tuple[date, date]:
     return _clamped(*_add_months(day.year, day.month, -1), anniversary), this
 
 
-def terms_on(versions: list[dict], day: date) -> dict | None:
-    """The version in force on `day`: the newest whose effective_date is on or before it; None before any."""
-    candidates = [v for v in versions if date.fromisoformat(v["effective_date"]) <= day]
-    return max(candidates, key=lambda v: v["version"]) if candidates else None
-
-
 def _renews(version: dict | None, day: date) -> bool:
     """Whether a cycle may start on `day` under `version`'s terms (not past its exclusive end_date)."""
     if version is None:
@@ -96,7 +91,7 @@ def _cycle_charges(
 ) -> list[Charge]:
     """The charges of one cycle: its price on its first day, then every prorated seat increase within it."""
     first = max(cycle_start, plan_start)
-    base = terms_on(versions, first)
+    base = in_force(versions, first)
     if not _renews(base, first):
         return []
     terms, full_days = base["terms"], (cycle_end - cycle_start).days
@@ -121,7 +116,7 @@ def _cycle_charges(
     billed_seats = terms["seats"]
     changes = sorted({date.fromisoformat(v["effective_date"]) for v in versions})
     for day in (d for d in changes if first < d < cycle_end):
-        current = terms_on(versions, day)
+        current = in_force(versions, day)
         if not _renews(current, day) or current["terms"]["seats"] <= billed_seats:
             continue
         extra = current["terms"]["seats"] - billed_seats
