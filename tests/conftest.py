@@ -27,6 +27,19 @@ import pytest
 from tests.kit.stacks import Stacks
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Group the tests for xdist (`--dist loadgroup`): a provider-suite test goes with its provider's case (each
+    case's golden run is computed once, and the cases spread over the workers), any other test with its file (its
+    module fixtures stay on one worker, as with `--dist loadfile`)."""
+    for item in items:
+        if any(item.iter_markers("xdist_group")):
+            continue
+        case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
+        group = f"provider-{case.name}" if hasattr(case, "name") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def stacks(tmp_path_factory):
     """Every stack of the session; those still running are stopped at its end."""
