@@ -1,6 +1,6 @@
 """The AWS credential path of the cloud, against moto's STS and S3: the function's Google ID token (here from an
 injected fetcher) is exchanged with AssumeRoleWithWebIdentity for temporary credentials, which read the export;
-the token is asked for the audience the role's trust policy pins, and never stored or logged."""
+the token is asked for the org's own audience (the role's trust policy pins it), and never stored or logged."""
 
 from __future__ import annotations
 
@@ -42,8 +42,11 @@ def test_the_google_identity_is_federated_into_the_role_and_reads_the_bucket(end
         asked.append(audience)
         return TOKEN
 
-    client = s3_client(METADATA, settings, 5.0, "dps-acmecorp-run1", token_fetcher=fetch_token)
-    assert asked == [aws.FEDERATION_AUDIENCE]
+    client = s3_client(
+        METADATA, settings, 5.0, "dps-acmecorp-run1", token_fetcher=fetch_token, org_slug="acmecorp"
+    )
+    # The org's own audience: the role's trust policy pins it, so another org's run cannot assume this role.
+    assert asked == [f"{aws.FEDERATION_AUDIENCE_PREFIX}acmecorp"]
     keys = client._request_signer._credentials  # the temporary credentials STS issued, not the local ones
     assert keys.access_key.startswith("ASIA") and keys.token
     client.create_bucket(Bucket=METADATA["bucket"])
@@ -59,5 +62,7 @@ def test_a_role_sts_cannot_take_fails_the_run_without_the_token(endpoint):
     settings = offline_settings(AWS_STORAGE_ENDPOINT=endpoint)
     bad = {**METADATA, "role_arn": "not-an-arn"}  # STS refuses the request: terminal, retrying cannot help
     with pytest.raises(TerminalError) as refused:
-        s3_client(bad, settings, 5.0, "dps-acmecorp-run2", token_fetcher=lambda audience: TOKEN)
+        s3_client(
+            bad, settings, 5.0, "dps-acmecorp-run2", token_fetcher=lambda audience: TOKEN, org_slug="acme"
+        )
     assert refused.value.code == "CREDENTIAL_INVALID" and TOKEN not in refused.value.message

@@ -61,15 +61,21 @@ def google_id_token(audience: str) -> str:
     return google.oauth2.id_token.fetch_id_token(google.auth.transport.requests.Request(), audience)
 
 
+def federation_audience(org_slug: str) -> str:
+    """The audience of the org's ID tokens, which its role's trust policy pins (accounts.google.com:oaud)."""
+    return f"{aws.FEDERATION_AUDIENCE_PREFIX}{org_slug}"
+
+
 def federated_credentials(
     role_arn: str,
     session: str,
     config,
+    audience: str,
     token_fetcher: Callable[[str], str] = google_id_token,
     sts_endpoint: str | None = None,
 ) -> dict:
-    """Temporary credentials of `role_arn` for the caller's Google identity (AssumeRoleWithWebIdentity needs no
-    AWS credentials of its own: the signed token is the proof)."""
+    """Temporary credentials of `role_arn` for the caller's Google identity, asked for `audience` (web identity
+    federation needs no AWS credentials of its own: the signed token is the proof)."""
     import boto3
     from botocore import UNSIGNED
     from botocore.config import Config
@@ -81,7 +87,7 @@ def federated_credentials(
         answer = sts.assume_role_with_web_identity(
             RoleArn=role_arn,
             RoleSessionName=session[:64],
-            WebIdentityToken=token_fetcher(aws.FEDERATION_AUDIENCE),
+            WebIdentityToken=token_fetcher(audience),
             DurationSeconds=3600,
         )
     except aws_errors() as exc:
@@ -94,20 +100,27 @@ def federated_credentials(
     }
 
 
-def s3_client(metadata: dict, settings, timeout: float | None, session: str, token_fetcher=None):
-    """An S3 client for the org's bucket: the stand-in with local credentials when one is configured, else
-    the real service with the role's federated credentials."""
+def s3_client(
+    metadata: dict, settings, timeout: float | None, session: str, token_fetcher=None, org_slug=None
+):
+    """An S3 client for the org's bucket: the stand-in with local credentials when one is configured, else the
+    real service with the role's federated credentials (asked with the org's own audience)."""
     import boto3
 
     config = client_config(timeout, metadata["region"])
     endpoint = settings.storage_endpoint("aws")
-    if endpoint:
-        keys = {"aws_access_key_id": LOCAL_ACCESS_KEY, "aws_secret_access_key": LOCAL_SECRET_KEY}
-        if token_fetcher is not None:  # the federation path against the stand-in's STS (tests)
-            keys = federated_credentials(metadata["role_arn"], session, config, token_fetcher, endpoint)
-        return boto3.client("s3", endpoint_url=endpoint, config=config, **keys)
-    keys = federated_credentials(metadata["role_arn"], session, config, token_fetcher or google_id_token)
-    return boto3.client("s3", config=config, **keys)
+    federate = (
+        endpoint is None or token_fetcher is not None
+    )  # the stand-in's STS too when a test injects a token
+    keys = {"aws_access_key_id": LOCAL_ACCESS_KEY, "aws_secret_access_key": LOCAL_SECRET_KEY}
+    if federate:
+        if not org_slug:
+            raise ValueError("federated S3 access needs the org (its audience)")
+        keys = federated_credentials(
+            metadata["role_arn"], session, config, federation_audience(org_slug), token_fetcher or google_id_token,
+            endpoint,
+        )  # fmt: skip
+    return boto3.client("s3", endpoint_url=endpoint, config=config, **keys)
 
 
 def storage_error(exc: Exception, doing: str) -> PipelineError:
