@@ -1,6 +1,6 @@
 """HTTP run request in, rows out: the AWS Data Exports pipeline end to end on the local stack. A keyless credential
 (metadata only) names an export in the S3 stand-in; the run fans the billing period out into day slices, each
-streams the delivery's Parquet files; cost_focus holds exactly the export's money; a re-run loads nothing."""
+streams the delivery's Parquet files; cost_focus holds exactly the export's money."""
 
 from __future__ import annotations
 
@@ -65,10 +65,5 @@ def test_aws_run_over_http_loads_the_exports_money_into_cost_focus(stack, settin
     assert len(rows) == expected_rows
     assert sum(r["BilledCost"] for r in rows) == billed and sum(r["EffectiveCost"] for r in rows) == effective
     assert violations(rows) == {}
-
-    again = wait_for_run(
-        stack, aws_org, start_run(stack, aws_org, {"date": "2025-10-20"}, "aws/cost/billing")
-    )
-    assert (
-        again["status"] == "COMPLETED" and again["rows_written"] == 0
-    )  # the same manifest: nothing to reload
+    # Re-runs (nothing to reload; forced: the same rows) are the standard suite's and the golden case's: one run
+    # per route here keeps the stack tier's time.

@@ -11,6 +11,7 @@ import pytest
 from devstack.demo import run_in_order
 from devstack.demo_org import onboard_demo_org
 from devstack.providers import LOCAL_PROVIDERS
+from shared.providers.registry import PROVIDERS
 from shared.providers.saas.steps import RAW_TABLE as SAAS_TABLE
 from shared.warehouse.schemas import load_table_specs
 from tests.kit.focus_validator import arrow_table, validate_each
@@ -43,7 +44,7 @@ def test_every_providers_demo_rows_fail_no_focus_rule(demo_week, settings, wareh
     for row in _query(warehouse, settings, demo_week, "cost_focus"):
         by_provider.setdefault(_source(row), []).append(row)
     spec = load_table_specs(settings.config_dir, "org")["cost_focus"]
-    assert set(by_provider) == {"Google Cloud", "OpenAI", "Anthropic", "SaaS"}
+    assert set(by_provider) == {PROVIDERS[name].focus.provider_name for name in LOCAL_PROVIDERS}
     assert {r["ProviderName"] for r in by_provider["SaaS"]} == {"Slack", "Atlassian", "Figma"}
     # One file per provider: each provider's FOCUS data is what its own invoice export would hold.
     reports = validate_each({name: (arrow_table(rows, spec), name) for name, rows in by_provider.items()})

@@ -26,7 +26,7 @@ def local_s3_client(settings):
     return s3_client(DEMO_METADATA, settings, 30.0, "dps-demo")
 
 
-def seed_demo_export(settings, rows_per_day: int = 300) -> dict:
+def seed_demo_export(settings, rows_per_day: int = 150) -> dict:
     """Write the demo export (the previous month twice: a restatement; this month through yesterday)."""
     client = local_s3_client(settings)
     bucket = DEMO_METADATA["bucket"]

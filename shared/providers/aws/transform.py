@@ -78,6 +78,10 @@ def _numeric(values) -> pa.Array:
     return to_numeric(values.cast(pa.float64()))
 
 
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def _canonical_json(text: str | None) -> str | None:
     if text is None or text == "":
         return None
@@ -85,17 +89,18 @@ def _canonical_json(text: str | None) -> str | None:
         value = json.loads(text)
     except ValueError:
         raise TerminalError("PROVIDER_BAD_DATA", "an export Tags/x_ map column is not JSON") from None
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _json(value)
 
 
 def json_text(values) -> pa.Array:
     """A map column (Parquet) or its JSON text (CSV) as canonical JSON text (keys sorted)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if isinstance(values, pa.MapArray) and not pa.types.is_string(values.type.item_type):
+        # Numbers (x_Discounts' amounts) stay JSON numbers, as in the CSV export's text; such maps are few.
+        return pa.array([None if v is None else _json(dict(v)) for v in values.to_pylist()], pa.string())
     if isinstance(values, pa.MapArray):
-        items = pa.StructArray.from_arrays(
-            [values.keys, values.items.cast(pa.string())], names=["key", "value"]
-        )
+        items = pa.StructArray.from_arrays([values.keys, values.items], names=["key", "value"])
         offsets = pc.subtract(values.offsets, values.offsets[0])
         lists = pa.ListArray.from_arrays(offsets, items, mask=values.is_null())
         text = json_objects(lists)
