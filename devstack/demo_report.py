@@ -1,4 +1,4 @@
-"""The demo's closing tables: cost_focus per day, provider and currency; then LLM estimated vs billed cost."""
+"""The demo's closing tables: cost_focus of every source side by side per day; then LLM estimated vs billed cost."""
 
 from __future__ import annotations
 
@@ -24,27 +24,60 @@ def focus_table(settings, org: str, start: date, end: date) -> list[dict]:
     )
 
 
-def print_focus_table(rows: list[dict]) -> None:
-    """Print the table, then totals per provider and currency (amounts in different currencies never add)."""
-    header = (
-        f"{'day':<11} {'provider':<13} {'cur':<4} {'BilledCost':>14} {'EffectiveCost':>14} "
-        f"{'ListCost':>14} {'rows':>6}"
-    )
-    print("\ncost_focus (FOCUS 1.2), per charge day:\n" + header + "\n" + "-" * len(header))
-    totals: dict[tuple, list] = {}
+def source_titles() -> tuple[dict[str, str], str | None]:
+    """Which source a cost_focus row came from, by its ProviderName: each registered provider's own name maps to its
+    title; the rows of a provider that names a vendor per row (SaaS plans) carry no name of ours, and map to it."""
+    from devstack.providers import LOCAL_PROVIDERS
+    from shared.providers.registry import PROVIDERS
+
+    providers = [PROVIDERS[name] for name in LOCAL_PROVIDERS]
+    fixed = {p.focus.provider_name: p.title for p in providers if not p.focus.names_per_row}
+    per_row = [p.title for p in providers if p.focus.names_per_row]
+    return fixed, (per_row[0] if len(per_row) == 1 else None)
+
+
+def side_by_side(rows: list[dict]) -> tuple[list[tuple[str, str]], dict]:
+    """Pivot focus_table's rows: the (source, currency) columns in provider order, and per day and column the sums."""
+    fixed, per_row = source_titles()
+    order = [*fixed.values(), *([per_row] if per_row else [])]
+    cells: dict = {}
     for r in rows:
-        print(
-            f"{r['day']!s:<11} {r['ProviderName']:<13} {r['BillingCurrency']:<4} {r['billed']:>14.2f} "
-            f"{r['effective']:>14.2f} {r['list']:>14.2f} {r['n']:>6}"
-        )
-        total = totals.setdefault((r["ProviderName"], r["BillingCurrency"]), [0, 0, 0, 0])
+        source = fixed.get(r["ProviderName"], per_row or r["ProviderName"])
+        cell = cells.setdefault((r["day"], (source, r["BillingCurrency"])), [0, 0, 0, 0])
         for index, key in enumerate(("billed", "effective", "list", "n")):
-            total[index] += r[key]
-    print("-" * len(header))
-    for (provider, currency), (billed, effective, listed, n) in sorted(totals.items()):
-        print(
-            f"{'total':<11} {provider:<13} {currency:<4} {billed:>14.2f} {effective:>14.2f} {listed:>14.2f} {n:>6}"
+            cell[index] += r[key]
+    columns = sorted({column for _, column in cells}, key=lambda c: (_rank(order, c[0]), c[1]))
+    return columns, cells
+
+
+def _rank(order: list[str], source: str) -> int:
+    return order.index(source) if source in order else len(order)
+
+
+def print_focus_table(rows: list[dict]) -> None:
+    """Print every source side by side: EffectiveCost per charge day and (source, currency), then the totals of
+    BilledCost, EffectiveCost, ListCost and rows (amounts in different currencies never add)."""
+    columns, cells = side_by_side(rows)
+    widths = [max(len(source), 12) + 2 for source, _ in columns]
+    titles = f"{'':<14}" + "".join(f"{source:>{w}}" for (source, _), w in zip(columns, widths, strict=True))
+    header = f"{'charge day':<14}" + "".join(
+        f"{cur:>{w}}" for (_, cur), w in zip(columns, widths, strict=True)
+    )
+    print("\ncost_focus (FOCUS 1.2), every source side by side: EffectiveCost per charge day")
+    print(titles + "\n" + header + "\n" + "-" * len(header))
+    for day in sorted({day for day, _ in cells}):
+        line = "".join(
+            f"{cells[(day, c)][1]:>{w}.2f}" if (day, c) in cells else " " * w
+            for c, w in zip(columns, widths, strict=True)
         )
+        print(f"{day!s:<14}{line}")
+    print("-" * len(header))
+    for index, label in enumerate(("BilledCost", "EffectiveCost", "ListCost", "rows")):
+        totals = [sum(cell[index] for (_, c), cell in cells.items() if c == column) for column in columns]
+        numbers = "".join(
+            f"{t:>{w}}" if index == 3 else f"{t:>{w}.2f}" for t, w in zip(totals, widths, strict=True)
+        )
+        print(f"{label:<14}{numbers}")
 
 
 def reconciliation_table(settings, org: str, start: date, end: date) -> list[dict]:
