@@ -180,3 +180,44 @@ def test_day_slices_of_a_period_load_what_one_run_loads(world):
         Decimal("14.596"),
     )
     assert _run(world, "golden_aws_sliced", date(2025, 10, 1), date(2025, 10, 8), exact_window=True) == 0
+
+
+NOVEMBER = date(2025, 11, 1)
+
+
+def _november(row: dict, month: int = 11, day: int | None = None) -> dict:
+    """A row of November's bill, charged on `day` of `month` (a refund on it may be dated in October)."""
+    start = row["ChargePeriodStart"].replace(month=month, day=day or row["ChargePeriodStart"].day)
+    period = {"BillingPeriodStart": datetime(2025, 11, 1), "BillingPeriodEnd": datetime(2025, 12, 1)}
+    return {**row, **period, "ChargePeriodStart": start, "ChargePeriodEnd": start.replace(hour=1)}
+
+
+# November's bill: EC2 on Nov 3 at 4.00, and a refund of October's EC2 dated Oct 31 (outside the period) of -2.50.
+#   Billed 4.00 - 2.50 = 1.50. Restated: the refund becomes -3.00 -> Billed 1.00.
+NOV_A = [[_november(_row(3, EC2, 4.0, 4.0)), _november(_row(31, EC2, -2.5, -2.5, "Credit"), month=10)]]
+NOV_B = [[_november(_row(3, EC2, 4.0, 4.0)), _november(_row(31, EC2, -3.0, -3.0, "Credit"), month=10)]]
+
+
+def test_a_periods_rows_dated_before_it_load_with_it_after_that_month_left_the_window(world):
+    """A run on Nov 20 loads November only (October is past its two weeks), yet November's refund of October
+    usage is on November's bill: it is loaded, and restated, with November's first day (whichever slice has it)."""
+    settings, warehouse, client = world
+    slug = "golden_aws_outside"
+    ensure_org_dataset(settings, warehouse, slug)
+
+    def deliver(files, execution):
+        write_delivery(
+            client, METADATA["bucket"], METADATA["prefix"], METADATA["export_name"], NOVEMBER,
+            [rows_table(rows) for rows in files], execution_id=execution, fmt="csv", rows_per_file=1,
+        )  # fmt: skip
+
+    deliver(NOV_A, "exec-nov-a")
+    # The slice without Nov 1 leaves the October-dated refund to the slice that has it.
+    assert _run(world, slug, date(2025, 11, 9), date(2025, 11, 30), exact_window=True) == 0
+    assert _run(world, slug, date(2025, 11, 1), date(2025, 11, 8), exact_window=True) == 4  # 2 raw + 2 FOCUS
+    assert _totals(world, slug)[:5] == (2, Decimal("1.5"), Decimal("1.5"), 2, Decimal("1.5"))
+
+    deliver(NOV_B, "exec-nov-b")  # the refund restated: the old one goes, the new one comes, once
+    assert _run(world, slug, date(2025, 11, 20), date(2025, 11, 20), run_id="run-nov-b") == 4
+    assert _totals(world, slug)[:5] == (2, Decimal("1"), Decimal("1"), 2, Decimal("1"))
+    assert _run(world, slug, date(2025, 11, 20), date(2025, 11, 20), run_id="run-nov-b2") == 0

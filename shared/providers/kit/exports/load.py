@@ -1,7 +1,11 @@
 """load_export: reload the charge days whose billing period has a new delivery, whole, from that delivery: raw and
 FOCUS rows staged through the Storage Write API, then one transaction per billing period checks the stages,
 advances the load state and replaces the old rows (raw and cost_focus) of those days. Never double-counts: a
-restated period's old rows vanish in the transaction that inserts the new ones."""
+restated period's old rows vanish in the transaction that inserts the new ones.
+
+A period's rows dated outside its month (a refund of last month's usage on this month's bill) belong to the
+period, not to the window: they are loaded, and their old copies replaced, with the period's first day, whichever
+slice holds it, even after the earlier month has left every run's window."""
 
 from __future__ import annotations
 
@@ -15,7 +19,14 @@ from shared.platform.logs import log
 from shared.providers.contract import StepContext
 from shared.providers.kit.exports.model import Delivery, ExportSource, ExportSpec
 from shared.providers.kit.exports.read import file_batches
-from shared.providers.kit.exports.state import advance_state_sql, days, days_to_load, read_state
+from shared.providers.kit.exports.state import (
+    advance_state_sql,
+    days,
+    days_to_load,
+    in_period,
+    outside_days,
+    read_state,
+)
 from shared.providers.kit.focus import FOCUS_TABLE
 from shared.warehouse.adapter import Warehouse, slice_condition
 from shared.warehouse.schemas import TableSpec, load_table_specs
@@ -54,37 +65,59 @@ def load_export(
             delivery_id=delivery.delivery_id,
         )
         if todo:
-            written += _load_delivery(ctx, warehouse, source, spec, delivery, todo, (raw_spec, focus_spec))
+            old_outside = outside_days(delivery, todo, state)
+            written += _load_delivery(
+                ctx, warehouse, source, spec, delivery, todo, old_outside, (raw_spec, focus_spec)
+            )
     return written
 
 
 def _load_delivery(
-    ctx, warehouse, source, spec: ExportSpec, delivery: Delivery, todo: list[date], specs
+    ctx,
+    warehouse,
+    source,
+    spec: ExportSpec,
+    delivery: Delivery,
+    todo: list[date],
+    old_outside: list[date],
+    specs,
 ) -> int:
     dataset = ctx.settings.org_dataset(ctx.org_slug)
     audit = {"x_pipeline_logging_id": ctx.run_id, "x_ingested_at": datetime.now(UTC)}
     stages = stage_table_ids(warehouse, dataset, specs)
     try:
-        sent = _stage(warehouse, source, spec, delivery, todo, specs, stages, audit)
+        sent, new_outside = _stage(warehouse, source, spec, delivery, todo, specs, stages, audit)
         ctx.ensure_time_left(spec.commit_reserve_seconds, f"{sum(sent.values())} rows")
-        _commit(warehouse, dataset, spec, specs, stages, sent, delivery, todo, audit)
+        replaced = sorted({*todo, *old_outside, *new_outside})
+        _commit(warehouse, dataset, spec, specs, stages, sent, delivery, replaced, audit)
     finally:
         for stage in stages.values():
             warehouse.client.delete_table(stage, not_found_ok=True)
     return sum(sent.values())
 
 
-def _stage(warehouse, source, spec, delivery, todo, specs, stages, audit) -> dict[str, int]:
-    """Stream every file of the delivery; keep the rows of the days to load; stage raw and FOCUS rows batch by
-    batch (nothing accumulates across batches)."""
+def _stage(warehouse, source, spec, delivery, todo, specs, stages, audit) -> tuple[dict[str, int], set[date]]:
+    """Stream every file of the delivery; keep the rows of the days to load (and, with the period's first day,
+    its rows dated outside its month); stage raw and FOCUS rows batch by batch (nothing accumulates across
+    batches but the few outside days seen). Returns the rows sent per table and those outside days."""
     raw_spec, focus_spec = specs
     raw_stage = StageWriter(warehouse, stages[raw_spec.name], raw_spec)
     focus_stage = StageWriter(warehouse, stages[focus_spec.name], focus_spec)
     wanted = pa.array(todo, pa.date32())
+    period = delivery.billing_period
+    with_outside, outside = period in todo, set()
     for file in delivery.files:
         lineage = {**audit, "x_delivery_id": delivery.delivery_id, "x_source_file": file.name}
         for batch in file_batches(source, file, spec):
-            keep = pc.fill_null(pc.is_in(spec.charge_days(batch), value_set=wanted), False)
+            charge_days = spec.charge_days(batch)
+            keep = pc.fill_null(pc.is_in(charge_days, value_set=wanted), False)
+            if with_outside:
+                month = pc.and_(
+                    pc.equal(pc.year(charge_days), period.year), pc.equal(pc.month(charge_days), period.month)
+                )
+                elsewhere = pc.fill_null(pc.invert(month), False)
+                outside.update(day for day in pc.unique(charge_days.filter(elsewhere)).to_pylist())
+                keep = pc.or_(keep, elsewhere)
             batch = batch.filter(keep)
             if not batch.num_rows:
                 continue
@@ -92,7 +125,7 @@ def _stage(warehouse, source, spec, delivery, todo, specs, stages, audit) -> dic
             raw_stage.write(raw)
             focus = spec.to_focus(raw, audit)
             focus_stage.write(focus.select(focus_spec.column_names))
-    return {raw_spec.name: raw_stage.rows, focus_spec.name: focus_stage.rows}
+    return {raw_spec.name: raw_stage.rows, focus_spec.name: focus_stage.rows}, outside
 
 
 def _raw_table(provider_columns: pa.Table, raw_spec: TableSpec, period: date, lineage: dict) -> pa.Table:

@@ -10,10 +10,11 @@ from shared.warehouse.adapter import Warehouse
 
 
 def read_state(warehouse: Warehouse, table: str, first: date, last: date) -> dict[tuple[date, date], tuple]:
-    """(billing_period, charge_date) → (delivery_id, row_count) for the charge days [first, last]."""
+    """(billing_period, charge_date) → (delivery_id, row_count) for the charge days [first, last], and for every
+    day of the billing periods starting in it (a period's rows dated outside it, e.g. a late refund)."""
     rows = warehouse.query(
         f"SELECT billing_period, charge_date, delivery_id, row_count FROM `{table}` "
-        f"WHERE charge_date BETWEEN @first AND @last",
+        f"WHERE charge_date BETWEEN @first AND @last OR billing_period BETWEEN @first AND @last",
         {"first": first, "last": last},
     )
     return {(r["billing_period"], r["charge_date"]): (r["delivery_id"], r["row_count"]) for r in rows}
@@ -28,6 +29,20 @@ def days_to_load(delivery: Delivery, window: list[date], state: dict, force: boo
     """The window's days whose rows from this billing period were loaded from another delivery (or never)."""
     period = delivery.billing_period
     return [day for day in window if force or state.get((period, day), (None,))[0] != delivery.delivery_id]
+
+
+def in_period(period: date, day: date) -> bool:
+    """Whether a charge day lies inside the billing period (the month) starting on `period`."""
+    return (day.year, day.month) == (period.year, period.month)
+
+
+def outside_days(delivery: Delivery, todo: list[date], state: dict) -> list[date]:
+    """The days outside its own month that a delivery's reload must also replace, with its first day: the ones
+    loaded before from this billing period (the new delivery's own are found while it is read)."""
+    period = delivery.billing_period
+    if period not in todo:
+        return []
+    return sorted(day for (bp, day) in state if bp == period and not in_period(period, day))
 
 
 def advance_state_sql(state: str, stage: str) -> str:
