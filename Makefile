@@ -12,6 +12,10 @@ STAMP := $(VENV)/.installed
 # The FOCUS validator lives in its own venv: its pins (old numpy, pandas) must not touch the service's.
 FOCUS_VALIDATOR := .tools/focus-validator
 FOCUS_VALIDATOR_STAMP := $(FOCUS_VALIDATOR)/.installed
+# Azurite (Microsoft's storage emulator, from the npm registry): the Azure cost exports' local Blob Storage.
+AZURITE := .tools/azurite
+AZURITE_VERSION := 3.37.0
+AZURITE_STAMP := $(AZURITE)/.installed-$(AZURITE_VERSION)
 
 CODE := shared devstack functions tests benchmarks
 FAST_TESTS := tests/unit tests/golden tests/providers
@@ -45,7 +49,12 @@ $(FOCUS_VALIDATOR_STAMP): tests/tools/focus-validator.txt
 	$(FOCUS_VALIDATOR)/bin/pip install --quiet --no-deps -r tests/tools/focus-validator.txt
 	@touch $@
 
-setup: $(STAMP)
+$(AZURITE_STAMP):
+	@command -v npm >/dev/null || { echo "error: npm not found (Azurite needs Node.js 18+ and npm)"; exit 1; }
+	npm install --prefix $(AZURITE) --no-audit --no-fund --silent --save-exact azurite@$(AZURITE_VERSION)
+	@touch $@
+
+setup: $(STAMP) $(AZURITE_STAMP)
 
 up: setup
 	$(BIN)/dps up

@@ -23,6 +23,8 @@ def onboard_demo_org(stack, slug: str = "acmecorp") -> dict:
         stack.save_secrets()
     for name, local in LOCAL_PROVIDERS.items():
         credential = local.demo_credential(stack, settings, slug)
+        if credential is None:  # the provider's source is seeded and it stores no credential
+            continue
         # Only a digest is kept: secrets.json must not hold a second copy of every credential.
         digest = hashlib.sha256(json.dumps([credential.secret, credential.metadata]).encode()).hexdigest()
         if stored.get(f"{slug}/{name}") != digest:

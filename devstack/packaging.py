@@ -51,6 +51,8 @@ DISTRIBUTIONS = {
     "cryptography": "cryptography",
     "croniter": "croniter",
     "boto3": "boto3",
+    "azure.storage.blob": "azure-storage-blob",
+    "azure.identity": "azure-identity",
 }
 # Imported directly but installed by the distributions above (functions-framework, the google clients).
 TRANSITIVE = (
@@ -63,6 +65,7 @@ TRANSITIVE = (
     "grpc",
     "google_crc32c",
     "botocore",  # installed by boto3
+    "azure.core",  # installed by azure-storage-blob
 )
 # Which configs each module reads (through Settings.config_dir), as globs relative to the repository: the only list.
 # A function ships a config exactly when its import graph reaches a module that reads it. A module that reads

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from devstack.providers import anthropic, aws, gcp, openai
+from devstack.providers import anthropic, aws, azure, gcp, openai, saas
 from devstack.providers.local import LocalProvider
 
 LOCAL_PROVIDERS: dict[str, LocalProvider] = {
-    local.name: local for local in (openai.LOCAL, anthropic.LOCAL, gcp.LOCAL, aws.LOCAL)
+    local.name: local
+    for local in (openai.LOCAL, anthropic.LOCAL, gcp.LOCAL, aws.LOCAL, azure.LOCAL, saas.LOCAL)
 }

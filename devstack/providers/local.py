@@ -29,7 +29,7 @@ class LocalProvider:
     sandbox: (path prefix, answer) it serves on the shared provider sandbox; the stack then points
         `<NAME>_API_BASE_URL` at the sandbox. None for a provider that reads no HTTP API.
     demo_credential(stack, settings, slug): seeds what the demo org reads (a synthetic export, say) and returns
-        the credential to store.
+        the credential to store; None for a provider that needs none (Provider.needs_credential False).
     demo_pipelines: what `make demo` runs for it, in order.
     demo_report(settings, slug, start, end): prints what the demo shows beyond cost_focus (None: nothing).
     cli: registers its own `dps` development commands (None: none).
@@ -38,7 +38,7 @@ class LocalProvider:
 
     name: str
     function_port: int
-    demo_credential: Callable[..., DemoCredential]
+    demo_credential: Callable[..., DemoCredential | None]
     demo_pipelines: tuple[str, ...]
     sandbox: tuple[str, Answer] | None = None
     demo_report: Callable[..., None] | None = None

@@ -85,3 +85,18 @@ def launch_firestore(
     ]
     log = log_path or Path(data_dir) / "logs" / "firestore.log"
     return FirestoreEmulator(start_process("firestore-emulator", argv, log, dict(os.environ)), port, project)
+
+
+def firestore_source_standin():
+    """The emulator as a source stand-in, for the provider suite's cases whose source is records in the control
+    store (SaaS plans): the local stack already runs Firestore, so no provider's local half lists this."""
+    from devstack.standins.source import SourceStandin
+
+    return SourceStandin(
+        name="firestore_source",
+        default_port=8096,
+        # The emulator serves any project id a client names; the one given here is only its default.
+        launch=lambda data_dir, port: launch_firestore(data_dir, port, "suite-service"),
+        env=lambda url: {"FIRESTORE_EMULATOR_HOST": url.removeprefix("http://")},
+        stack_key="firestore_source_endpoint",
+    )

@@ -31,6 +31,18 @@ ROUTES = Map(
         Rule("/api/v1/admin/reap", methods=["POST"], endpoint="reap"),
         Rule("/api/v1/admin/dead-letters", methods=["GET"], endpoint="list_dead_letters"),
         Rule("/api/v1/admin/dead-letters/replay", methods=["POST"], endpoint="replay_dead_letters"),
+        # "<module>:<handler>": handlers in shared/api/<module>.py (the rest are in handlers.py).
+        Rule("/api/v1/subscriptions/<org>/saas", methods=["POST"], endpoint="saas:create_plan"),
+        Rule("/api/v1/subscriptions/<org>/saas", methods=["GET"], endpoint="saas:list_plans"),
+        Rule("/api/v1/subscriptions/<org>/saas/<subscription_id>", methods=["GET"], endpoint="saas:get_plan"),
+        Rule(
+            "/api/v1/subscriptions/<org>/saas/<subscription_id>",
+            methods=["PATCH"],
+            endpoint="saas:change_plan",
+        ),
+        Rule(
+            "/api/v1/subscriptions/<org>/saas/<subscription_id>", methods=["DELETE"], endpoint="saas:end_plan"
+        ),
     ],
     strict_slashes=False,
 )
@@ -93,15 +105,13 @@ def json_response(body: dict, status: int = 200, headers: dict | None = None) ->
 
 def handle(request: Request, deps: ApiDeps | None = None) -> Response:
     """Answer one HTTP request."""
-    from shared.api import handlers
-
     try:
         # First, whatever the route: a slow or oversized body must not hold this thread, and nothing may be
         # left for the framework's after-request hook, which would read the rest unbounded.
         raw = read_body(request)
         endpoint, args = ROUTES.bind_to_environ(request.environ).match()
         check_json_content_type(request, raw)
-        return getattr(handlers, endpoint)(request, deps or default_deps(), **args)
+        return _handler(endpoint)(request, deps or default_deps(), **args)
     except ApiError as error:
         return json_response(error.body(), error.status, error.headers)
     except TransientError as error:  # a backend outage or contention: the caller should retry shortly
@@ -117,6 +127,14 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
         )
     except Exception as exc:  # noqa: BLE001 - an unexpected failure answers in our format, logged once
         return unexpected_failure(request, exc)
+
+
+def _handler(endpoint: str):
+    """The function of an endpoint: `name` in handlers.py, or `module:name` in shared/api/<module>.py."""
+    from shared.api import handlers, saas
+
+    module, _, name = endpoint.rpartition(":")
+    return getattr({"": handlers, "saas": saas}[module], name)
 
 
 def unexpected_failure(request: Request, exc: Exception) -> Response:

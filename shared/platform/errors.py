@@ -31,6 +31,10 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "INVALID_REQUEST": ErrorSpec(422, "Fix the named field and send the request again."),
     "INVALID_PATH": ErrorSpec(400, "Org slugs and path segments are lowercase letters, digits and '_'."),
     "RUN_NOT_CANCELLABLE": ErrorSpec(409, "The run already finished; start a new one instead."),
+    "SAAS_PLAN_NOT_FOUND": ErrorSpec(404, "Check the subscription_id (GET .../saas lists the org's plans)."),
+    "SAAS_PLAN_CONFLICT": ErrorSpec(
+        409, "The plan changed since you read it: GET it, then send the change with its version in If-Match."
+    ),
     "NOT_IMPLEMENTED": ErrorSpec(501, "This operation is not available yet."),
     "PAYLOAD_TOO_LARGE": ErrorSpec(413, "Send a body of at most 16 KiB."),
     "REQUEST_TIMEOUT": ErrorSpec(408, "Send the whole body at once (within 5 s, no pause over 2 s)."),

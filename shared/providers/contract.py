@@ -113,7 +113,16 @@ class ObjectStorage:
     kind: ClassVar[str] = "object_storage"
 
 
-Source = HttpApi | WarehouseTable | ObjectStorage
+@dataclass(frozen=True)
+class EnteredRecords:
+    """The source is records the org enters through this service's API (e.g. SaaS plans), kept in the control
+    store (Firestore) under the org's subtree: nothing of the customer's is read, so no credential is needed."""
+
+    collection: str  # the collection under orgs/{org}/ that holds them
+    kind: ClassVar[str] = "org_records"
+
+
+Source = HttpApi | WarehouseTable | ObjectStorage | EnteredRecords
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,10 @@ class FocusIdentity:
     publisher_name: str | None = None  # None: the provider publishes its own services
     invoice_issuer_name: str | None = None  # None: the provider invoices them itself
     service_categories: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # True when each row names its own ProviderName, PublisherName and InvoiceIssuerName (a source of many
+    # vendors, e.g. SaaS plans): provider_name is then the source's name in configs/focus/service_categories.yml,
+    # and its cost_focus slice is named by x_source_table instead of ProviderName.
+    names_per_row: bool = False
 
     @property
     def publisher(self) -> str:
@@ -168,6 +181,9 @@ class Provider:
         _no_checks  # (provider, secret, metadata, settings, org_slug=None)
     )
     needs_secret: bool = True  # False: nothing secret is stored (e.g. federated identity)
+    # False: the provider reads nothing of the customer's (an EnteredRecords source): runs need no stored
+    # credential, and onboarding refuses one.
+    needs_credential: bool = True
     metadata_keys: tuple[str, ...] = ()  # the credential metadata it reads
     llm_pricing: bool = False  # its usage is priced with configs/prices/llm_prices.yml (overrides apply)
     # The days a run of [start, end] loads (e.g. a look-back for restated days); None: exactly [start, end].
@@ -190,6 +206,10 @@ class Provider:
     ) -> None:
         """Raise a TerminalError for a credential a run would refuse (metadata keys, secret, provider rules); the
         rules that depend on the org (whose dataset is whose) apply when `org_slug` is given."""
+        if not self.needs_credential:
+            raise CredentialRejected(
+                f"{self.title} needs no credential (its records are entered through the API): store none"
+            )
         unknown = sorted(set(metadata) - set(self.metadata_keys))
         if unknown:
             allowed = ", ".join(self.metadata_keys) or "none"

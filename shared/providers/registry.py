@@ -3,11 +3,19 @@ code is imported when one of its runs needs it). Deployed functions import their
 
 from __future__ import annotations
 
-from shared.providers import anthropic, aws, gcp, openai
+from shared.providers import anthropic, aws, azure, gcp, openai, saas
 from shared.providers.contract import Processor, Provider
 
 PROVIDERS: dict[str, Provider] = {
-    provider.name: provider for provider in (openai.PROVIDER, anthropic.PROVIDER, gcp.PROVIDER, aws.PROVIDER)
+    provider.name: provider
+    for provider in (
+        openai.PROVIDER,
+        anthropic.PROVIDER,
+        gcp.PROVIDER,
+        aws.PROVIDER,
+        azure.PROVIDER,
+        saas.PROVIDER,
+    )
 }
 
 

@@ -53,7 +53,7 @@ def org_states(
     # before the day was over, so the scheduled run still has work to do.
     rows = warehouse.query(
         f"""
-        SELECT s.org_slug, s.plan, s.status, c.org_slug IS NOT NULL AS has_credential,
+        SELECT s.org_slug, s.plan, s.status, c.org_slug IS NOT NULL OR NOT @needs_credential AS has_credential,
                r.existing_id, r.existing_status
         FROM `{central_table(settings, "org_subscriptions")}` AS s
         LEFT JOIN (SELECT DISTINCT org_slug FROM `{central_table(settings, "org_integration_credentials")}`
@@ -68,6 +68,8 @@ def org_states(
         """,
         {
             "provider": config.provider,
+            # A provider that reads nothing of the customer's runs for every subscribed org.
+            "needs_credential": config.needs_credential,
             "pipeline_id": config.pipeline_id,
             "day": day,
             "trigger_by": SCHEDULER_TRIGGER,

@@ -12,7 +12,7 @@ from shared.platform.errors import PipelineError, TerminalError, TransientError,
 from shared.platform.identifiers import is_org_slug, is_run_id
 from shared.platform.logs import log, log_context, trace_fields
 from shared.platform.settings import Settings
-from shared.providers.contract import Provider
+from shared.providers.contract import Credential, Provider
 from shared.runs.model import COMPLETED, PENDING, RUNNING, RunRequest
 from shared.runs.run_log import RunLog
 from shared.worker import fanout
@@ -140,7 +140,11 @@ def _run_steps(
     from shared.warehouse.datasets import ensure_org_dataset
 
     org, run_id = request.org_slug, request.pipeline_logging_id
-    credential = load_credential(deps.warehouse, deps.settings, deps.kms_client, org, request.provider)
+    credential = (
+        load_credential(deps.warehouse, deps.settings, deps.kms_client, org, request.provider)
+        if provider.needs_credential
+        else Credential(request.provider, "")  # its records are the org's own, in the control store
+    )
     ensure_org_dataset(deps.settings, deps.warehouse, org)
     executor = Executor(
         deps.warehouse,

@@ -73,6 +73,10 @@ class PipelineConfig(BaseModel):
     # each its own message (None: always one delivery, split only if it runs out of time).
     slice_days: int | None = Field(None, ge=1, le=366)
     schedule: ScheduleConfig | None = None  # None: the pipeline runs only when asked over the API
+    # False: its provider reads only records the org keeps in this service (Provider.needs_credential, which the
+    # provider suite checks this against): runs and schedules need no stored credential. Read here so the api
+    # function decides without importing providers.
+    needs_credential: bool = True
     steps: tuple[StepConfig, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -44,6 +44,7 @@ HEADER_ROUTES = {
     "Function-Execution-Id": ["health", "run"],
     "Content-Type": ["run", "trigger"],
     "X-CloudScheduler-ScheduleTime": ["trigger"],
+    "If-Match": ["saas_change"],
 }
 
 
@@ -55,6 +56,22 @@ def routes(stack):
     key, root = {"X-API-Key": org["api_key"]}, {"X-CA-Root-Key": stack.secrets["root_key"]}
     as_json = {"Content-Type": "application/json"}
     trigger_body = b'{"pipeline_id": "openai/cost/usage_cost", "org_slug": "nobody_here"}'
+    plans = f"/api/v1/subscriptions/{org['org_slug']}/saas"
+    plan = httpx.post(
+        f"{stack.api_url}{plans}",
+        json={
+            "vendor": "Slack",
+            "product": "Slack",
+            "plan": "Pro",
+            "seats": 3,
+            "unit_price": "8.75",
+            "currency": "USD",
+            "billing_cycle": "monthly",
+            "start_date": "2025-11-01",
+        },
+        headers=key,
+        timeout=30,
+    ).json()
     return {
         "health": ("GET", "/health", {}, b""),
         "list": ("GET", "/api/v1/pipelines/runs", key, b""),
@@ -65,6 +82,8 @@ def routes(stack):
             b'{"date": "2025-02-30"}',
         ),
         "trigger": ("POST", "/api/v1/scheduler/trigger", root | as_json, trigger_body),
+        # A change the values under test never apply (none is a version): refused, or 409, never a 5xx.
+        "saas_change": ("PATCH", f"{plans}/{plan['subscription_id']}", key | as_json, b'{"seats": 5}'),
     }
 
 

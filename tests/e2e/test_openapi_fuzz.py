@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import re
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -43,6 +44,17 @@ schema = schemathesis.openapi.from_path(
     str(OPENAPI_PATH), config=SchemathesisConfig.from_dict({"seed": SEED})
 )
 RUN_OPERATION = "runPipeline"
+SAAS_PATH = re.compile(r"^/api/v1/subscriptions/\{org\}/saas")
+# A plan of the fuzz org that well-formed generated ids become (changes and ends of it are fine).
+SAAS_PLAN = {
+    "vendor": "Slack",
+    "product": "Slack",
+    "plan": "Pro",
+    "seats": 3,
+    "unit_price": "8.75",
+    "currency": "USD",
+    "billing_cycle": "monthly",
+}
 PIPELINE_PATH = {"provider": "openai", "domain": "cost", "pipeline": "usage_cost"}
 MAX_RANGE_DAYS = load_pipelines(DEFAULT_CONFIG_DIR)["openai/cost/usage_cost"].max_range_days
 # Fixed, so a failure replays; deadline off, as the stack shares two cores with whatever else runs.
@@ -104,7 +116,19 @@ def fuzz_org(stack):
         name: start_run(stack, created, {"date": (_today - dt.timedelta(days=days)).isoformat()})
         for name, days in (("read", 1050), ("cancel", 1051))
     }
-    yield {"slug": slug, "key": key, "root": stack.secrets["root_key"], "runs": runs}
+    plan = httpx.post(
+        f"{stack.api_url}/api/v1/subscriptions/{slug}/saas",
+        json={**SAAS_PLAN, "start_date": (_today - dt.timedelta(days=1300)).isoformat()},
+        headers={"X-API-Key": key},
+        timeout=30,
+    ).json()
+    yield {
+        "slug": slug,
+        "key": key,
+        "root": stack.secrets["root_key"],
+        "runs": runs,
+        "saas_plan": plan["subscription_id"],
+    }
     # Runs the fuzzer started would keep the shared openai worker busy for later tests: cancel them.
     headers = {"X-API-Key": key}
     for status in ("PENDING", "RUNNING"):
@@ -141,10 +165,14 @@ def _routable(case) -> bool:
 def _aim_at_fuzz_org(case, org: dict) -> None:
     """Well-formed generated names become the fuzz org and its runs; malformed ones stay, to be refused."""
     params = case.path_parameters or {}
-    if case.operation.definition.raw.get("operationId") == RUN_OPERATION and is_org_slug(
-        params.get("org", "")
-    ):
+    aimed = case.operation.definition.raw.get("operationId") == RUN_OPERATION or SAAS_PATH.match(
+        case.operation.path
+    )
+    if aimed and is_org_slug(params.get("org", "")):
         params["org"] = org["slug"]  # else every well-formed request would be 403 ORG_MISMATCH
+    plan_id = params.get("subscription_id")
+    if isinstance(plan_id, str) and re.fullmatch(r"\w+", plan_id, re.ASCII):  # others stay, to be refused
+        params["subscription_id"] = org["saas_plan"]
     if case.operation.path.startswith("/api/v1/scheduler/") and isinstance(case.body, dict):
         case.body["org_slug"] = org["slug"]  # a trigger for every org would start runs of other tests' orgs
     run_id = params.get("pipeline_logging_id")
@@ -169,10 +197,14 @@ def _repeats_a_reservation(case, org: dict) -> bool:
     return _reserved[body.date_range()] > 2
 
 
-@schema.parametrize()
+@schema.exclude(tag="saas").parametrize()
 @FUZZ_SETTINGS
 def test_api_conforms_with_keys(case, stack, fuzz_org):
     """Every operation, with the right key: no 5xx; status, content type, body and headers as documented."""
+    _call_with_key(case, stack, fuzz_org)
+
+
+def _call_with_key(case, stack, fuzz_org) -> None:
     if not _routable(case):
         return
     _aim_at_fuzz_org(case, fuzz_org)
@@ -181,6 +213,21 @@ def test_api_conforms_with_keys(case, stack, fuzz_org):
     case.call_and_validate(
         base_url=stack.api_url, headers=_key_headers(case, fuzz_org), checks=CHECKS, timeout=30
     )
+
+
+# The SaaS plan operations without the coverage phase: their bodies' many bounded fields made it hundreds of
+# boundary cases (+20 s); the generated examples still reach every status the operations document.
+saas_schema = schemathesis.openapi.from_path(
+    str(OPENAPI_PATH),
+    config=SchemathesisConfig.from_dict({"seed": SEED, "phases": {"coverage": {"enabled": False}}}),
+).include(tag="saas")
+
+
+@saas_schema.parametrize()
+@settings(FUZZ_SETTINGS, max_examples=15)
+def test_saas_plan_operations_conform_with_keys(case, stack, fuzz_org):
+    """The org's SaaS plan operations with its key: no 5xx; answers as documented."""
+    _call_with_key(case, stack, fuzz_org)
 
 
 @schema.include(operation_id=RUN_OPERATION).parametrize()

@@ -59,6 +59,14 @@ APPLICABILITY = {
         "TAGGING_SUPPORTED",
         "USAGE_MEASUREMENT_SUPPORTED",
     ),
+    # Azure's export names subscriptions, regions, tags and metered quantities (no availability zone in cost data).
+    "Microsoft": (
+        "SUB_ACCOUNT_SUPPORTED",
+        "REGION_SUPPORTED",
+        "TAGGING_SUPPORTED",
+        "USAGE_MEASUREMENT_SUPPORTED",
+    ),
+    "SaaS": ("SUB_ACCOUNT_SUPPORTED", "TAGGING_SUPPORTED"),  # rows of every vendor's plans: a plan, its tags
 }
 _SUMMARY = re.compile(r"Total: (\d+) \| Pass: (\d+) \| Fail: (\d+) \| Skipped: (\d+)")
 _FAILURE = re.compile(r"^❌ (\S+): FAIL\s+\(violations=(\d+), msg=(.*)\)$")

@@ -102,6 +102,24 @@ def warehouse_fault(fault: str) -> BaseException:
     raise ValueError(f"unknown fault {fault!r}")
 
 
+def store_fault(fault: str) -> BaseException:
+    """What the Firestore client raises for a fault class (gRPC statuses as google.api_core exceptions: a cut
+    stream is INTERNAL "RST_STREAM")."""
+    from google.api_core import exceptions
+
+    errors = {
+        "429 with Retry-After": exceptions.ResourceExhausted("scripted: quota exceeded"),
+        "5xx": exceptions.ServiceUnavailable("scripted: unavailable"),
+        "timeout": exceptions.DeadlineExceeded("scripted: deadline exceeded"),
+        "truncated body": exceptions.InternalServerError("scripted: Received RST_STREAM with error code 2"),
+        "401": exceptions.Unauthenticated("scripted: missing credentials"),
+        "403": exceptions.PermissionDenied("scripted: permission denied"),
+    }
+    if fault not in errors:
+        raise ValueError(f"unknown fault {fault!r}")
+    return errors[fault]
+
+
 class FailingClients:
     """(client, read_client) for a warehouse-table source whose every call raises `error`."""
 

@@ -69,8 +69,8 @@ class ProviderCase:
         return self.provider.name
 
     def markers(self) -> tuple[str, ...]:
-        """What must never be written anywhere (a keyless provider's empty secret is no marker)."""
-        return tuple(marker for marker in (self.secret, *self.secret_markers) if marker)
+        """What must never be written anywhere."""
+        return tuple(marker for marker in (self.secret, *self.secret_markers) if marker)  # "": no secret
 
     def recorded_api(self) -> RecordedApi:
         """The recorded pages of an HTTP source, served by path and cursor."""

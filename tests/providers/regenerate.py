@@ -6,6 +6,7 @@ expected/ before committing it; the suite compares against these files).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -39,34 +40,43 @@ def main(names: list[str]) -> int:
         try:
             emulator.wait_ready()
             for case in cases:
-                standin_env, launched = {}, []
-                for standin in case.standins:  # the case's source stand-ins, as the suite starts them
-                    port = free_port()
-                    launched.append(standin.launch(Path(folder) / standin.name, port))
-                    launched[-1].wait_ready()
-                    standin_env.update(standin.env(standin.url(port)))
-                settings = settings_from_env(
-                    {
-                        "GCP_PROJECT_ID": PROJECT,
-                        "KMS_KEY_NAME": "projects/p/locations/l/keyRings/r/cryptoKeys/k",
-                        "BIGQUERY_API_ENDPOINT": emulator.url,
-                        "BIGQUERY_STORAGE_API_ENDPOINT": emulator.grpc_address,
-                        "CONFIG_DIR": str(case.config_dir(Path(folder))),
-                        **standin_env,
-                    }
-                )
-                write_client = make_bigquery_write_client(settings)
-                warehouse = Warehouse(make_bigquery_client(settings), PROJECT, write_client=write_client)
-                try:
+                with _standins(case, Path(folder)) as standin_env:
+                    settings = settings_from_env(
+                        {
+                            "GCP_PROJECT_ID": PROJECT,
+                            "KMS_KEY_NAME": "projects/p/locations/l/keyRings/r/cryptoKeys/k",
+                            "BIGQUERY_API_ENDPOINT": emulator.url,
+                            "BIGQUERY_STORAGE_API_ENDPOINT": emulator.grpc_address,
+                            "CONFIG_DIR": str(case.config_dir(Path(folder))),
+                            **standin_env,
+                        }
+                    )
+                    write_client = make_bigquery_write_client(settings)
+                    warehouse = Warehouse(make_bigquery_client(settings), PROJECT, write_client=write_client)
                     run = run_case(case, warehouse, settings, golden_slug(case))
-                finally:
-                    for process in launched:
-                        process.stop()
                 write_expected(case, run)
                 print(f"{case.name}: {', '.join(f'{t} {len(r)}' for t, r in run.tables.items())}")
         finally:
             emulator.stop()
     return 0
+
+
+@contextlib.contextmanager
+def _standins(case, folder: Path):
+    """Start the case's source stand-ins on free ports (as the suite does); yields their environment."""
+    from devstack.processes import free_port
+
+    env, launched = {}, []
+    try:
+        for standin in case.standins:
+            port = free_port()
+            launched.append(standin.launch(folder / f"standin-{standin.name}", port))
+            launched[-1].wait_ready()
+            env.update(standin.env(standin.url(port)))
+        yield env
+    finally:
+        for process in launched:
+            process.stop()
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@ A new provider registers here with one line (and in shared.providers.registry if
 
 from __future__ import annotations
 
-from tests.providers import anthropic, aws, gcp, openai, seatbill
+from tests.providers import anthropic, aws, azure, gcp, openai, saas, seatbill
 
 CASES = [
     openai.CASE,
     anthropic.CASE,
     gcp.CASE,
     aws.CASE,
+    azure.CASE,
+    saas.CASE,
     seatbill.CASE,  # exists only in the tests: the contract is all a provider needs
 ]

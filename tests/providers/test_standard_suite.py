@@ -19,7 +19,14 @@ from shared.warehouse.schemas import load_table_specs
 from shared.worker.pipelines import load_pipelines, ordered_steps
 from tests.focus_conformance import violations
 from tests.kit.fault_server import FaultServer
-from tests.kit.recorded import FAULT_CLASSES, RETRY_AFTER_SECONDS, FailingClients, HttpFault, warehouse_fault
+from tests.kit.recorded import (
+    FAULT_CLASSES,
+    RETRY_AFTER_SECONDS,
+    FailingClients,
+    HttpFault,
+    store_fault,
+    warehouse_fault,
+)
 from tests.kit.steps import step_context
 from tests.providers.case import expected_tables, golden_slug, run_case
 from tests.providers.registry import CASES
@@ -42,7 +49,7 @@ def test_every_registered_provider_has_a_case():
 def test_the_declaration_is_complete(case):
     provider = case.provider
     assert is_path_segment(provider.name) and provider.title
-    assert provider.source.kind in ("http", "warehouse_table", "object_storage")
+    assert provider.source.kind in ("http", "warehouse_table", "object_storage", "org_records")
     identity = provider.focus
     assert identity.provider_name and identity.publisher and identity.invoice_issuer
     assert set(identity.service_categories.values()) <= set(SERVICE_CATEGORIES)
@@ -57,6 +64,7 @@ def test_step_types_resolve_and_every_table_written_has_a_schema(case, suite_set
     specs = load_table_specs(suite_settings.config_dir, "org")
     used = set()
     for config in pipelines:
+        assert config.needs_credential is case.provider.needs_credential, "the api and the worker disagree"
         for step in config.steps:
             assert step.ps_type.startswith(f"{case.name}.")
             case.provider.processor(step.ps_type)  # KeyError if the provider does not declare it
@@ -66,7 +74,8 @@ def test_step_types_resolve_and_every_table_written_has_a_schema(case, suite_set
 
 
 def test_onboarding_refuses_what_a_run_would_refuse(case, suite_settings):
-    case.provider.validate_credential(case.secret, case.metadata, suite_settings)
+    if case.provider.needs_credential:  # else onboarding refuses any credential (the cases list what it says)
+        case.provider.validate_credential(case.secret, case.metadata, suite_settings)
     for secret, metadata, says in case.invalid_credentials:
         with pytest.raises(TerminalError) as refused:
             case.provider.validate_credential(secret, metadata, suite_settings)
@@ -102,10 +111,14 @@ def test_cost_focus_rows_conform_and_carry_the_providers_identity(
     assert violations(rows) == dict(case.focus_gaps)
     identity = case.provider.focus
     for row in rows:
-        assert (row["ProviderName"], row["InvoiceIssuerName"]) == (
-            identity.provider_name,
-            identity.invoice_issuer,
-        )
+        if identity.names_per_row:  # each row names its vendor; the slice is the provider's raw table's rows
+            assert row["ProviderName"] and row["PublisherName"] and row["InvoiceIssuerName"]
+            assert row["x_source_table"] in load_table_specs(suite_settings.config_dir, "org")
+        else:
+            assert (row["ProviderName"], row["InvoiceIssuerName"]) == (
+                identity.provider_name,
+                identity.invoice_issuer,
+            )
         classified = classify_service(suite_settings.config_dir, identity, row["ServiceName"])
         assert (row["ServiceCategory"], row["ServiceSubcategory"]) == classified
 
@@ -138,6 +151,8 @@ def test_source_faults_are_classified_as_the_catalogue_says(
         elif kind == "warehouse_table":
             case.seed_source(suite_warehouse, case.metadata, suite_settings)
             options["source_clients"] = FailingClients(warehouse_fault(fault)).pair()
+        elif kind == "org_records":  # the control store's client fails as google.api_core raises over gRPC
+            options["source_clients"] = FailingClients(store_fault(fault))
         elif kind == "object_storage":  # the provider's SDK meets a real server answering with the fault
             server = stack.enter_context(FaultServer(fault))
             endpoints = ((case.name, server.url),)

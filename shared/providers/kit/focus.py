@@ -208,12 +208,17 @@ def focus_step(provider, service_name: str, columns: Mapping[str, str], source) 
     return build_focus
 
 
-def replace_focus_slice(ctx, warehouse, identity, select_sql: str, params: dict) -> int:
+def replace_focus_slice(
+    ctx, warehouse, identity, select_sql: str, params: dict, source_table: str | None = None
+) -> int:
     """Replace the provider's slice of cost_focus (its ProviderName, the step's days) by `select_sql`'s rows in one
-    transaction; returns the rows the slice holds now."""
+    transaction; returns the rows the slice holds now. A provider whose rows name their own ProviderName
+    (`identity.names_per_row`) names its slice by the raw table the rows come from, `source_table`."""
     from shared.warehouse.schemas import load_table_specs
 
     spec = load_table_specs(ctx.settings.config_dir, "org")[ctx.destination_table or FOCUS_TABLE]
+    if identity.names_per_row and not source_table:
+        raise ValueError(f"{identity.provider_name}'s rows name their own ProviderName: give source_table")
     ctx.ensure_time_left(COMMIT_RESERVE_SECONDS, "the FOCUS rows")
     return warehouse.replace_slice_with_query(
         ctx.settings.org_dataset(ctx.org_slug),
@@ -222,5 +227,9 @@ def replace_focus_slice(ctx, warehouse, identity, select_sql: str, params: dict)
         params,
         ctx.start_date,
         ctx.end_date,
-        match={"ProviderName": identity.provider_name},
+        match=(
+            {"x_source_table": source_table}
+            if identity.names_per_row
+            else {"ProviderName": identity.provider_name}
+        ),
     )

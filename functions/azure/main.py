@@ -1,0 +1,12 @@
+"""CloudEvent function `azure`: consumes Azure cost export run requests from Pub/Sub. Thin: all logic lives in shared/."""
+
+import functions_framework
+
+from shared.providers.azure import PROVIDER
+from shared.worker.entry import handle_cloud_event
+
+
+@functions_framework.cloud_event
+def azure(cloud_event):
+    """Entry point: process one delivery of a run request (raising makes Pub/Sub redeliver)."""
+    handle_cloud_event(cloud_event, PROVIDER)
