@@ -219,5 +219,5 @@ def test_a_periods_rows_dated_before_it_load_with_it_after_that_month_left_the_w
 
     deliver(NOV_B, "exec-nov-b")  # the refund restated: the old one goes, the new one comes, once
     assert _run(world, slug, date(2025, 11, 20), date(2025, 11, 20), run_id="run-nov-b") == 4
-    assert _totals(world, slug)[:5] == (2, Decimal("1"), Decimal("1"), 2, Decimal("1"))
+    assert _totals(world, slug)[:5] == (2, Decimal(1), Decimal(1), 2, Decimal(1))
     assert _run(world, slug, date(2025, 11, 20), date(2025, 11, 20), run_id="run-nov-b2") == 0

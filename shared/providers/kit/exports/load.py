@@ -23,7 +23,6 @@ from shared.providers.kit.exports.state import (
     advance_state_sql,
     days,
     days_to_load,
-    in_period,
     outside_days,
     read_state,
 )
