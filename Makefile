@@ -19,10 +19,10 @@ AZURITE_STAMP := $(AZURITE)/.installed-$(AZURITE_VERSION)
 
 CODE := shared devstack functions tests benchmarks
 FAST_TESTS := tests/unit tests/golden tests/providers
-# Two workers, each taking whole files, and the provider suite a provider's case at a time (tests/conftest.py groups
-# them; module fixtures stay per file; each worker starts its own local stack when its first stack test needs one):
-# the stack tier waits on emulators much of the time, so two share two cores well.
-PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadgroup
+# Two workers, each taking whole files, and the provider suite a provider's case at a time (tests/conftest.py's
+# scheduler; module fixtures stay per file; each worker starts its own local stack when its first stack test needs
+# one): the stack tier waits on emulators much of the time, so two share two cores well.
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
 # Schemathesis gives every API operation of the fuzz the same test id, and xdist keeps one test per id: that file
 # runs in a session of its own, after the others.
 SERIAL_TESTS := tests/e2e/test_openapi_fuzz.py

@@ -26,18 +26,26 @@ import pytest
 
 from tests.kit.stacks import Stacks
 
+pytest_plugins = ["tests.kit.warehouse_standin"]  # the fast tier's BigQuery stand-in, one per process
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Group the tests for xdist (`--dist loadgroup`): a provider-suite test goes with its provider's case (each
-    case's golden run is computed once, and the cases spread over the workers), any other test with its file (its
-    module fixtures stay on one worker, as with `--dist loadfile`)."""
-    for item in items:
-        if any(item.iter_markers("xdist_group")):
-            continue
-        case = getattr(getattr(item, "callspec", None), "params", {}).get("case")
-        group = f"provider-{case.name}" if hasattr(case, "name") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+# The provider suite's file, whose tests are spread over the workers a provider's case at a time.
+SPREAD_BY_CASE = "tests/providers/test_standard_suite.py"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own choice of scheduler
+def pytest_xdist_make_scheduler(config, log):
+    """Whole files per worker (module fixtures stay on one worker, as `--dist loadfile`), except the provider
+    suite: its tests go a case at a time (each case's golden run is made once, and the cases spread out)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesAndCases(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path, _, test = nodeid.partition("::")
+            if path == SPREAD_BY_CASE and "[" in test:
+                return "case:" + test.split("[", 1)[1].split("-", 1)[0].rstrip("]")  # ids start with the case
+            return path
+
+    return FilesAndCases(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from shared.platform.settings import settings_from_env
 from shared.providers.aws.steps import load_data_export
 from shared.warehouse.datasets import ensure_org_dataset
 from tests.kit.steps import step_context
-from tests.providers.conftest import PROJECT, bigquery_standin  # noqa: F401 - the fixture, used by name
+from tests.kit.warehouse_standin import PROJECT
 
 METADATA = {
     "bucket": "golden-exports",
@@ -81,7 +81,7 @@ def s3(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def world(bigquery_standin, s3):  # noqa: F811 - the imported fixture
+def world(bigquery_standin, s3):
     """Settings, warehouse and an S3 client on the stand-ins."""
     from shared.platform.clients import make_bigquery_client, make_bigquery_write_client
     from shared.providers.aws.s3 import s3_client

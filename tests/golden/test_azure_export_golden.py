@@ -14,7 +14,7 @@ from devstack.providers.azure.export import rows_table, sample_rows
 from devstack.providers.azure.layout import ExportLocation, local_container, month_folder, write_run
 from shared.providers.azure.steps import load_cost_export
 from tests.kit.steps import step_context
-from tests.providers.conftest import PROJECT, bigquery_standin  # noqa: F401 (the session's BigQuery stand-in)
+from tests.kit.warehouse_standin import PROJECT
 
 NOVEMBER = date(2025, 11, 1)
 METADATA = {
@@ -41,7 +41,7 @@ def azurite(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def env(azurite, bigquery_standin):  # noqa: F811
+def env(azurite, bigquery_standin):
     from shared.platform.clients import make_bigquery_client, make_bigquery_write_client
     from shared.platform.settings import settings_from_env
     from shared.warehouse.adapter import Warehouse

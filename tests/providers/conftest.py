@@ -1,38 +1,13 @@
-"""Fixtures of the standard provider suite: one BigQuery stand-in for the session (the SQL steps and slice loads
-need a warehouse; nothing else of the stack is started), and per case its settings and warehouse."""
+"""Fixtures of the standard provider suite: per case its settings and warehouse, over the session's BigQuery stand-in
+(tests/kit/warehouse_standin.py: the SQL steps and slice loads need a warehouse; nothing else of the stack starts)."""
 
 from __future__ import annotations
-
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from shared.platform.settings import settings_from_env
+from tests.kit.warehouse_standin import PROJECT
 from tests.providers.registry import CASES
-
-# The service's own project; the GCP case's export lives in another one (suite-project), as a customer's does: a run
-# refuses an export in the service's project unless it is the org's own dataset.
-PROJECT = "suite-service"
-
-
-@pytest.fixture(scope="session")
-def bigquery_standin(tmp_path_factory):
-    """The BigQuery stand-in (REST and Storage Read gRPC) on free ports, for the session."""
-    from devstack.processes import free_port
-    from devstack.standins.bigquery import launch_bigquery
-
-    data_dir = tmp_path_factory.mktemp("suite-bigquery")
-    rest = free_port()
-    grpc = free_port(taken={rest})
-    # DuckDB's extensions (~130 MB) are installed once per machine, not per session.
-    duckdb_home = Path(tempfile.gettempdir()) / "dps-duckdb-home"
-    emulator = launch_bigquery(data_dir, rest, grpc, PROJECT, duckdb_home=duckdb_home)
-    try:
-        emulator.wait_ready()
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture(scope="session", params=CASES, ids=lambda case: case.name)

@@ -157,7 +157,7 @@ def test_source_faults_are_classified_as_the_catalogue_says(
             server = stack.enter_context(FaultServer(fault))
             endpoints = ((case.name, server.url),)
             options["settings"] = dataclasses.replace(suite_settings, storage_endpoints=endpoints)
-            options["request_timeout"] = 1.0
+            options["request_timeout"] = 0.5
         else:  # a new source kind brings its own fault injection to the kit
             pytest.fail(f"the suite cannot inject faults into a {kind} source yet")
         options.setdefault("settings", suite_settings)
