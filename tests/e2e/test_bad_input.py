@@ -96,7 +96,7 @@ CASES = [
     ),
     (
         "unknown provider",
-        {"path": "/api/v1/pipelines/run/bad_input_org/azure/cost/billing", "body": {"date": "2025-01-01"}},
+        {"path": "/api/v1/pipelines/run/bad_input_org/oracle/cost/billing", "body": {"date": "2025-01-01"}},
         404,
         "PIPELINE_NOT_FOUND",
     ),

@@ -54,7 +54,10 @@ def test_package_installs_and_imports_its_entry_point(name, tmp_path):
     freeze = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True, check=False)
     assert freeze.returncode == 0, freeze.stdout
     imports = function_imports(name)
-    spec = {"shared": sorted(imports.shared), "third_party": sorted(imports.third_party)}
+    third_party = sorted(
+        imports.third_party, key=lambda item: (item[0], item[1] or "")
+    )  # (module, name or None)
+    spec = {"shared": sorted(imports.shared), "third_party": third_party}
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
