@@ -85,7 +85,7 @@ def child(mode: str, rows: int, s3: str, bigquery: list[str] | None) -> dict:
             make_bigquery_client(settings), PROJECT, write_client=make_bigquery_write_client(settings)
         )
         slug = f"bench_{rows}_{int(time.time() * 1000)}"
-        ensure_org_dataset(settings, warehouse, slug)
+        ensure_org_dataset(settings, warehouse, slug, "aws")
         began = time.perf_counter()
         ctx = step_context("aws", PERIOD, LAST, "", metadata=meta, settings=settings, org_slug=slug,
                            destination_table="aws_cost_export", seconds=3600)  # fmt: skip

@@ -103,7 +103,7 @@ def child(mode: str, rows: int, file_format: str, azurite: str, bigquery: list[s
             make_bigquery_client(settings), PROJECT, write_client=make_bigquery_write_client(settings)
         )
         slug = f"bench_{rows}_{int(time.time() * 1000)}"
-        ensure_org_dataset(settings, warehouse, slug)
+        ensure_org_dataset(settings, warehouse, slug, "azure")
         began = time.perf_counter()
         seen = load_cost_export(__import__("dataclasses").replace(ctx, org_slug=slug), warehouse) // 2
     else:

@@ -17,9 +17,12 @@ def bootstrap_central(settings: Settings, warehouse: Warehouse) -> list[str]:
     return sorted(specs)
 
 
-def ensure_org_dataset(settings: Settings, warehouse: Warehouse, slug: str) -> str:
-    """Create the org's dataset, grant the workers WRITER on it, create its per-provider tables and add the columns
-    their specs gained since (idempotent); returns the dataset id."""
+def ensure_org_dataset(
+    settings: Settings, warehouse: Warehouse, slug: str, provider: str | None = None
+) -> str:
+    """Create the org's dataset, grant the workers WRITER on it, create its tables and add the columns their specs
+    gained since (idempotent); returns the dataset id. The tables are the shared ones and, given `provider` (a run
+    of it), that provider's own (a spec's `provider:`)."""
     dataset = settings.org_dataset(slug)
     grant_worker_access(settings, warehouse, warehouse.ensure_dataset(dataset, settings.bigquery_location))
     # One listing instead of a metadata read per table: every run calls this, and most tables exist and are
@@ -27,7 +30,7 @@ def ensure_org_dataset(settings: Settings, warehouse: Warehouse, slug: str) -> s
     listing = warehouse.client.list_tables(f"{settings.project}.{dataset}")
     labels = {table.table_id: table.labels or {} for table in listing}
     for spec in load_table_specs(settings.config_dir, "org").values():
-        if labels.get(spec.name, {}).get(SCHEMA_LABEL) != spec.schema_digest:
+        if spec.made_for(provider) and labels.get(spec.name, {}).get(SCHEMA_LABEL) != spec.schema_digest:
             warehouse.ensure_table(dataset, spec)
     return dataset
 

@@ -41,6 +41,14 @@ class TableSpec:
     partition_type: str = "DAY"
     clustering: tuple[str, ...] = ()
     slice_field: str | None = None
+    # The provider whose runs alone write the table: it is made in an org's dataset at the org's first run of that
+    # provider, not at onboarding (an org that never reads AWS has no AWS tables). None: made at onboarding.
+    provider: str | None = None
+
+    def made_for(self, provider: str | None) -> bool:
+        """Whether an org dataset ensured for `provider` (None: onboarding, every provider's shared tables) holds
+        this table."""
+        return self.provider is None or self.provider == provider
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -79,6 +87,7 @@ def _parse(path: Path) -> TableSpec:
         partition_type=raw.get("partition_type", "DAY"),
         clustering=tuple(raw.get("clustering", ())),
         slice_field=raw.get("slice_field"),
+        provider=raw.get("provider"),
     )
 
 

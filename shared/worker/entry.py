@@ -145,7 +145,7 @@ def _run_steps(
         if provider.needs_credential
         else Credential(request.provider, "")  # its records are the org's own, in the control store
     )
-    ensure_org_dataset(deps.settings, deps.warehouse, org)
+    ensure_org_dataset(deps.settings, deps.warehouse, org, request.provider)
     executor = Executor(
         deps.warehouse,
         deps.settings,

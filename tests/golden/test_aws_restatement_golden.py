@@ -138,7 +138,7 @@ def _totals(world, slug: str) -> tuple:
 
 def test_a_restated_period_is_reloaded_whole_and_never_double_counted(world):
     settings, warehouse, client = world
-    ensure_org_dataset(settings, warehouse, "golden_aws_restated")
+    ensure_org_dataset(settings, warehouse, "golden_aws_restated", "aws")
     _deliver(client, DELIVERY_A, "exec-a")
     # A run for Oct 20 widens to the whole period (and September, which has no delivery).
     assert _run(world, "golden_aws_restated", date(2025, 10, 20), date(2025, 10, 20), run_id="run-a") == 10
@@ -167,7 +167,7 @@ def test_a_restated_period_is_reloaded_whole_and_never_double_counted(world):
 def test_day_slices_of_a_period_load_what_one_run_loads(world):
     """The control plane's fan-out: each slice (exact_window) loads its own days of the same delivery."""
     settings, warehouse, client = world
-    ensure_org_dataset(settings, warehouse, "golden_aws_sliced")
+    ensure_org_dataset(settings, warehouse, "golden_aws_sliced", "aws")
     _deliver(client, DELIVERY_B, "exec-b")
     first = _run(world, "golden_aws_sliced", date(2025, 10, 1), date(2025, 10, 8), exact_window=True)
     second = _run(world, "golden_aws_sliced", date(2025, 10, 9), date(2025, 10, 31), exact_window=True)
@@ -203,7 +203,7 @@ def test_a_periods_rows_dated_before_it_load_with_it_after_that_month_left_the_w
     usage is on November's bill: it is loaded, and restated, with November's first day (whichever slice has it)."""
     settings, warehouse, client = world
     slug = "golden_aws_outside"
-    ensure_org_dataset(settings, warehouse, slug)
+    ensure_org_dataset(settings, warehouse, slug, "aws")
 
     def deliver(files, execution):
         write_delivery(

@@ -64,7 +64,7 @@ def _load(env, slug: str, directory: str, start=date(2025, 11, 2), end=date(2025
     from shared.warehouse.datasets import ensure_org_dataset
 
     settings, warehouse = env
-    ensure_org_dataset(settings, warehouse, slug)
+    ensure_org_dataset(settings, warehouse, slug, "azure")
     metadata = {**METADATA, "directory": directory}
     ctx = step_context("azure", start, end, "", metadata=metadata, settings=settings, org_slug=slug,
                        destination_table="azure_cost_export")  # fmt: skip

@@ -122,7 +122,7 @@ def run_case(
     config = load_pipelines(settings.config_dir)[case.pipeline_id]
     if case.seed_source:
         case.seed_source(warehouse, case.metadata, settings)
-    dataset = ensure_org_dataset(settings, warehouse, slug)
+    dataset = ensure_org_dataset(settings, warehouse, slug, case.name)
     recorder = StepRecorder()
     executor = Executor(
         warehouse,
@@ -143,7 +143,9 @@ def run_case(
     )
     written = executor.execute(request, config, Credential(case.name, case.secret, case.metadata))
     specs = load_table_specs(settings.config_dir, "org")
-    tables = {name: table_rows(warehouse, dataset, name) for name in specs}
+    tables = {
+        name: table_rows(warehouse, dataset, name) for name, spec in specs.items() if spec.made_for(case.name)
+    }
     return Run(written, recorder.steps, {name: rows for name, rows in tables.items() if rows})
 
 
