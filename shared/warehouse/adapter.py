@@ -201,7 +201,7 @@ class Warehouse:
             )
         if spec.clustering:
             table.clustering_fields = list(spec.clustering)
-        existing = self.client.create_table(table, exists_ok=True)
+        existing = self._create_table(table)
         for attempt in range(3):
             changed = self._add_missing_columns(existing, spec)
             if existing.labels.get(SCHEMA_LABEL) != spec.schema_digest:
@@ -218,6 +218,20 @@ class Warehouse:
                 if not (is_conflict(exc) or isinstance(exc, exceptions.PreconditionFailed)) or attempt == 2:
                     raise
                 existing = self.client.get_table(existing.reference)
+
+    def _create_table(self, table):
+        """Create a table unless it exists; a creation that lost a race with another (two slices of one org's first
+        run of a provider) finds the winner's table, whichever error the race gives (409, or a failed commit)."""
+        from google.api_core import exceptions
+
+        attempts = 3
+        while True:
+            try:
+                return self.client.create_table(table, exists_ok=True)  # the next try sees the winner's table
+            except exceptions.BadRequest as exc:
+                attempts -= 1
+                if not is_conflict(exc) or not attempts:
+                    raise
 
     def _add_missing_columns(self, table, spec: TableSpec) -> list[str]:
         """Additive schema evolution, the only kind BigQuery allows in place: new columns are appended NULLABLE

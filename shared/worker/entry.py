@@ -114,6 +114,11 @@ def _claim_and_execute(
         run_slice = functools.partial(_run_steps, request, provider, run_log, deps, config)
         return fanout.execute_slice(request, config, run_log, deps, run_slice)
     if cuts := fanout.planned_cuts(provider, config, request):
+        from shared.warehouse.datasets import ensure_org_dataset
+
+        # The provider's tables first (an org's first run of it makes them): its slices then run side by side
+        # on tables that exist, instead of racing to create them.
+        ensure_org_dataset(deps.settings, deps.warehouse, request.org_slug, provider.name)
         return fanout.fan_out(request, message_id, cuts, run_log, deps)
     # Claim: only one delivery moves PENDING -> RUNNING; a duplicate finds the run claimed and acknowledges.
     if not run_log.transition(

@@ -54,7 +54,7 @@ def azure_org(stack, settings, new_org):
 def test_azure_run_over_http_loads_the_export_once(stack, settings, warehouse, azure_org):
     body = {"start_date": "2025-11-02", "end_date": "2025-11-03"}
     run = wait_for_run(stack, azure_org, start_run(stack, azure_org, body, "azure/cost/billing"), timeout=120)
-    assert run["status"] == "COMPLETED", run
+    assert run["status"] == "COMPLETED", (run.get("error_code"), run.get("error_message"))
     # The window is October (still restatable) and November, fanned out by 7 charge days.
     assert run["slices_total"] == run["slices_done"] == 9
     table = f"{settings.project}.{settings.org_dataset(azure_org['org_slug'])}.cost_focus"
