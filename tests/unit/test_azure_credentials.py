@@ -74,3 +74,19 @@ def test_a_secret_is_refused_without_echoing_it():
         PROVIDER.validate_credential(secret, GOOD, SETTINGS)
     assert "takes no secret" in refused.value.message and "--secret-file" in refused.value.message
     assert "c2VjcmV0" not in refused.value.message
+
+
+def test_each_orgs_client_assertion_is_asked_for_its_own_audience(monkeypatch):
+    """Every org's runs share the function's Google identity: the assertion names the org, so a customer's
+    federated credential (audience api://AzureADTokenExchange/dps-org/<org>) accepts its own org's runs only."""
+    import google.oauth2.id_token
+
+    from shared.providers.azure.blob import _google_assertion
+
+    asked = []
+    monkeypatch.setattr(
+        google.oauth2.id_token, "fetch_id_token", lambda request, audience: asked.append(audience)
+    )
+    _google_assertion("acme")()
+    _google_assertion("globex")()
+    assert asked == ["api://AzureADTokenExchange/dps-org/acme", "api://AzureADTokenExchange/dps-org/globex"]

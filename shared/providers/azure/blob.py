@@ -14,12 +14,22 @@ from shared.providers.contract import StepContext
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
-def _google_assertion() -> str:
-    """The function's Google-signed ID token for Entra ID's token exchange audience (the client assertion)."""
-    import google.auth.transport.requests
-    import google.oauth2.id_token
+def token_audience(org_slug: str) -> str:
+    """The audience of the org's client assertions, which its app's federated credential lists."""
+    return f"{az.TOKEN_AUDIENCE_PREFIX}{org_slug}"
 
-    return google.oauth2.id_token.fetch_id_token(google.auth.transport.requests.Request(), az.TOKEN_AUDIENCE)
+
+def _google_assertion(org_slug: str):
+    """A function giving the function's Google-signed ID token for the org's audience (the client assertion)."""
+
+    def assertion() -> str:
+        import google.auth.transport.requests
+        import google.oauth2.id_token
+
+        request = google.auth.transport.requests.Request()
+        return google.oauth2.id_token.fetch_id_token(request, token_audience(org_slug))
+
+    return assertion
 
 
 def container_client(ctx: StepContext):
@@ -43,7 +53,7 @@ def container_client(ctx: StepContext):
 
         url = az.BLOB_URL.format(account=metadata["storage_account"])
         credential = ClientAssertionCredential(
-            metadata["tenant_id"], metadata["client_id"], _google_assertion
+            metadata["tenant_id"], metadata["client_id"], _google_assertion(ctx.org_slug)
         )
     service = BlobServiceClient(
         url,

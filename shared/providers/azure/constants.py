@@ -22,9 +22,12 @@ DIRECTORY_SEGMENT = re.compile(r"[A-Za-z0-9._=@+-]{1,255}")
 EXPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
-# Workload identity federation: the function's Google-signed ID token, for this audience, is the client assertion
-# Entra ID exchanges for an access token of the app registration (its federated credential trusts Google's issuer).
-TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+# Workload identity federation: the function's Google-signed ID token is the client assertion Entra ID exchanges for
+# an access token of the app registration (its federated credential trusts Google's issuer and the function's
+# subject). Every org's runs share that subject, so the token is asked for the org's own audience, which the
+# customer's federated credential lists as its audience (Entra accepts any agreed value there): an org naming
+# another customer's tenant and app gets a token that app does not accept.
+TOKEN_AUDIENCE_PREFIX = "api://AzureADTokenExchange/dps-org/"
 BLOB_URL = "https://{account}.blob.core.windows.net"
 # Azurite's development account and its documented public key (the stand-in's; not a secret).
 DEV_ACCOUNT = "devstoreaccount1"
