@@ -17,7 +17,7 @@ DEMO_METADATA = {
     "tenant_id": "72f988bf-0000-4000-8000-00000000d001",
     "client_id": "0c5a7b2e-0000-4000-8000-00000000d002",
 }
-ROWS_PER_DAY = 300
+ROWS_PER_DAY = 100
 
 
 def write_month(
