@@ -69,7 +69,7 @@ TRANSITIVE = (
 )
 # Which configs each module reads (through Settings.config_dir), as globs relative to the repository: the only list.
 # A function ships a config exactly when its import graph reaches a module that reads it. A module that reads
-# a config must be named here (tests/unit/test_packaging.py scans shared/ for every use of config_dir).
+# a config must be named here (tests/integration/test_packaging.py scans shared/ for every use of config_dir).
 CONFIG_READS: dict[str, tuple[str, ...]] = {
     "shared.worker.pipelines": ("configs/pipelines/*/*/*.yml",),  # load_pipelines
     "shared.warehouse.schemas": ("configs/schemas/*/*.yml",),  # load_table_specs(config_dir, group)

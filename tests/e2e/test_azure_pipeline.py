@@ -65,6 +65,6 @@ def test_azure_run_over_http_loads_the_export_once(stack, settings, warehouse, a
     for row in rows:
         loaded[row["BillingCurrency"]] = loaded.get(row["BillingCurrency"], Decimal(0)) + row["BilledCost"]
     assert loaded == azure_org["totals"]  # exactly, per currency (never summed across them)
-    # (Re-runs load nothing: tests/golden/test_azure_export_golden.py; one HTTP run per route here.)
+    # (Re-runs load nothing: tests/integration/test_azure_export_golden.py; one HTTP run per route here.)
     with pytest.raises(onboarding.AdminError, match="takes no secret"):  # a keyless source refuses a secret
         onboarding.set_credential(settings, azure_org["org_slug"], "azure", "AccountKey=abc", METADATA)

@@ -1,6 +1,6 @@
 """Each function's deploy package, installed into a clean virtual environment with only its declared requirements,
 imports its entry point and every module its code can reach (lazy imports included): a deploy never fails on a
-missing module. The package holds only its computed graph and what it reads (tests/unit/test_packaging.py checks
+missing module. The package holds only its computed graph and what it reads (tests/integration/test_packaging.py checks
 that exactly, without installing anything), so this is the proof that the computed graph is complete.
 
 Virtual environments are kept per requirement set under $TMPDIR/dps-package-venvs (created from nothing the first
