@@ -26,6 +26,7 @@ ROUTES = Map(
         Rule("/api/v1/pipelines/runs", methods=["GET"], endpoint="list_runs"),
         Rule("/api/v1/pipelines/runs/<run_id>", methods=["GET"], endpoint="get_run"),
         Rule("/api/v1/pipelines/runs/<run_id>", methods=["DELETE"], endpoint="cancel_run"),
+        Rule("/api/v1/pipelines/runs/<run_id>/costs", methods=["GET"], endpoint="run_costs:get_run_costs"),
         Rule("/api/v1/scheduler/trigger", methods=["POST"], endpoint="scheduler_trigger"),
         Rule("/api/v1/scheduler/process-queue", methods=["POST"], endpoint="scheduler_process_queue"),
         Rule("/api/v1/admin/reap", methods=["POST"], endpoint="reap"),
@@ -131,10 +132,10 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
 
 def _handler(endpoint: str):
     """The function of an endpoint: `name` in handlers.py, or `module:name` in shared/api/<module>.py."""
-    from shared.api import handlers, saas
+    from shared.api import handlers, run_costs, saas
 
     module, _, name = endpoint.rpartition(":")
-    return getattr({"": handlers, "saas": saas}[module], name)
+    return getattr({"": handlers, "saas": saas, "run_costs": run_costs}[module], name)
 
 
 def unexpected_failure(request: Request, exc: Exception) -> Response:

@@ -133,3 +133,8 @@ def test_listing_pages_through_the_orgs_runs_newest_first_with_filters(
     assert other_pipeline == {"runs": [], "next_page_token": None}
     first = completed[0]
     assert first["created_at"].endswith("+00:00") and "T" in first["created_at"]  # RFC 3339 timestamps
+    # A run's costs (what it loaded into cost_focus) follow the run's own rule: another org's run is 404.
+    costs = _get(stack, f"/api/v1/pipelines/runs/{made[0]}/costs", org["api_key"])
+    assert costs.json() == {"pipeline_logging_id": made[0], "status": "COMPLETED", "costs": []}
+    refused = _get(stack, f"/api/v1/pipelines/runs/{made[0]}/costs", stranger["api_key"])
+    assert (refused.status_code, refused.json()["error"]["code"]) == (404, "RUN_NOT_FOUND")
