@@ -118,7 +118,10 @@ class BackfillState:
 def load_or_plan(path: Path | None, identity: dict, cuts: list[tuple[date, date]]) -> BackfillState:
     """The state file at `path` when it holds this same backfill, else a new plan of `cuts` (not saved yet)."""
     if path is not None and path.exists():
-        saved = json.loads(path.read_text())
+        try:
+            saved = json.loads(path.read_text())
+        except ValueError:
+            raise PlanError(f"{path} is not a backfill state file: pass --state with another file") from None
         differs = [k for k in BackfillState.IDENTITY if saved.get(k) != identity[k]]
         if saved.get("version") != STATE_VERSION or differs:
             raise PlanError(

@@ -47,7 +47,10 @@ class Backfill:
         self.api, self.state, self.progress = api, state, progress
         self.sleep, self.clock, self.poll_seconds = sleep, clock, poll_seconds
         self.not_before = 0.0  # no submission before this clock time (a quota's Retry-After, a backoff)
-        self.await_ours = False  # the org's concurrency is taken by our own runs: submit when one settles
+        # Runs of ours in flight when the API last answered CONCURRENCY_LIMIT_REACHED: the plan's limit as far as
+        # this backfill can tell. It never sends more at once, so each run costs one accepted request, not a
+        # refused one per poll (refused requests count against the plan's request rate too).
+        self.concurrency: int | None = None
         self.unanswered = 0
 
     def run(self) -> None:
@@ -58,11 +61,14 @@ class Backfill:
             flying = [r for r in self.state.requests if r.in_flight()]
             if not todo and not flying:
                 return
-            if todo and not self.await_ours and self.clock() >= self.not_before and self.submit(todo[0]):
+            if todo and self._may_submit(len(flying)) and self.submit(todo[0]):
                 continue  # accepted: the next may be accepted too (a plan with more concurrent runs)
             if flying:
                 self.poll(flying)
             self.sleep(self.poll_seconds)
+
+    def _may_submit(self, flying: int) -> bool:
+        return self.clock() >= self.not_before and (self.concurrency is None or flying < self.concurrency)
 
     # --- resuming ---------------------------------------------------------------------------------------------
 
@@ -140,9 +146,11 @@ class Backfill:
         """Decide when to try again after a refused submission, or stop for good."""
         if not refusal.waitable:
             raise BackfillStopped(refusal.code, refusal.message)
-        ours = any(r.in_flight() for r in self.state.requests)
+        ours = sum(r.in_flight() for r in self.state.requests)
         if refusal.code == "CONCURRENCY_LIMIT_REACHED" and ours:
-            self.await_ours = True  # our own run holds the slot: try again as soon as one of ours settles
+            self.concurrency = (
+                ours  # our own runs hold the slots: send the next as soon as one of them settles
+            )
             self.progress.note(f"{request.label}: concurrency limit reached; waiting for a run to finish")
             return
         if refusal.status == 429:
@@ -178,7 +186,6 @@ class Backfill:
             self.unanswered = 0
             self._refresh(request, run)
             if not request.in_flight():
-                self.await_ours = False
                 self.progress.settled(request)
             else:
                 self.progress.update(request)
