@@ -15,7 +15,8 @@ MAX_BACKOFF_SECONDS = 30.0
 MAX_UNANSWERED = (
     10  # consecutive 5xx / unreachable answers before the backfill stops (a few minutes of backoff)
 )
-QUOTA_CODES = ("QUOTA_DAILY_EXCEEDED", "QUOTA_MONTHLY_EXCEEDED", "RATE_LIMITED")
+# No answer, or a gateway's: the request may have reached the service and made a run (looked up before resending).
+AMBIGUOUS_STATUSES = (0, 502, 504)
 # A POST whose answer was lost may have created a run a little before the time it was recorded as sent.
 CLOCK_SLACK = timedelta(minutes=5)
 
@@ -57,6 +58,9 @@ class Backfill:
         """Reconcile with the API, then submit and await until nothing is left to do."""
         self.reconcile()
         while True:
+            for request in self.state.requests:
+                if request.submitting_since is not None and self.clock() >= self.not_before:
+                    self._find_lost_submission(request)  # a POST that got no answer may have made a run
             todo = [r for r in self.state.requests if r.needs_submission()]
             flying = [r for r in self.state.requests if r.in_flight()]
             if not todo and not flying:
@@ -116,7 +120,9 @@ class Backfill:
         ]
         if created:  # newest first: the one that POST made
             request.run_ids.append(created[0]["pipeline_logging_id"])
+            self._refresh(request, created[0])
         request.submitting_since = None
+        self.state.save()
 
     # --- submitting ---------------------------------------------------------------------------------------------
 
@@ -129,8 +135,9 @@ class Backfill:
                 self.state.org, self.state.pipeline, request.start_date, request.end_date
             )
         except ApiRefusal as refusal:
-            request.submitting_since = None  # refused: no run was created
-            self.state.save()
+            if refusal.status not in AMBIGUOUS_STATUSES:
+                request.submitting_since = None  # the service answered a refusal: no run holds the request
+                self.state.save()
             self._wait_after(refusal, request)
             return False
         if answer.run_id not in request.run_ids:

@@ -35,9 +35,8 @@ class FakeRunApi:
     refusals: list[tuple[int, str, dict]] = field(default_factory=list)  # (status, code, headers)
     fail: list[tuple[str, str]] = field(default_factory=list)
     posts: int = 0
-    interrupt_after_post: bool = (
-        False  # the POST creates its run, then the caller is interrupted (lost answer)
-    )
+    # The next POST creates its run, then its answer is lost: "interrupt" (the caller's Ctrl-C) or "timeout".
+    lose_answer: str | None = None
 
     def client(self):
         from shared.backfill.client import RunApi
@@ -48,7 +47,14 @@ class FakeRunApi:
         assert request.headers["X-API-Key"] == "dpsk_test"
         path = request.url.path
         if request.method == "POST":
-            return self._post(json.loads(request.content))
+            answer = self._post(json.loads(request.content))
+            lost, self.lose_answer = self.lose_answer, None
+            if lost == "interrupt" and answer.status_code == 202:
+                raise KeyboardInterrupt  # the run exists, its answer never reaches the caller
+            if lost == "timeout" and answer.status_code == 202:
+                self.runs[-1].status = "COMPLETED"  # done by the time the caller looks: no duplicate guard helps
+                raise httpx.ReadTimeout("no answer in time", request=request)
+            return answer
         if path == "/api/v1/pipelines/runs":
             return self._list(request.url.params)
         run_id = path.split("/")[5]
@@ -78,9 +84,6 @@ class FakeRunApi:
             return _error(429, "CONCURRENCY_LIMIT_REACHED", {"Retry-After": "30"})
         run = FakeRun(str(uuid.uuid4()), *dates)
         self.runs.append(run)
-        if self.interrupt_after_post:
-            self.interrupt_after_post = False
-            raise KeyboardInterrupt  # the run exists, its answer never reaches the caller
         return httpx.Response(202, json={**answer, "pipeline_logging_id": run.run_id, "status": "PENDING",
                                          "duplicate": False})  # fmt: skip
 

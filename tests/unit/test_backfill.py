@@ -77,7 +77,7 @@ def test_one_concurrent_run_waits_for_its_own_runs_and_submits_in_date_order(tmp
 
 
 def test_a_backfill_interrupted_while_its_post_was_answered_resumes_without_a_duplicate(tmp_path):
-    api = FakeRunApi(concurrent_runs=1, interrupt_after_post=True)
+    api = FakeRunApi(concurrent_runs=1, lose_answer="interrupt")
     backfill, _ = _backfill(api, _state(tmp_path))
     with pytest.raises(KeyboardInterrupt):
         backfill.run()
@@ -90,6 +90,14 @@ def test_a_backfill_interrupted_while_its_post_was_answered_resumes_without_a_du
     backfill.run()
     assert _ranges(api) == [(*dates, "COMPLETED") for dates in RANGES]
     assert saved.requests[0].run_ids == [api.runs[0].run_id]
+
+
+def test_a_post_that_timed_out_is_looked_up_before_it_is_sent_again(tmp_path):
+    api = FakeRunApi(concurrent_runs=2, lose_answer="timeout")
+    backfill, _ = _backfill(api, state := _state(tmp_path))
+    backfill.run()
+    assert _ranges(api) == [(*dates, "COMPLETED") for dates in RANGES]  # the timed-out POST's run, adopted
+    assert [len(r.run_ids) for r in state.requests] == [1, 1, 1]
 
 
 def test_a_resume_awaits_runs_in_flight_and_never_resends_completed_ones(tmp_path):
