@@ -52,7 +52,8 @@ class FakeRunApi:
             if lost == "interrupt" and answer.status_code == 202:
                 raise KeyboardInterrupt  # the run exists, its answer never reaches the caller
             if lost == "timeout" and answer.status_code == 202:
-                self.runs[-1].status = "COMPLETED"  # done by the time the caller looks: no duplicate guard helps
+                # Done by the time the caller looks: no duplicate guard would catch a resend.
+                self.runs[-1].status = "COMPLETED"
                 raise httpx.ReadTimeout("no answer in time", request=request)
             return answer
         if path == "/api/v1/pipelines/runs":
