@@ -4,6 +4,7 @@ only its own org's runs and rows: another org's run is 404, as for GET /pipeline
 
 from __future__ import annotations
 
+from google.api_core.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
 
 from shared.api.app import ApiDeps, json_response
@@ -34,7 +35,10 @@ def get_run_costs(request: Request, deps: ApiDeps, run_id: str) -> Response:
     if run is None:
         raise ApiError("RUN_NOT_FOUND", "No such run.")
     table = deps.warehouse.table_id(deps.settings.org_dataset(caller.org_slug), "cost_focus")
-    rows = deps.warehouse.query(COSTS_SQL.format(table=table), {"run_id": run_id})
+    try:
+        rows = deps.warehouse.query(COSTS_SQL.format(table=table), {"run_id": run_id})
+    except NotFound:  # an org whose cost_focus is still to be made (its next run creates it): nothing loaded
+        rows = []
     return json_response(
         {
             "pipeline_logging_id": run_id,

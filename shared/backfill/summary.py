@@ -32,10 +32,10 @@ def cost_by_provider(costs: list[list[dict]]) -> list[dict]:
 
 
 def summarize(
-    state: BackfillState, costs: list[list[dict]], outcome: str, stopped: str | None = None
+    state: BackfillState, costs: list[list[dict]], outcome: str, stopped: dict | None = None
 ) -> dict:
     """The summary of `state` as it stands; `outcome` COMPLETED, FAILED (some request failed for good),
-    INTERRUPTED or STOPPED (`stopped`: the API's code and message)."""
+    INTERRUPTED or STOPPED (`stopped`: the API's {"code", "message"})."""
     completed = [r for r in state.requests if r.status == "COMPLETED"]
     return {
         "outcome": outcome,
@@ -73,7 +73,8 @@ def as_text(summary: dict) -> str:
     """The summary for a person."""
     lines = [
         f"backfill {summary['org']} {summary['pipeline']} {summary['from']}..{summary['to']}: "
-        f"{summary['outcome']}" + (f" ({summary['stopped']})" if summary["stopped"] else ""),
+        f"{summary['outcome']}"
+        + (f" ({summary['stopped']['code']}: {summary['stopped']['message']})" if summary["stopped"] else ""),
         (
             f"  requests {summary['requests']}: {summary['requests_completed']} COMPLETED, "
             f"{len(summary['failures'])} failed; runs submitted {summary['runs_submitted']}"

@@ -93,7 +93,7 @@ def cmd_backfill(args) -> int:
     except KeyboardInterrupt:
         outcome = "INTERRUPTED"  # the runs already sent go on; the same command awaits them
     except BackfillStopped as error:
-        outcome, stopped = "STOPPED", str(error)
+        outcome, stopped = "STOPPED", {"code": error.code, "message": error.message}
     finally:
         state.save()
         progress.close()

@@ -205,3 +205,14 @@ def test_summary_totals_are_exact_per_currency_and_never_mixed():
     state = BackfillState(**IDENTITY, requests=[Request(*RANGES[0], ["r1"], "COMPLETED", rows=60)])
     text = as_text(summarize(state, costs, "COMPLETED"))
     assert "days loaded 30 of 30; rows written 60" in text and "USD  billed" in text
+
+
+def test_a_stopped_summary_names_the_apis_code_and_message(tmp_path):
+    stopped = {"code": "SUBSCRIPTION_SUSPENDED", "message": "The org's subscription is suspended."}
+    summary = summarize(_state(tmp_path), [], "STOPPED", stopped)
+    assert summary["stopped"] == stopped and summary["days_loaded"] == 0
+    assert (
+        as_text(summary)
+        .splitlines()[0]
+        .endswith("STOPPED (SUBSCRIPTION_SUSPENDED: The org's subscription is suspended.)")
+    )
