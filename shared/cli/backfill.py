@@ -55,33 +55,38 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def cmd_backfill(args) -> int:
-    from shared.backfill.client import RunApi
+def _open_state(args, config):
+    """The backfill's state: resumed from its file when it holds this same backfill, else planned anew."""
     from shared.backfill.plan import PlanError, default_state_path, load_or_plan, split_range
-    from shared.backfill.progress import BarProgress, LineProgress
-    from shared.backfill.runner import Backfill, BackfillStopped
-    from shared.backfill.summary import as_text, summarize
 
     first, last = _day(args.first, "--from"), _day(args.last, "--to")
-    config = _pipeline(args.pipeline)
     days_per_run = args.days_per_run or config.max_range_days
-    url = api_url(args)
     identity = {
         "org": args.org,
         "pipeline": args.pipeline,
         "first": first.isoformat(),
         "last": last.isoformat(),
         "days_per_run": days_per_run,
-        "api_url": url,
+        "api_url": api_url(args),
     }
     path = args.state or default_state_path(LOCAL_DIR, args.org, args.pipeline, first, last)
     try:
-        state = load_or_plan(path, identity, split_range(first, last, days_per_run, config.max_range_days))
+        return load_or_plan(path, identity, split_range(first, last, days_per_run, config.max_range_days))
     except PlanError as error:
         raise SettingsError(str(error)) from None
+
+
+def cmd_backfill(args) -> int:
+    from shared.backfill.client import RunApi
+    from shared.backfill.progress import BarProgress, LineProgress
+    from shared.backfill.runner import Backfill, BackfillStopped
+    from shared.backfill.summary import as_text, summarize
+
+    config = _pipeline(args.pipeline)
+    state = _open_state(args, config)
+    api = RunApi(state.api_url, _api_key(args))
     bars = not args.json and sys.stdout.isatty()
     progress = (BarProgress if bars else LineProgress)(state, config.slice_days)
-    api = RunApi(url, _api_key(args))
     backfill = Backfill(api, state, progress, poll_seconds=args.poll_seconds)
     _interrupt_on_sigterm()
     stopped, costs = None, []
@@ -101,7 +106,10 @@ def cmd_backfill(args) -> int:
     summary = summarize(state, costs, outcome, stopped)
     emit(args, summary, as_text(summary))
     if outcome == "INTERRUPTED":
-        print(f"backfill: interrupted; run the same command again to resume (state: {path})", file=sys.stderr)
+        print(
+            f"backfill: interrupted; run the same command again to resume (state: {state.path})",
+            file=sys.stderr,
+        )
     return EXIT[outcome]
 
 
