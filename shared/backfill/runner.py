@@ -12,9 +12,9 @@ from shared.backfill.plan import BackfillState, Request
 
 POLL_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 30.0
-MAX_UNANSWERED = (
-    10  # consecutive 5xx / unreachable answers before the backfill stops (a few minutes of backoff)
-)
+QUOTA_WAIT_SECONDS = 30.0  # a 429 without Retry-After (the service always sends one; a proxy might not)
+# Consecutive 5xx or unanswered calls before the backfill stops (a few minutes of backoff).
+MAX_UNANSWERED = 10
 # No answer, or a gateway's: the request may have reached the service and made a run (looked up before resending).
 AMBIGUOUS_STATUSES = (0, 502, 504)
 # A POST whose answer was lost may have created a run a little before the time it was recorded as sent.
@@ -155,13 +155,12 @@ class Backfill:
             raise BackfillStopped(refusal.code, refusal.message)
         ours = sum(r.in_flight() for r in self.state.requests)
         if refusal.code == "CONCURRENCY_LIMIT_REACHED" and ours:
-            self.concurrency = (
-                ours  # our own runs hold the slots: send the next as soon as one of them settles
-            )
+            # Our own runs hold the slots: send the next as soon as one of them settles.
+            self.concurrency = ours
             self.progress.note(f"{request.label}: concurrency limit reached; waiting for a run to finish")
             return
         if refusal.status == 429:
-            wait = refusal.retry_after if refusal.retry_after is not None else _backoff(1) * 5
+            wait = refusal.retry_after if refusal.retry_after is not None else QUOTA_WAIT_SECONDS
             until = datetime.now(UTC) + timedelta(seconds=wait)
             self.progress.note(
                 f"{request.label}: {refusal.code} ({refusal.message}); waiting {wait:.0f} s, until "
