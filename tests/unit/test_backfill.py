@@ -174,11 +174,8 @@ def test_a_state_file_of_another_backfill_is_refused(tmp_path):
 
 def test_slices_count_toward_progress_and_a_run_without_slices_counts_one():
     request = Request("2025-08-01", "2025-10-29")
-    assert (request.expected_slices(31), request.expected_slices(None), request.expected_slices(92)) == (
-        3,
-        1,
-        1,
-    )
+    # 90 days: three 31-day slices; no slice_days, or one larger than the range: one delivery.
+    assert [request.expected_slices(days) for days in (31, None, 92)] == [3, 1, 1]
     request.status, request.run_ids, request.slices_total, request.slices_done = "RUNNING", ["r"], 3, 2
     assert (request.expected_slices(31), request.slices_finished(31)) == (3, 2)
 
