@@ -34,8 +34,18 @@ class LineProgress:
         self._print(text)
 
     def refresh(self, state: BackfillState) -> None:
-        finished = sum(r.status == "COMPLETED" for r in state.requests)
-        self._print(f"{finished}/{len(state.requests)} requests already COMPLETED; {self._overall()}")
+        sent = [r for r in state.requests if r.run_ids]
+        if not sent:
+            self._print(
+                f"{len(state.requests)} run requests of up to {state.days_per_run} days; {self._overall()}"
+            )
+            return
+        finished = sum(r.status == "COMPLETED" for r in sent)
+        flying = sum(r.in_flight() for r in sent)
+        self._print(
+            f"resuming: {finished} of {len(state.requests)} requests COMPLETED, {flying} in flight; "
+            f"{self._overall()}"
+        )
 
     def submitted(self, request: Request, duplicate: bool) -> None:
         how = "already in flight as run" if duplicate else "submitted as run"

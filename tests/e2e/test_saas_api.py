@@ -214,6 +214,7 @@ def test_an_interrupted_backfill_resumes_to_each_range_once(
     second = _backfill(stack, starter_org, state)
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err
+    assert "backfill: resuming: " in err  # from the state file the interrupted process left
     summary = json.loads(out)
     assert (summary["outcome"], summary["days_loaded"], summary["runs_submitted"]) == ("COMPLETED", 90, 2)
 
