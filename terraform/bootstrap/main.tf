@@ -155,6 +155,14 @@ resource "google_service_account_iam_member" "api_acts_as_tasks" {
   member             = "serviceAccount:${google_service_account.identity["api"].email}"
 }
 
+# Onboarding a granted-mode GCP org (api, dps) dry-runs the export query as the gcp function's identity, so the
+# refusal names exactly the grant the org is missing: the api impersonates that identity for it, nothing else.
+resource "google_service_account_iam_member" "api_impersonates_gcp_reader" {
+  service_account_id = google_service_account.identity["gcp"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${google_service_account.identity["api"].email}"
+}
+
 # Who may start Cloud Build as the deployer (a build trigger's owner, the operators of the runbook).
 resource "google_service_account_iam_member" "operators_act_as_deployer" {
   for_each           = toset(var.operators)

@@ -31,8 +31,11 @@ def _check_credential(provider, secret: str, metadata: dict, settings, org_slug:
 
 
 def _secret_needed(metadata: dict) -> bool:
-    """A key-mode credential holds the org's service-account key; a granted one holds nothing secret."""
-    return metadata.get(gcp.ACCESS_KEY, "key") != gcp.GRANTED
+    """A key-mode credential holds the org's service-account key; a granted one holds nothing secret (an unknown
+    `access` is refused here, naming the choices)."""
+    from shared.providers.gcp.source import access_mode
+
+    return access_mode(metadata) != gcp.GRANTED
 
 
 def _load_window(start, end):

@@ -44,6 +44,8 @@ locals {
     DELIVERY_MAX_SECONDS  = tostring(var.delivery_max_seconds)
     # Whoever creates an org dataset (api onboarding or a worker's first run) grants these WRITER on it.
     WORKER_SERVICE_ACCOUNTS = join(",", local.worker_accounts)
+    # GCP billing in granted mode: the account an org grants BigQuery Data Viewer on its export dataset.
+    GCP_EXPORT_READER = local.identity["gcp"]
   }
   # Workers start without the auth secrets (shared/platform/settings.py) and authenticate no one.
   worker_env = { AUTH_SECRETS = "none" }
