@@ -12,7 +12,7 @@ from shared.reports import charts, shaping
 from shared.reports.page import chart_block, document, money, table
 from shared.reports.query import ReportData
 
-RUN_COLUMNS = ["created (UTC)", "pipeline", "dates", "status", "trigger", "rows", "slices", "error"]
+RUN_COLUMNS = ["created (UTC)", "run", "pipeline", "dates", "status", "trigger", "rows", "slices", "error"]
 
 
 @dataclass
@@ -148,6 +148,7 @@ def _runs(data: ReportData) -> str:
     rows = [
         [
             f"{r['created_at']:%Y-%m-%d %H:%M:%S}" if r.get("created_at") else "",
+            r["pipeline_logging_id"],
             r["pipeline_id"],
             f"{r['start_date']} to {r['end_date']}",
             r["status"],
@@ -159,7 +160,7 @@ def _runs(data: ReportData) -> str:
         for r in data.runs
     ]
     more = '<p class="note">Only the newest runs are shown.</p>' if data.runs_truncated else ""
-    return table(RUN_COLUMNS, rows, {5}, "runs") + more
+    return table(RUN_COLUMNS, rows, {6}, "runs") + more
 
 
 def write_report(report: Report, html_path: Path, png_prefix: str) -> list[Path]:

@@ -36,7 +36,7 @@ def exact_text(value: Decimal | None) -> str:
         return ""
     if value == value.to_integral_value():
         return f"{value:.2f}"
-    text = f"{value.normalize():f}"
+    text = f"{value.normalize(EXACT):f}"  # the default context's 28 digits would round NUMERIC's 38
     return text if len(text.partition(".")[2]) >= 2 else f"{value:.2f}"
 
 

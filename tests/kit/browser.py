@@ -63,3 +63,38 @@ def requested_urls(session) -> list[str]:
 def network_requests(urls: list[str]) -> list[str]:
     """The URLs among `urls` that would need the network."""
     return [url for url in urls if not url.startswith(LOCAL_SCHEMES)]
+
+
+def open_report_offline(page: Path, browser: str, driver: str, seconds: float = 30) -> dict:
+    """Open a report page (`dps report`) in an offline headless Chromium and wait for its charts; returns what it
+    showed: `charts` [(key, rendered state, data marks drawn)], `totals` (the totals table's cells per row), the
+    page's `text` and every URL it `asked` for."""
+    from tests.kit.runs import wait_until
+
+    session = offline_chromium(browser, driver)
+    try:
+        session.get(page.as_uri())
+        charts = "[...document.querySelectorAll('.chart')]"
+        wait_until(
+            lambda: session.execute_script(f"return {charts}.every(e => e.dataset.rendered)"),
+            seconds,
+            what="the report's charts to render",
+        )
+        # Vega's SVG puts a chart's data marks (bars, ticks, rules) under g.role-mark; axes and legends elsewhere.
+        drawn = session.execute_script(
+            f"return {charts}.map(e => [e.dataset.chart, e.dataset.rendered, "
+            "e.querySelectorAll('svg g.role-mark > path, svg g.role-mark > line').length])"
+        )
+        totals = session.execute_script(
+            "return [...document.querySelectorAll('table.totals tbody tr')]"
+            ".map(tr => [...tr.cells].map(td => td.textContent))"
+        )
+        text = session.execute_script("return document.body.innerText")
+        return {
+            "charts": [tuple(c) for c in drawn],
+            "totals": totals,
+            "text": text,
+            "asked": requested_urls(session),
+        }
+    finally:
+        session.quit()
