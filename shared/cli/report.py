@@ -47,10 +47,14 @@ def make_report(settings, org: str, start: date, end: date, out: Path | None = N
     except ReportRefused as error:
         raise AdminError(str(error)) from None
     report = build_report(data, png_prefix=html_path.stem)
-    return write_report(report, html_path, html_path.stem)
+    try:
+        return write_report(report, html_path, html_path.stem)
+    except OSError as error:
+        raise AdminError(f"cannot write the report to {html_path}: {error.strerror or error}") from None
 
 
 def cmd_report(args) -> int:
+    """`dps report`: write the report and print where (the page, then each chart's PNG)."""
     start, end = report_period(args.start, args.end, datetime.now(UTC).date())
     paths = make_report(load_cli_settings(), args.org, start, end, args.out)
     text = f"wrote {paths[0]}" + "".join(f"\n  chart {path}" for path in paths[1:])

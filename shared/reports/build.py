@@ -164,12 +164,19 @@ def _runs(data: ReportData) -> str:
 
 
 def write_report(report: Report, html_path: Path, png_prefix: str) -> list[Path]:
-    """Write the page and each chart's PNG beside it (`<png_prefix>-<chart>.png`); returns every path written."""
+    """Write each chart's PNG beside the page (`<png_prefix>-<chart>.png`), then the page; each file whole (written
+    aside, then renamed), so a failure never leaves a half file. Returns every path written, the page first."""
     html_path.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for chart in report.charts:
         path = html_path.with_name(f"{png_prefix}-{chart.key}.png")
-        path.write_bytes(charts.png(chart))
+        _write_whole(path, charts.png(chart))
         written.append(path)
-    html_path.write_text(report.html, encoding="utf-8")
+    _write_whole(html_path, report.html.encode("utf-8"))
     return [html_path, *written]
+
+
+def _write_whole(path: Path, content: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(content)
+    partial.replace(path)

@@ -184,3 +184,11 @@ def test_the_period_defaults_to_the_last_30_days_and_refuses_bad_ranges():
     ):
         with pytest.raises(AdminError, match=message):
             report_period(start, end, today)
+
+
+def test_a_report_for_a_malformed_org_is_refused_before_any_read(tmp_path):
+    from shared.cli.report import make_report
+
+    with pytest.raises(AdminError, match="not an org slug"):
+        make_report(None, "Acme; DROP", D1, D2, tmp_path / "r.html")  # no settings: nothing is read
+    assert list(tmp_path.iterdir()) == []
