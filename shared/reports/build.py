@@ -3,6 +3,7 @@ and a PNG per chart beside it)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -160,7 +161,13 @@ def _runs(data: ReportData) -> str:
         for r in data.runs
     ]
     more = '<p class="note">Only the newest runs are shown.</p>' if data.runs_truncated else ""
-    return table(RUN_COLUMNS, rows, {6}, "runs") + more
+    counts = Counter(r["status"] for r in data.runs)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return (
+        f'<p class="runs-summary">{len(data.runs)} in all: {escape(summary)}</p>'
+        + table(RUN_COLUMNS, rows, {6}, "runs")
+        + more
+    )
 
 
 def write_report(report: Report, html_path: Path, png_prefix: str) -> list[Path]:

@@ -158,4 +158,7 @@ def test_the_weeks_cost_report_opens_offline_with_exact_totals(demo_report, demo
     assert all(state == "yes" and marks > 0 for _, state, marks in shown["charts"]), shown["charts"]
     totals = {(p, c): (Decimal(b), Decimal(e)) for p, c, b, e in shown["totals"]}
     assert totals == expected  # exact: every digit of each NUMERIC sum, per provider and currency
-    assert "LLM" in shown["text"] and "No budget set." not in shown["text"]
+    # The budget (1.00 USD of OpenAI) is passed on every threshold; the week's runs are listed.
+    assert "No budget set." not in shown["text"] and "100 % actual, 100 % forecast" in shown["text"]
+    pipelines = [pipeline for local in LOCAL_PROVIDERS.values() for pipeline in local.demo_pipelines]
+    assert all(pipeline in shown["text"] for pipeline in pipelines)

@@ -109,4 +109,4 @@ def test_budgets_reconciliation_and_runs_are_shown():
     assert '<td class="num">0.000000001</td>' in report.html  # the LLM difference, exact
     assert "75.0 %" in report.html and "50 % actual" in report.html and "No budget set." not in report.html
     assert "PROVIDER_AUTH_FAILED key &lt;refused&gt;" in report.html and "1/2" in report.html
-    assert "2026-11-03 04:05:06" in report.html
+    assert "2026-11-03 04:05:06" in report.html and "1 in all: 1 FAILED" in report.html
