@@ -83,7 +83,7 @@ def llm_billed_vs_estimated(summary: list[dict], currency: str) -> Chart:
         alt.Chart(alt.Data(values=values), width=WIDTH - 160, height=220)
         .mark_bar()
         .encode(
-            x=alt.X("provider:N", title="provider"),
+            x=alt.X("provider:N", title="provider", axis=alt.Axis(labelAngle=0)),
             xOffset="measure:N",
             y=alt.Y("cost:Q", title=f"cost ({currency})"),
             color=alt.Color("measure:N", title=""),
