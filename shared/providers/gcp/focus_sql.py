@@ -89,18 +89,19 @@ def _pairs(name: str, left: str, right: str) -> str:
 
 
 def _credit_sum(condition: str) -> str:
-    return f"IFNULL((SELECT SUM(c.amount) FROM UNNEST(r.credits) AS c WHERE {condition}), 0)"
+    return f"SUM(IF({condition}, c.amount, 0))"
 
 
 def _tags() -> str:
-    """Tags as JSON text: resource labels, then project labels, system labels and Resource Manager tags
-    ("<namespace>/<key>"); the first list holding a key wins it; keys sorted (arrowkit.json_objects)."""
+    """Tags as JSON text of a label set `l` (labels, project_labels, system_labels, tags): resource labels, then
+    project labels, system labels and Resource Manager tags ("<namespace>/<key>"); the first list holding a key
+    wins it; keys sorted (arrowkit.json_objects)."""
     lists = (
-        "SELECT l.key AS k, l.value AS v, 0 AS p, o FROM UNNEST(r.labels) AS l WITH OFFSET AS o",
-        "SELECT l.key, l.value, 1, o FROM UNNEST(r.project.labels) AS l WITH OFFSET AS o",
-        "SELECT l.key, l.value, 2, o FROM UNNEST(r.system_labels) AS l WITH OFFSET AS o",
+        "SELECT i.key AS k, i.value AS v, 0 AS p, o FROM UNNEST(l.labels) AS i WITH OFFSET AS o",
+        "SELECT i.key, i.value, 1, o FROM UNNEST(l.project_labels) AS i WITH OFFSET AS o",
+        "SELECT i.key, i.value, 2, o FROM UNNEST(l.system_labels) AS i WITH OFFSET AS o",
         (
-            "SELECT CONCAT(IFNULL(t.namespace, ''), '/', t.key), t.value, 3, o FROM UNNEST(r.tags) AS t "
+            "SELECT CONCAT(IFNULL(t.namespace, ''), '/', t.key), t.value, 3, o FROM UNNEST(l.tags) AS t "
             "WITH OFFSET AS o"
         ),
     )
@@ -110,27 +111,50 @@ def _tags() -> str:
             FROM ({" UNION ALL ".join(lists)}) WHERE k IS NOT NULL GROUP BY k))"""
 
 
-def _kinds_cte(raw: str) -> str:
-    """Per raw row: its credit sums and what commitments.row_kinds computes (fee, kind, weight, model)."""
-    groups = ",\n      ".join(
+def _label_set_ctes(raw: str) -> str:
+    """Each row's label set as a key, and the Tags of each distinct set: label sets repeat across rows, so the
+    JSON is built once per set (as arrowkit.json_objects does), not once per row."""
+    return f"""
+    labelled AS (
+      SELECT r.*, TO_JSON_STRING(STRUCT(r.labels AS a, r.project.labels AS b, r.system_labels AS c, r.tags AS d))
+        AS _label_set
+      FROM `{raw}` AS r),
+    label_sets AS (
+      SELECT _label_set, ANY_VALUE(STRUCT(labels AS labels, project.labels AS project_labels, system_labels AS system_labels,
+        tags AS tags)) AS l
+      FROM labelled GROUP BY _label_set),
+    tag_texts AS (SELECT _label_set, {_tags()} AS _tags FROM label_sets),
+    tag_values AS (SELECT _label_set, _tags, PARSE_JSON(_tags) AS _tags_json FROM tag_texts)"""
+
+
+def _kinds_cte() -> str:
+    """Per raw row: its credit sums (one pass over its credits) and what commitments.row_kinds computes (fee,
+    kind, weight, model)."""
+    groups = ",\n          ".join(
         f"{_credit_sum(f'c.type IN ({_in_list(types)})')} AS {column}"
         for column, types in gcp.CREDIT_GROUPS.items()
     )
     known = [kind for types in gcp.CREDIT_GROUPS.values() for kind in types]
+    sums = ", ".join(["_offset", "_spend", "_resource", *gcp.CREDIT_GROUPS, "x_credits_other"])
     return f"""
     k1 AS (
-      SELECT r.*, IFNULL(r.cost_type, 'regular') = 'regular' AS _regular,
+      SELECT r.*, tag_values._tags, tag_values._tags_json, IFNULL(r.cost_type, 'regular') = 'regular' AS _regular,
         IFNULL(r.sku.description, '') AS _description,
-        -{_credit_sum(f"c.type = {_quote(cud.FEE_OFFSET)}")} AS _offset,
-        -{_credit_sum(f"c.type = {_quote(cud.SPEND_CREDIT)}")} AS _spend,
-        -{_credit_sum(f"c.type = {_quote(cud.RESOURCE_CREDIT)}")} AS _resource,
-        {groups},
-        {_credit_sum(f"c.type IS NULL OR c.type NOT IN ({_in_list(known)})")} AS x_credits_other,
+        (SELECT AS STRUCT
+          -{_credit_sum(f"c.type = {_quote(cud.FEE_OFFSET)}")} AS _offset,
+          -{_credit_sum(f"c.type = {_quote(cud.SPEND_CREDIT)}")} AS _spend,
+          -{_credit_sum(f"c.type = {_quote(cud.RESOURCE_CREDIT)}")} AS _resource,
+          {groups},
+          {_credit_sum(f"c.type IS NULL OR c.type NOT IN ({_in_list(known)})")} AS x_credits_other
+         FROM UNNEST(r.credits) AS c) AS _sums,
         r.consumption_model.id IS NOT NULL
           AND LOWER(IFNULL(r.consumption_model.description, {_quote(cud.DEFAULT_MODEL)}))
             != {_quote(cud.DEFAULT_MODEL)} AS _cud_model
-      FROM `{raw}` AS r),
-    k2 AS (SELECT *, _regular AND STARTS_WITH(_description, {_quote(cud.FEE_PREFIX)}) AS _fee FROM k1),
+      FROM labelled AS r JOIN tag_values USING (_label_set)),
+    k2 AS (
+      SELECT * EXCEPT (_sums), {", ".join(f"IFNULL(_sums.{name}, 0) AS {name}" for name in sums.split(", "))},
+        _regular AND STARTS_WITH(_description, {_quote(cud.FEE_PREFIX)}) AS _fee
+      FROM k1),
     k3 AS (
       SELECT *, CASE
           WHEN _regular AND _cud_model THEN 'model'
@@ -207,7 +231,7 @@ def _focus_cte() -> str:
         IF({tax}, NULL, r.sku.id) AS SkuId,
         r.location.region AS RegionId, r.location.region AS RegionName, r.location.zone AS AvailabilityZone,
         r.resource.global_name AS ResourceId, r.resource.name AS ResourceName,
-        {_tags()} AS Tags,
+        r._tags AS Tags, r._tags_json,
         CONCAT('billingAccounts/', r.billing_account_id, '/', {_pool_name()}) AS CommitmentDiscountId,
         {_kind_attribute(1)} AS CommitmentDiscountCategory,
         {_kind_attribute(2)} AS CommitmentDiscountType,
@@ -254,7 +278,7 @@ def _allocation_ctes() -> str:
       SELECT *, NOT _fee AND _kind != 'model' AND _weight > 0 AS _covered,
         SUM(IF(_fee, _net, {ZERO})) OVER ({pool}) AS _fee_net,
         COUNTIF(_fee) OVER ({pool}) AS _fees
-      FROM f WHERE CommitmentDiscountId IS NOT NULL),
+      FROM f),
     a2 AS (
       SELECT *,
         SUM(IF(_covered, _weight, {ZERO})) OVER ({pool}) AS _total,
@@ -278,9 +302,34 @@ def _allocation_ctes() -> str:
       FROM a4)"""
 
 
-def focus_select(raw: str, focus_columns: tuple[str, ...]) -> str:
-    """cost_focus rows (`focus_columns`, in order; Tags as JSON) of the gcp_billing_daily rows in table `raw`: one
-    per row, then one per pool-hour whose commitment no usage carried (focus.focus_rows)."""
+def focus_rows_select(raw: str) -> str:
+    """Per gcp_billing_daily row in table `raw`: every cost_focus column but EffectiveCost (Tags as JSON text), and
+    what the commitment allocation needs. The first of the granted load's two FOCUS statements."""
+    return f"""
+    WITH {_pairs("units", "unit_names", "unit_focus")},
+    services AS (SELECT a AS service_names, b AS service_categories, c AS service_subcategories
+      FROM UNNEST(@service_names) AS a WITH OFFSET AS i
+      JOIN UNNEST(@service_categories) AS b WITH OFFSET AS j ON i = j
+      JOIN UNNEST(@service_subcategories) AS c WITH OFFSET AS k ON i = k),
+    {_label_set_ctes(raw)},
+    {_kinds_cte()},
+    {_focus_cte()}
+    SELECT * FROM f"""
+
+
+def pools_select(rows: str) -> str:
+    """The rows of a commitment pool (from `focus_rows_select`'s table `rows`) with their allocation: the
+    granted load's second FOCUS statement (a table of its own: an engine may evaluate a shared CTE per reader)."""
+    return f"""
+    WITH f AS (SELECT * FROM `{rows}` WHERE CommitmentDiscountId IS NOT NULL),
+    {_allocation_ctes()}
+    SELECT * FROM a5"""
+
+
+def focus_select(rows: str, pools: str, focus_columns: tuple[str, ...]) -> str:
+    """cost_focus rows (`focus_columns`, in order; Tags as JSON): each row of `rows` outside a commitment pool,
+    each row of `pools` with its EffectiveCost, and one per pool-hour whose commitment no usage carried
+    (focus.focus_rows)."""
     effective = f"""CAST(CASE
         WHEN _covered AND _allocating THEN _net + IF(_from_last = 1, _fee_net - (_shares - _share), _share)
         WHEN _fee THEN {ZERO} ELSE _net END AS NUMERIC)"""
@@ -300,21 +349,13 @@ def focus_select(raw: str, focus_columns: tuple[str, ...]) -> str:
     }
 
     def columns(overrides: dict) -> str:
-        chosen = {"Tags": "PARSE_JSON(Tags)", **overrides}
+        chosen = {"Tags": "_tags_json", **overrides}  # parsed once per label set
         return ", ".join(f"{chosen.get(name, name)} AS {name}" for name in focus_columns)
 
     return f"""
-    WITH {_pairs("units", "unit_names", "unit_focus")},
-    services AS (SELECT a AS service_names, b AS service_categories, c AS service_subcategories
-      FROM UNNEST(@service_names) AS a WITH OFFSET AS i
-      JOIN UNNEST(@service_categories) AS b WITH OFFSET AS j ON i = j
-      JOIN UNNEST(@service_subcategories) AS c WITH OFFSET AS k ON i = k),
-    {_kinds_cte(raw)},
-    {_focus_cte()},
-    {_allocation_ctes()}
-    SELECT {columns({"EffectiveCost": effective})} FROM a5
+    SELECT {columns({"EffectiveCost": "_net"})} FROM `{rows}` WHERE CommitmentDiscountId IS NULL
     UNION ALL
-    SELECT {columns({"EffectiveCost": "_net"})} FROM f WHERE CommitmentDiscountId IS NULL
+    SELECT {columns({"EffectiveCost": effective})} FROM `{pools}`
     UNION ALL
-    SELECT {columns(unused)} FROM a5
+    SELECT {columns(unused)} FROM `{pools}`
     WHERE _fee AND _from_first = 1 AND NOT _allocating AND _fee_net != 0"""

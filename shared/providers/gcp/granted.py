@@ -13,7 +13,13 @@ from shared.platform.errors import TerminalError
 from shared.platform.logs import log
 from shared.providers.contract import StepContext
 from shared.providers.gcp import constants as gcp
-from shared.providers.gcp.focus_sql import focus_select, lookup_params, raw_select
+from shared.providers.gcp.focus_sql import (
+    focus_rows_select,
+    focus_select,
+    lookup_params,
+    pools_select,
+    raw_select,
+)
 from shared.providers.gcp.incremental import changed_partitions, load_window
 from shared.providers.gcp.load import RAW_TABLE, delete_sql, old_usage_days
 from shared.providers.gcp.source import (
@@ -114,7 +120,9 @@ def load_script(warehouse, dataset, table, present, where, deletes, specs) -> st
     names = {spec.name: ", ".join(f"`{name}`" for name in spec.column_names) for spec in specs}
     return f"""
     CREATE TEMP TABLE granted_raw AS {raw_select(table.id, present, where)};
-    CREATE TEMP TABLE granted_focus AS {focus_select("granted_raw", focus_spec.column_names)};
+    CREATE TEMP TABLE granted_rows AS {focus_rows_select("granted_raw")};
+    CREATE TEMP TABLE granted_pools AS {pools_select("granted_rows")};
+    CREATE TEMP TABLE granted_focus AS {focus_select("granted_rows", "granted_pools", focus_spec.column_names)};
     BEGIN TRANSACTION;
     {advance_state_sql(warehouse.table_id(dataset, STATE_TABLE), "granted_raw")}
     {deletes}
