@@ -196,3 +196,25 @@ def ensure_topology(
         subscriber.close()
         publisher.transport.close()
     return created
+
+
+def ensure_alert_topology(project: str, emulator_host: str, notifier_endpoint: str) -> str:
+    """cost-alerts (shared/alerts/ledger.py publishes it): push sub `-push` to the notifier, with `-dead-letter`
+    and its hold sub, and the platform's pull sub `-platform` (as terraform/modules/alerts makes them); returns
+    the push sub."""
+    from shared.alerts.ledger import TOPIC
+
+    publisher, subscriber = _emulator_clients(emulator_host)
+    try:
+        topic = _ensure_topic(publisher, project, TOPIC)
+        dlq = _ensure_topic(publisher, project, f"{TOPIC}-dead-letter")
+        hold = subscriber.subscription_path(project, f"{TOPIC}-dead-letter-hold")
+        _ensure_subscription(subscriber, _hold_subscription(hold, dlq))
+        platform = subscriber.subscription_path(project, f"{TOPIC}-platform")
+        _ensure_subscription(subscriber, _hold_subscription(platform, topic))
+        push = subscriber.subscription_path(project, f"{TOPIC}-push")
+        _ensure_subscription(subscriber, _push_subscription(push, topic, notifier_endpoint, dlq))
+    finally:
+        subscriber.close()
+        publisher.transport.close()
+    return push
