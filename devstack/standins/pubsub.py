@@ -21,6 +21,7 @@ READY_TIMEOUT_SECONDS = 60.0
 ACK_DEADLINE_SECONDS = 600
 MAX_DELIVERY_ATTEMPTS = 5  # the least Pub/Sub (and the emulator) accepts
 DEAD_LETTER_ACK_DEADLINE_SECONDS = 60
+ALERT_RETRY_POLICY = {"minimum_backoff": {"nanos": 100_000_000}, "maximum_backoff": {"seconds": 1}}
 JAR_GLOB = "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"
 INSTALL_HINT = (
     "install it with `gcloud components install pubsub-emulator` "
@@ -213,7 +214,10 @@ def ensure_alert_topology(project: str, emulator_host: str, notifier_endpoint: s
         platform = subscriber.subscription_path(project, f"{TOPIC}-platform")
         _ensure_subscription(subscriber, _hold_subscription(platform, topic))
         push = subscriber.subscription_path(project, f"{TOPIC}-push")
-        _ensure_subscription(subscriber, _push_subscription(push, topic, notifier_endpoint, dlq))
+        desired = _push_subscription(push, topic, notifier_endpoint, dlq)
+        # Locally a failing webhook reaches the dead letter in about a second (Terraform: 10 s .. 600 s).
+        desired["retry_policy"] = ALERT_RETRY_POLICY
+        _ensure_subscription(subscriber, desired)
     finally:
         subscriber.close()
         publisher.transport.close()
