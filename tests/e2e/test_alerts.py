@@ -155,7 +155,7 @@ def test_a_spike_and_a_budget_crossing_alert_once_under_redelivery(
     assert all(set(counts) <= {"done", "held"} for counts in raced)
 
     expected = [
-        ("anomaly", "Slack|Slack|USD", LAST.isoformat(), "mad3.5"),
+        ("anomaly", "Slack|Slack|USD", LAST.isoformat(), "mad5"),
         ("budget", org["budget_ids"][0], "2026-10", "100:actual"),
     ]
     assert _alerts(warehouse, settings, slug) == expected

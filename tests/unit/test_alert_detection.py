@@ -16,21 +16,21 @@ def test_median_of_odd_and_even_counts():
 
 def test_a_steady_baseline_is_bounded_by_the_floors():
     # sorted 10,10,10,10,10,10,11,12: median 10; deviations 0,0,0,0,0,0,1,2: MAD 0.
-    # bound = max(10 + 0, 10 + 5 (absolute floor), 10 * 1.5 (relative floor)) = 15
+    # bound = max(10 + 0, 10 + 20 (absolute floor), 10 * 2 (relative floor)) = 30
     centre, bound = detect.anomaly_bound([D(10), D(10), D(12), D(10), D(11), D(10), D(10), D(10)])
-    assert (centre, bound) == (D(10), D(15))
+    assert (centre, bound) == (D(10), D(30))
 
 
 def test_a_noisy_baseline_is_bounded_by_its_mad():
     # sorted 60,80,90,100,100,120,140,160: median 100; deviations sorted 0,0,10,20,20,40,40,60: MAD 20.
-    # 100 + 3.5 * 1.4826 * 20 = 203.782, above both floors (105 and 150).
+    # 100 + 5 * 1.4826 * 20 = 248.26, above both floors (120 and 200).
     centre, bound = detect.anomaly_bound([D(v) for v in (100, 160, 60, 140, 80, 100, 120, 90)])
-    assert (centre, bound) == (D(100), D("203.782"))
+    assert (centre, bound) == (D(100), D("248.26"))
 
 
-def test_a_large_steady_spend_needs_half_again_to_alert():
-    # median 1000, MAD 0: the relative floor (1500) is above the absolute one (1005).
-    assert detect.anomaly_bound([D(1000)] * 8) == (D(1000), D(1500))
+def test_a_large_steady_spend_needs_to_double_to_alert():
+    # median 1000, MAD 0: the relative floor (2000) is above the absolute one (1020).
+    assert detect.anomaly_bound([D(1000)] * 8) == (D(1000), D(2000))
 
 
 def _series(days: int, cost: str, last: date, provider="OpenAI", service="GPT", currency="USD") -> list[dict]:
@@ -44,15 +44,15 @@ def _series(days: int, cost: str, last: date, provider="OpenAI", service="GPT", 
 def test_a_spike_on_the_last_day_is_found_and_only_it():
     last = date(2026, 11, 30)
     rows = [row for row in _series(60, "10.00", last) if row["day"] != last]
-    rows.append({"day": last, "provider": "OpenAI", "service": "GPT", "currency": "USD", "cost": D("15.01")})
+    rows.append({"day": last, "provider": "OpenAI", "service": "GPT", "currency": "USD", "cost": D("30.01")})
     found = detect.find_anomalies(rows, last - timedelta(days=6), last)
-    assert [(a.day, a.cost, a.median, a.bound) for a in found] == [(last, D("15.01"), D(10), D(15))]
+    assert [(a.day, a.cost, a.median, a.bound) for a in found] == [(last, D("30.01"), D(10), D(30))]
 
 
 def test_a_day_at_the_bound_is_not_anomalous():
     last = date(2026, 11, 30)
     rows = [row for row in _series(60, "10.00", last) if row["day"] != last]
-    rows.append({"day": last, "provider": "OpenAI", "service": "GPT", "currency": "USD", "cost": D("15.00")})
+    rows.append({"day": last, "provider": "OpenAI", "service": "GPT", "currency": "USD", "cost": D("30.00")})
     assert detect.find_anomalies(rows, last, last) == []
 
 
@@ -76,12 +76,12 @@ def test_currencies_and_services_are_separate_series():
 
 def test_weeks_without_rows_count_as_zero_after_the_first_seen_day():
     # Same weekday: 8 weeks of 10 except two weeks with no row (0): sorted 0,0,10,10,10,10,10,10 → median 10,
-    # deviations 10,10,0,0,0,0,0,0 → MAD 0: bound 15, so 20 is anomalous.
+    # deviations 10,10,0,0,0,0,0,0 → MAD 0: bound 30, so 31 is anomalous.
     last = date(2026, 11, 30)
     rows = [r for r in _series(57, "10", last - timedelta(days=1)) if r["day"] not in
             (last - timedelta(weeks=2), last - timedelta(weeks=5))]  # fmt: skip
-    rows.append({"day": last, "provider": "OpenAI", "service": "GPT", "currency": "USD", "cost": D(20)})
-    assert [(a.median, a.bound) for a in detect.find_anomalies(rows, last, last)] == [(D(10), D(15))]
+    rows.append({"day": last, "provider": "OpenAI", "service": "GPT", "currency": "USD", "cost": D(31)})
+    assert [(a.median, a.bound) for a in detect.find_anomalies(rows, last, last)] == [(D(10), D(30))]
 
 
 def test_months_and_forecast():
