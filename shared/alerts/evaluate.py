@@ -11,6 +11,14 @@ from shared.alerts import detect
 from shared.alerts.ledger import record_alert
 
 ANOMALY_RULE = f"mad{detect.K}"
+NUMERIC_SCALE = Decimal(
+    "1e-9"
+)  # BigQuery NUMERIC keeps 9 decimal places: a median of two or a bound has more
+
+
+def _numeric(value: Decimal) -> str:
+    """A NUMERIC column's value, as an exact decimal string."""
+    return str(value.quantize(NUMERIC_SCALE))
 
 
 def daily_costs(warehouse, settings, org_slug: str, first: date, last: date) -> list[dict]:
@@ -49,9 +57,9 @@ def anomaly_rows(org_slug: str, run_id: str, anomalies: list[detect.Anomaly], no
                 "service_name": found.service,
                 "currency": found.currency,
                 "metric": "EffectiveCost",
-                "observed": str(found.cost),
-                "expected": str(found.median),
-                "bound": str(found.bound),
+                "observed": _numeric(found.cost),
+                "expected": _numeric(found.median),
+                "bound": _numeric(found.bound),
                 "budget_id": None,
                 "budget_name": None,
                 "message": (
@@ -104,9 +112,9 @@ def _budget_row(org_slug, run_id, budget, month, threshold, actual, projected, n
         "service_name": None,
         "currency": budget["currency"],
         "metric": budget["metric"],
-        "observed": str(observed),
-        "expected": str(amount),
-        "bound": str(amount * threshold["percent"] / 100),
+        "observed": _numeric(observed),
+        "expected": _numeric(amount),
+        "bound": _numeric(amount * threshold["percent"] / 100),
         "budget_id": budget["budget_id"],
         "budget_name": budget["name"],
         "message": (

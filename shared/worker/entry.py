@@ -156,9 +156,10 @@ def _alert_if_completed(
     first, last = fanout.load_window(provider, request)
     try:
         counts = evaluate_after_load(deps, org, run_id, first, last)
-    except TransientError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - alerting never undoes a completed load
+    except Exception as exc:  # alerting never undoes a completed load: only a transient failure redelivers
+        error = exc if isinstance(exc, PipelineError) else classify_unexpected(exc)
+        if isinstance(error, TransientError):
+            raise error from exc
         log("ERROR", f"alert evaluation failed: {exc!r}"[:500], org_slug=org, pipeline_logging_id=run_id)
         return outcome
     if counts:
