@@ -225,3 +225,34 @@ def test_a_failing_webhook_is_retried_and_dead_lettered_by_its_subscription(
     assert push.dead_letter_policy.dead_letter_topic == dead_letter_topic
     assert push.dead_letter_policy.max_delivery_attempts == MAX_DELIVERY_ATTEMPTS
     assert hold.topic == dead_letter_topic
+
+
+def test_the_cli_manages_budgets_and_the_webhook(org, receiver, capsys):
+    """`dps alerts budget add|list|show|change|delete` and `dps alerts webhook set|clear` on the same stores."""
+    from shared.cli.main import main
+
+    def dps(*argv) -> tuple[int, dict]:
+        code = main(["--json", "alerts", *argv])
+        out = capsys.readouterr().out
+        return code, json.loads(out)
+
+    slug = org["org_slug"]
+    code, added = dps("budget", "add", slug, "--name", "CLI", "--amount", "250.50", "--currency", "EUR",
+                      "--threshold", "80", "--threshold", "100:forecast")  # fmt: skip
+    assert code == 0 and added["thresholds"] == [
+        {"percent": 80, "basis": "actual"},
+        {"percent": 100, "basis": "forecast"},
+    ]
+    budget_id = added["budget_id"]
+    assert budget_id in [b["budget_id"] for b in dps("budget", "list", slug)[1]["budgets"]]
+    assert dps("budget", "show", slug, budget_id)[1]["amount"] == "250.50"
+    code, changed = dps("budget", "change", slug, budget_id, "--amount", "300", "--if-version", "1")
+    assert code == 0 and (changed["amount"], changed["version"]) == ("300", 2)
+    code, refused = dps("budget", "change", slug, budget_id, "--amount", "1", "--if-version", "1")
+    assert code == 2 and "BUDGET_CONFLICT" in refused["error"]["message"]
+    assert dps("budget", "delete", slug, budget_id)[0] == 0
+    code, gone = dps("budget", "show", slug, budget_id)
+    assert code == 2 and "BUDGET_NOT_FOUND" in gone["error"]["message"]
+    code, stored = dps("webhook", "set", slug, receiver.url)
+    assert code == 0 and stored["secret"].startswith("whsec_")  # generated, shown once
+    assert dps("webhook", "clear", slug)[1] == {"cleared": True}
