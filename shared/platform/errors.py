@@ -125,6 +125,9 @@ RUN_ERRORS: dict[str, RunErrorSpec] = {
     "PUBLISH_FAILED": RunErrorSpec(False, "Start the run again: it could not be queued."),
     "REPLAY_PUBLISH_FAILED": RunErrorSpec(False, "Replay the dead letter again once Pub/Sub answers."),
     # The alert notifier (cost-alerts): retried by Pub/Sub with backoff, then held on cost-alerts-dead-letter.
+    "ALERT_PENDING": RunErrorSpec(
+        True, "None: another delivery is recording an alert of the load; redelivered until it is done."
+    ),
     "WEBHOOK_UNREACHABLE": RunErrorSpec(True, "Check the org's webhook URL answers within 10 s."),
     "WEBHOOK_REFUSED": RunErrorSpec(True, "The org's webhook must answer 2xx to a correctly signed POST."),
     "INTERNAL_ERROR": RunErrorSpec(False, "Report it with the run id: the operators have the details."),

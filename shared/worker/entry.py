@@ -164,6 +164,10 @@ def _alert_if_completed(
         return outcome
     if counts:
         log("INFO", f"alerts evaluated: {counts}", org_slug=org, pipeline_logging_id=run_id)
+    if counts.get("held"):
+        # Another delivery holds an alert unfinished: it may have died. Come back (Pub/Sub's backoff) until it is
+        # done or its lease runs out and this duplicate finishes it.
+        raise TransientError("ALERT_PENDING", "An alert of this load is still being recorded; retried.")
     return outcome
 
 
