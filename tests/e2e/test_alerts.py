@@ -256,3 +256,27 @@ def test_the_cli_manages_budgets_and_the_webhook(org, receiver, capsys):
     code, stored = dps("webhook", "set", slug, receiver.url)
     assert code == 0 and stored["secret"].startswith("whsec_")  # generated, shown once
     assert dps("webhook", "clear", slug)[1] == {"cleared": True}
+
+
+ROUTES = [
+    ("POST", "/budgets"),
+    ("GET", "/budgets"),
+    ("GET", "/budgets/bud_0123456789abcdef01234567"),
+    ("PATCH", "/budgets/bud_0123456789abcdef01234567"),
+    ("DELETE", "/budgets/bud_0123456789abcdef01234567"),
+    ("PUT", "/webhook"),
+    ("DELETE", "/webhook"),
+]
+
+
+def test_every_alert_route_refuses_a_missing_or_wrong_key(stack, org):
+    """No key, or one that is not a key: 401 UNAUTHENTICATED before anything is read or written."""
+    for method, path in ROUTES:
+        for headers in ({}, {"X-API-Key": "dps_not_a_key"}):
+            url = f"{stack.api_url}/api/v1/alerts/{org['org_slug']}{path}"
+            body = {"json": {"name": "x"}} if method in ("POST", "PATCH", "PUT") else {}
+            answer = httpx.request(method, url, headers=headers, timeout=30, **body)
+            assert (answer.status_code, answer.json()["error"]["code"]) == (401, "UNAUTHENTICATED"), (
+                method,
+                path,
+            )
