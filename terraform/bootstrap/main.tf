@@ -26,6 +26,8 @@ locals {
   # Identity => project roles. Keys are static (the providers come from configs/, read at plan time).
   runtime = merge(
     { api = ["roles/bigquery.jobUser", "roles/datastore.user"] },
+    # The alert notifier reads webhook settings and marks deliveries in Firestore (shared/alerts/notifier.py).
+    { notifier = ["roles/datastore.user"] },
     # Workers create org datasets (bigquery.user) and run jobs; their write access to org datasets is granted
     # on each dataset by whoever creates it (WORKER_SERVICE_ACCOUNTS, shared/warehouse/datasets.py).
     { for provider in module.configs.providers : provider => ["roles/bigquery.user", "roles/datastore.user"] },
