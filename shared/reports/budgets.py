@@ -1,19 +1,12 @@
-"""The report's read-only view of an org's budgets, `orgs/{org}/budgets/{budget_id}` in Firestore (the contract the
-alerts part's store writes: shared/alerts/budgets.py once merged). A document that does not read as a budget is
-reported as skipped, never guessed at."""
+"""The report's read-only view of an org's budgets (the store is shared/alerts/budgets.py: Firestore
+`orgs/{org}/budgets/{budget_id}`). A document that does not read as a budget is reported as skipped, never guessed
+at."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-COLLECTION = "budgets"
-METRICS = ("EffectiveCost", "BilledCost")
-DEFAULT_THRESHOLDS = (
-    {"percent": 50, "basis": "actual"},
-    {"percent": 80, "basis": "actual"},
-    {"percent": 100, "basis": "actual"},
-    {"percent": 100, "basis": "forecast"},
-)
+from shared.alerts.budgets import DEFAULT_THRESHOLDS, METRICS, org_budgets
 
 
 class BudgetUnreadable(ValueError):
@@ -50,9 +43,9 @@ def parse_budget(document: dict) -> dict:
 def read_budgets(db, org_slug: str) -> tuple[list[dict], list[str]]:
     """The org's budgets (by name) and the reasons of documents skipped as unreadable."""
     budgets, skipped = [], []
-    for snapshot in db.collection("orgs").document(org_slug).collection(COLLECTION).stream():
+    for document in org_budgets(db, org_slug):
         try:
-            budgets.append(parse_budget({"budget_id": snapshot.id, **snapshot.to_dict()}))
+            budgets.append(parse_budget(document))
         except BudgetUnreadable as error:
             skipped.append(str(error))
     return sorted(budgets, key=lambda b: (b["name"], b["budget_id"])), skipped
