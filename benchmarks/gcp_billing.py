@@ -1,6 +1,8 @@
-"""Benchmark: 1,000,000 GCP billing export rows through the pipeline's transform and load on the local stack, next
-to (a) the same pipeline with a row-by-row Python transform and (b) a bare DuckDB read-and-write of the same rows,
-and (c) a bare copy of them through the local stack. Prints figures; asserts nothing."""
+"""Benchmark: 1,000,000 GCP billing export rows through the pipeline's transform and load on the local stack, in key
+mode (rows read into the function, transformed in Python) and granted mode (one SQL job in the warehouse), next to
+(a) the key mode with a row-by-row Python transform, (b) a bare DuckDB read-and-write of the same rows, and (c) a
+bare copy of them through the local stack; plus the bytes each mode's queries would bill for a month of a
+1M-rows-a-day export, from the column sizes of the partitions they touch. Prints figures; asserts nothing."""
 
 from __future__ import annotations
 
@@ -156,6 +158,22 @@ def part_rowwise(args: dict) -> dict:
     return _instrumented_load(args, phases)
 
 
+def part_granted(args: dict) -> dict:
+    """Granted mode, as the worker runs it: the stats query, the units query, then one script job."""
+    from shared.providers.gcp import granted
+
+    phases = Phases()
+    phases.wrap(granted, "partition_stats", "stats + state")
+    phases.wrap(granted, "read_state", "stats + state")
+    phases.wrap(granted, "export_units", "units query")
+    phases.wrap(granted, "load_script", "SQL generation")
+    ctx, warehouse = _context(args, "bench-granted")
+    phases.wrap(type(warehouse), "query", "warehouse jobs (script: transform + commit)")
+    began = time.perf_counter()
+    rows = granted.load_granted(ctx, warehouse)
+    return {"seconds": time.perf_counter() - began, "rows_written": rows, "phases": dict(phases.seconds)}
+
+
 def part_stack_copy(args: dict) -> dict:
     """(c): the same rows read from the export and written into a table of the org's dataset, no transform."""
     import dataclasses
@@ -209,6 +227,7 @@ def part_duckdb(args: dict) -> dict:
 
 PARTS = {
     "pipeline": part_pipeline,
+    "granted": part_granted,
     "rowwise": part_rowwise,
     "stack_copy": part_stack_copy,
     "duckdb": part_duckdb,
@@ -229,9 +248,14 @@ def _emulator_peak_mb(port: int) -> float | None:
     return None
 
 
-def _new_org(settings, table_id: str) -> str:
+def _new_org(settings, table_id: str, granted: bool = False) -> str:
     slug = f"bench_{int(time.time() * 1000) % 10**9}"
     onboarding.create_org(settings, slug, "enterprise", "ACTIVE")
+    if granted:  # nothing secret: the pipeline's own account reads the export
+        onboarding.set_credential(
+            settings, slug, "gcp", "", {"billing_export_table": table_id, "access": "granted"}
+        )
+        return slug
     onboarding.set_credential(
         settings,
         slug,
@@ -275,6 +299,59 @@ def _part_main(name: str, args: dict) -> None:
     print(json.dumps(report, default=str))
 
 
+def logical_bytes(array) -> int:
+    """BigQuery's billed size of a column (its data-size rules): 8 bytes per INT64/FLOAT64/TIMESTAMP/DATE value,
+    16 per NUMERIC, 2 + UTF-8 length per STRING, 1 per BOOL, a STRUCT its fields, an ARRAY its elements; NULL 0."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if isinstance(array, pa.ChunkedArray):
+        return sum(logical_bytes(chunk) for chunk in array.chunks)
+    if pa.types.is_struct(kind):
+        return sum(logical_bytes(pc.struct_field(array, i)) for i in range(kind.num_fields))
+    if pa.types.is_list(kind):
+        return logical_bytes(pc.list_flatten(array))
+    valid = len(array) - array.null_count
+    if pa.types.is_string(kind):
+        return 2 * valid + int(pc.sum(pc.binary_length(array)).as_py() or 0)
+    if pa.types.is_decimal(kind):
+        return 16 * valid
+    if pa.types.is_boolean(kind):
+        return valid
+    return 8 * valid
+
+
+def _bytes_billed(export, days_per_month: int = 30, rows_per_day: int = 1_000_000) -> None:
+    """The bytes each mode's source queries would bill for a month of a 1M-rows-a-day export (BigQuery bills the
+    columns a query reads in the partitions it touches; the stand-in's dry runs say 0), scaled from this export's
+    bytes per row."""
+    import pyarrow.compute as pc
+
+    from shared.providers.gcp.sql import EXPORT_COLUMNS
+
+    rows = export.num_rows
+    per_row = {
+        "stats (export_time)": logical_bytes(export["export_time"]) / rows,
+        "rows (the pipeline's columns)": sum(logical_bytes(export[c]) for c in EXPORT_COLUMNS) / rows,
+        "units (usage.unit, usage.pricing_unit)": (
+            logical_bytes(pc.struct_field(export["usage"], "unit"))
+            + logical_bytes(pc.struct_field(export["usage"], "pricing_unit"))
+        )
+        / rows,
+    }
+    month = days_per_month * rows_per_day
+    gib = lambda name: per_row[name] * month / 1024**3
+    key = gib("stats (export_time)") + gib("rows (the pipeline's columns)")
+    granted = key + gib("units (usage.unit, usage.pricing_unit)")
+    print("bytes per export row: " + ", ".join(f"{name} {value:.0f}" for name, value in per_row.items()))
+    print(
+        f"a month of 1M rows a day, reloaded once: key mode {key:.1f} GiB scanned (+ the same rows read out "
+        f"through the Storage Read API), granted mode {granted:.1f} GiB scanned (the rows never leave BigQuery; "
+        f"its script also reads its temporary tables, like key mode's commit reads its stages)"
+    )
+
+
 def _prepare(stack: LocalStack, folder: Path, days: int, rows_per_day: int) -> tuple[dict, int]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -294,6 +371,7 @@ def _prepare(stack: LocalStack, folder: Path, days: int, rows_per_day: int) -> t
         f"export: {export.num_rows:,} rows generated in {generated:.1f} s, written in "
         f"{time.perf_counter() - began - generated:.1f} s"
     )
+    _bytes_billed(export)
     parquet = folder / "export.parquet"  # the same rows, for DuckDB
     source = export.add_column(0, "partition_date", pc.cast(export["_PARTITIONTIME"], "date32"))
     pq.write_table(source.drop_columns(["_PARTITIONTIME"]), parquet)
@@ -310,7 +388,7 @@ def _prepare(stack: LocalStack, folder: Path, days: int, rows_per_day: int) -> t
     return args, rows
 
 
-PART_ORDER = ("pipeline", "rowwise", "stack_copy", "duckdb")
+PART_ORDER = ("pipeline", "granted", "rowwise", "stack_copy", "duckdb")
 
 
 def _median_run(reports: list[dict]) -> dict:
@@ -322,17 +400,30 @@ def _print(reports: dict, rows: int) -> None:
     rate = lambda seconds: rows / seconds if seconds else float("nan")
     print(f"\n{'measurement':<58} {'seconds':>8} {'rows/s':>11} {'peak MB':>8}  load avg")
     for key, label in (
-        ("pipeline", "pipeline: source → vectorised transform → stage → commit"),
+        ("pipeline", "key mode: source → vectorised transform → stage → commit"),
+        ("granted", "granted mode: one SQL job in the warehouse"),
         ("rowwise", "(a) same pipeline, row-by-row Python transform"),
         ("stack_copy", "(c) local stack bare copy: source → stage → insert"),
         ("duckdb", "(b) DuckDB bare read-and-write (Parquet → table)"),
     ):
+        if key not in reports:
+            continue
         r = reports[key]
         print(
             f"{label:<58} {r['seconds']:>8.2f} {rate(r['seconds']):>11,.0f} {r['peak_rss_mb']:>8.0f}  "
             f"{r['load_avg'][0]}→{r['load_avg'][1]}"
         )
-    p, a = reports["pipeline"], reports["rowwise"]
+    if "pipeline" not in reports or "duckdb" not in reports:
+        return
+    p, g, d = reports["pipeline"], reports.get("granted"), reports["duckdb"]["seconds"]
+    if g:
+        print(
+            f"\ngranted / (b) DuckDB {g['seconds'] / d:.1f}x; key / (b) {p['seconds'] / d:.1f}x; function peak: "
+            f"granted {g['peak_rss_mb']:.0f} MB, key {p['peak_rss_mb']:.0f} MB"
+        )
+    if "rowwise" not in reports:
+        return
+    a = reports["rowwise"]
     print(
         f"\ntransform only: vectorised {rate(p['phases']['transform']):,.0f} rows/s, row-by-row "
         f"{rate(a['phases']['row loop']):,.0f} rows/s (+ {a['phases']['to/from Python']:.1f} s converting)"
@@ -343,7 +434,9 @@ def _print(reports: dict, rows: int) -> None:
         f"{p['seconds'] / reports['duckdb']['seconds']:.1f}x; pipeline / (c) "
         f"{p['seconds'] / reports['stack_copy']['seconds']:.1f}x"
     )
-    for key in ("pipeline", "rowwise", "stack_copy"):
+    for key in ("pipeline", "granted", "rowwise", "stack_copy"):
+        if key not in reports:
+            continue
         phases = ", ".join(f"{k} {v:.1f}" for k, v in reports[key]["phases"].items())
         print(f"  {key} phases (s): {phases}")
 
@@ -356,6 +449,11 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, help="keep the stack's data and logs here")
     parser.add_argument("--read-chunk-rows", type=int, help="rows per source query (default: the pipeline's)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each part; figures are the medians")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PART_ORDER),
+        help=f"comma-separated, of {', '.join(PART_ORDER)} (default all)",
+    )
     parser.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -368,11 +466,13 @@ def main() -> int:
         folder, ports=LocalStack.free_ports(), start_functions=False, duckdb_home=DUCKDB_HOME, echo=print
     ) as stack:
         args, rows = _prepare(stack, folder, options.days, options.rows_per_day)
-        settings, runs = stack.settings(), {part: [] for part in PART_ORDER}
+        chosen = [part for part in PART_ORDER if part in options.parts.split(",")]
+        settings, runs = stack.settings(), {part: [] for part in chosen}
         # Rounds interleave the parts, so a change of machine load touches every part alike.
         for round_number in range(1, options.rounds + 1):
-            for part in PART_ORDER:
-                report = _run_part(part, stack.env(), {**args, "org": _new_org(settings, args["table_id"])})
+            for part in chosen:
+                org = _new_org(settings, args["table_id"], granted=part == "granted")
+                report = _run_part(part, stack.env(), {**args, "org": org})
                 runs[part].append(report)
                 print(
                     f"  round {round_number} {part}: {report['seconds']:.1f} s, "

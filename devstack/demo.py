@@ -1,6 +1,6 @@
 """`dps demo`: start the local stack, run every provider's demo pipelines for a week over HTTP, print what each
 provider's local half reports, cost_focus and the LLM reconciliation, then run a scheduled day through the
-scheduler and Cloud Tasks, stop."""
+scheduler and Cloud Tasks, write the week's cost report (`dps report`) and print its path, stop."""
 
 from __future__ import annotations
 
@@ -94,6 +94,17 @@ def run_scheduled_day(api_url: str, root_key: str, org: str, api_key: str, day: 
     return bool(runs) and all(run["status"] == "COMPLETED" for run in runs)
 
 
+def write_demo_report(settings, org: str, start, end, directory: Path) -> Path:
+    """`dps report` for the demo week: the page (and its charts' PNGs) under `directory`; prints the page's path."""
+    from shared.cli.report import make_report
+
+    paths = make_report(settings, org, start, end, directory / f"report-{org}-{start}-{end}.html")
+    print(
+        f"\nCost report: {paths[0].resolve()} (open it in a browser; {len(paths) - 1} chart PNGs beside it)"
+    )
+    return paths[0]
+
+
 def run_in_order(
     api: str, org: str, api_key: str, dates: tuple[str, str], pipelines: list[str]
 ) -> list[dict]:
@@ -150,6 +161,8 @@ def run_demo(local_dir: Path, days: int = 7) -> int:
         if not fixed <= shown or (len(fixed) < len(named) and not shown - fixed):
             return 1
         print(f"\nA scheduled day: every pipeline's schedule for {end} (`dps trigger --date {end}`)")
-        return 0 if run_scheduled_day(api, info["root_key"], org, api_key, end.isoformat()) else 1
+        scheduled = run_scheduled_day(api, info["root_key"], org, api_key, end.isoformat())
+        write_demo_report(stack.settings(), org, start, end, local_dir / "reports")
+        return 0 if scheduled else 1
     finally:
         stack.stop()

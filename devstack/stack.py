@@ -22,6 +22,7 @@ from shared.platform.settings import DEFAULT_CONFIG_DIR, REPO_ROOT, Settings, se
 # 0 picks a free port.
 DEFAULT_PORTS = {
     "api": 8001,
+    "notifier": 8020,  # delivers cost-alerts to the orgs' webhooks
     **{name: local.function_port for name, local in LOCAL_PROVIDERS.items()},
     "bigquery": 9050,
     "bigquery_grpc": 9060,
@@ -194,7 +195,7 @@ class LocalStack:
             return self
         began, self.started_at = time.monotonic(), datetime.now(UTC)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        functions = (["api", *self.provider_functions()]) if self.start_functions else []
+        functions = (["api", "notifier", *self.provider_functions()]) if self.start_functions else []
         standins = [standin.name for standin in self.source_standins()]
         used = [
             "kms",
@@ -384,13 +385,14 @@ class LocalStack:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _ensure_topology(self) -> None:
-        from devstack.standins.pubsub import ensure_topology
+        from devstack.standins.pubsub import ensure_alert_topology, ensure_topology
 
         # Push to every provider function's port, even when the functions are not started (tests), so that
         # publishing works; Pub/Sub then retries and dead-letters, as it would with a function that is down.
         endpoints = {provider: f"{self.url(provider)}/" for provider in self.provider_functions()}
         settings = self.settings()
         ensure_topology(self.project, settings.pubsub_emulator_host, endpoints, settings.topic_for)
+        ensure_alert_topology(self.project, settings.pubsub_emulator_host, f"{self.url('notifier')}/")
 
     def stop(self) -> None:
         """Stop everything, all at once (each process's grace period runs alongside the others', not after them);
@@ -420,6 +422,7 @@ class LocalStack:
         return {
             "api_url": self.api_url,
             **{f"{name}_function_url": self.url(name) for name in self.provider_functions()},
+            "notifier_function_url": self.url("notifier"),
             "bigquery_url": self.bigquery_url,
             "bigquery_grpc": f"{LOOPBACK}:{self.ports['bigquery_grpc']}",
             "pubsub_emulator_host": f"{LOOPBACK}:{self.ports['pubsub']}",

@@ -21,6 +21,7 @@ READY_TIMEOUT_SECONDS = 60.0
 ACK_DEADLINE_SECONDS = 600
 MAX_DELIVERY_ATTEMPTS = 5  # the least Pub/Sub (and the emulator) accepts
 DEAD_LETTER_ACK_DEADLINE_SECONDS = 60
+ALERT_RETRY_POLICY = {"minimum_backoff": {"nanos": 100_000_000}, "maximum_backoff": {"seconds": 1}}
 JAR_GLOB = "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"
 INSTALL_HINT = (
     "install it with `gcloud components install pubsub-emulator` "
@@ -196,3 +197,28 @@ def ensure_topology(
         subscriber.close()
         publisher.transport.close()
     return created
+
+
+def ensure_alert_topology(project: str, emulator_host: str, notifier_endpoint: str) -> str:
+    """cost-alerts (shared/alerts/ledger.py publishes it): push sub `-push` to the notifier, with `-dead-letter`
+    and its hold sub, and the platform's pull sub `-platform` (as terraform/modules/alerts makes them); returns
+    the push sub."""
+    from shared.alerts.ledger import TOPIC
+
+    publisher, subscriber = _emulator_clients(emulator_host)
+    try:
+        topic = _ensure_topic(publisher, project, TOPIC)
+        dlq = _ensure_topic(publisher, project, f"{TOPIC}-dead-letter")
+        hold = subscriber.subscription_path(project, f"{TOPIC}-dead-letter-hold")
+        _ensure_subscription(subscriber, _hold_subscription(hold, dlq))
+        platform = subscriber.subscription_path(project, f"{TOPIC}-platform")
+        _ensure_subscription(subscriber, _hold_subscription(platform, topic))
+        push = subscriber.subscription_path(project, f"{TOPIC}-push")
+        desired = _push_subscription(push, topic, notifier_endpoint, dlq)
+        # Locally a failing webhook reaches the dead letter in about a second (Terraform: 10 s .. 600 s).
+        desired["retry_policy"] = ALERT_RETRY_POLICY
+        _ensure_subscription(subscriber, desired)
+    finally:
+        subscriber.close()
+        publisher.transport.close()
+    return push

@@ -44,6 +44,13 @@ ROUTES = Map(
         Rule(
             "/api/v1/subscriptions/<org>/saas/<subscription_id>", methods=["DELETE"], endpoint="saas:end_plan"
         ),
+        Rule("/api/v1/alerts/<org>/budgets", methods=["POST"], endpoint="alerts:create_budget"),
+        Rule("/api/v1/alerts/<org>/budgets", methods=["GET"], endpoint="alerts:list_budgets"),
+        Rule("/api/v1/alerts/<org>/budgets/<budget_id>", methods=["GET"], endpoint="alerts:get_budget"),
+        Rule("/api/v1/alerts/<org>/budgets/<budget_id>", methods=["PATCH"], endpoint="alerts:change_budget"),
+        Rule("/api/v1/alerts/<org>/budgets/<budget_id>", methods=["DELETE"], endpoint="alerts:delete_budget"),
+        Rule("/api/v1/alerts/<org>/webhook", methods=["PUT"], endpoint="alerts:set_webhook"),
+        Rule("/api/v1/alerts/<org>/webhook", methods=["DELETE"], endpoint="alerts:clear_webhook"),
     ],
     strict_slashes=False,
 )
@@ -132,10 +139,10 @@ def handle(request: Request, deps: ApiDeps | None = None) -> Response:
 
 def _handler(endpoint: str):
     """The function of an endpoint: `name` in handlers.py, or `module:name` in shared/api/<module>.py."""
-    from shared.api import handlers, run_costs, saas
+    from shared.api import alerts, handlers, run_costs, saas
 
     module, _, name = endpoint.rpartition(":")
-    return getattr({"": handlers, "saas": saas, "run_costs": run_costs}[module], name)
+    return getattr({"": handlers, "saas": saas, "alerts": alerts, "run_costs": run_costs}[module], name)
 
 
 def unexpected_failure(request: Request, exc: Exception) -> Response:

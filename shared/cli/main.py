@@ -14,13 +14,21 @@ Registrar = Callable[[argparse._SubParsersAction], None]
 
 def build_parser(extra: Iterable[Registrar] = ()) -> argparse.ArgumentParser:
     """The dps argument parser: onboarding and operations commands, then those `extra` registers."""
-    from shared.cli import backfill, operations, saas, tenants
+    from shared.cli import alerts, backfill, operations, saas, tenants
+    from shared.cli.report import add_commands as add_report_commands
 
     parser = argparse.ArgumentParser(prog="dps", description="The cost data pipeline service's command line.")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     sub = parser.add_subparsers(dest="command", required=True)
-    for register in (*extra, tenants.add_commands, operations.add_commands, saas.add_commands):
+    for register in (
+        *extra,
+        tenants.add_commands,
+        operations.add_commands,
+        saas.add_commands,
+        alerts.add_commands,
+    ):
         register(sub)
+    add_report_commands(sub)
     backfill.add_commands(sub)
     return parser
 

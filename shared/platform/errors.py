@@ -35,6 +35,11 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "SAAS_PLAN_CONFLICT": ErrorSpec(
         409, "The plan changed since you read it: GET it, then send the change with its version in If-Match."
     ),
+    "BUDGET_NOT_FOUND": ErrorSpec(404, "Check the budget_id (GET /api/v1/alerts/{org}/budgets lists them)."),
+    "BUDGET_CONFLICT": ErrorSpec(
+        409,
+        "The budget changed since you read it: GET it, then send the change with its version in If-Match.",
+    ),
     "NOT_IMPLEMENTED": ErrorSpec(501, "This operation is not available yet."),
     "PAYLOAD_TOO_LARGE": ErrorSpec(413, "Send a body of at most 16 KiB."),
     "REQUEST_TIMEOUT": ErrorSpec(408, "Send the whole body at once (within 5 s, no pause over 2 s)."),
@@ -119,6 +124,12 @@ RUN_ERRORS: dict[str, RunErrorSpec] = {
     "PIPELINE_NOT_FOUND": RunErrorSpec(False, "The pipeline no longer exists; start another."),
     "PUBLISH_FAILED": RunErrorSpec(False, "Start the run again: it could not be queued."),
     "REPLAY_PUBLISH_FAILED": RunErrorSpec(False, "Replay the dead letter again once Pub/Sub answers."),
+    # The alert notifier (cost-alerts): retried by Pub/Sub with backoff, then held on cost-alerts-dead-letter.
+    "ALERT_PENDING": RunErrorSpec(
+        True, "None: another delivery is recording an alert of the load; redelivered until it is done."
+    ),
+    "WEBHOOK_UNREACHABLE": RunErrorSpec(True, "Check the org's webhook URL answers within 10 s."),
+    "WEBHOOK_REFUSED": RunErrorSpec(True, "The org's webhook must answer 2xx to a correctly signed POST."),
     "INTERNAL_ERROR": RunErrorSpec(False, "Report it with the run id: the operators have the details."),
 }
 

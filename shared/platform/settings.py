@@ -62,6 +62,14 @@ class Settings:
     tasks_service_account: str | None = None
     # Service accounts of the provider functions: WRITER on every org dataset (granted when one is created).
     worker_service_accounts: tuple[str, ...] = ()
+    # The gcp function's own service account: what an org grants read access to its billing export in granted
+    # mode (GCP_EXPORT_READER; by default the deploy's naming, dps-<environment>-gcp@<project>).
+    gcp_export_reader: str | None = None
+
+    @property
+    def export_reader(self) -> str:
+        """The service account a granted-mode org grants BigQuery Data Viewer on its export dataset."""
+        return self.gcp_export_reader or f"dps-{self.environment}-gcp@{self.project}.iam.gserviceaccount.com"
 
     @property
     def is_local(self) -> bool:
@@ -144,6 +152,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         worker_service_accounts=tuple(
             part.strip() for part in env.get("WORKER_SERVICE_ACCOUNTS", "").split(",") if part.strip()
         ),
+        gcp_export_reader=env.get("GCP_EXPORT_READER") or None,
     )
 
 

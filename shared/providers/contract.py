@@ -181,6 +181,8 @@ class Provider:
         _no_checks  # (provider, secret, metadata, settings, org_slug=None)
     )
     needs_secret: bool = True  # False: nothing secret is stored (e.g. federated identity)
+    # Where the credential's metadata decides (GCP: a key, or access granted to the pipeline): metadata → needs one.
+    secret_needed: Callable[[dict], bool] | None = None
     # False: the provider reads nothing of the customer's (an EnteredRecords source): runs need no stored
     # credential, and onboarding refuses one.
     needs_credential: bool = True
@@ -216,9 +218,15 @@ class Provider:
             raise CredentialRejected(
                 f"metadata keys {unknown} are not read by {self.title} (it reads: {allowed})"
             )
-        if self.needs_secret and not secret.strip():
+        needs_secret = self.secret_needed(metadata) if self.secret_needed else self.needs_secret
+        if needs_secret and not secret.strip():
             raise CredentialRejected(f"the {self.title} secret is empty")
-        if not self.needs_secret and secret.strip():
+        if not needs_secret and self.secret_needed and secret.strip():
+            raise CredentialRejected(
+                f"this {self.title} credential takes no secret (access is granted to the pipeline's own service "
+                f"account, nothing secret is stored): give only --metadata, without --secret-file"
+            )
+        if not needs_secret and secret.strip():
             raise CredentialRejected(
                 f"{self.title} takes no secret (its access is federated, nothing secret is stored): "
                 f"give only --metadata, without --secret-file"

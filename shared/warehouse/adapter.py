@@ -100,21 +100,26 @@ class Warehouse:
     def table_id(self, dataset: str, table: str) -> str:
         return f"{self.project}.{dataset}.{table}"
 
-    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict]:
-        """Run a parameterised query (or script: its last SELECT) and return its rows as dicts."""
-        return [dict(row.items()) for row in self._run(sql, params)]
+    def query(
+        self, sql: str, params: dict[str, Any] | None = None, *, maximum_bytes_billed: int | None = None
+    ) -> list[dict]:
+        """Run a parameterised query (or script: its last SELECT) and return its rows as dicts; a job that would
+        bill more than `maximum_bytes_billed` fails instead."""
+        return [dict(row.items()) for row in self._run(sql, params, maximum_bytes_billed)]
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
         """Run a parameterised DML statement; returns the rows it affected."""
         return self._run(sql, params).num_dml_affected_rows or 0
 
-    def _run(self, sql: str, params: dict[str, Any] | None):
+    def _run(self, sql: str, params: dict[str, Any] | None, maximum_bytes_billed: int | None = None):
         """One round trip (jobs.query); a statement that lost a write race is run again, with jitter."""
         from google.api_core import exceptions
         from google.cloud import bigquery
         from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
         config = bigquery.QueryJobConfig(query_parameters=query_parameters(params))
+        if maximum_bytes_billed is not None:
+            config.maximum_bytes_billed = maximum_bytes_billed
         retry = DEFAULT_RETRY.with_timeout(self.unavailable_after)
         job_retry = DEFAULT_JOB_RETRY.with_timeout(self.unavailable_after)
         give_up_at = time.monotonic() + CONFLICT_RETRY_SECONDS

@@ -112,7 +112,8 @@ def _claim_and_execute(
     config = load_pipelines(deps.settings.config_dir).get(request.pipeline_id)
     if request.slice is not None:
         run_slice = functools.partial(_run_steps, request, provider, run_log, deps, config)
-        return fanout.execute_slice(request, config, run_log, deps, run_slice)
+        outcome = fanout.execute_slice(request, config, run_log, deps, run_slice)
+        return _alert_if_completed(outcome, request, provider, run_log, deps)
     if cuts := fanout.planned_cuts(provider, config, request):
         from shared.warehouse.datasets import ensure_org_dataset
 
@@ -131,9 +132,43 @@ def _claim_and_execute(
     ):
         status = run_log.status(request.org_slug, request.pipeline_logging_id)
         log("INFO", f"duplicate delivery ignored (run is {status})", message_id=message_id, **ids)
-        return "duplicate"
+        return _alert_if_completed("duplicate", request, provider, run_log, deps, status)
     log("INFO", "run started", message_id=message_id, **ids)
-    return _execute_claimed(request, provider, run_log, deps)
+    outcome = _execute_claimed(request, provider, run_log, deps)
+    return _alert_if_completed(outcome, request, provider, run_log, deps)
+
+
+def _alert_if_completed(
+    outcome: str, request: RunRequest, provider: Provider, run_log: RunLog, deps, status: str | None = None
+) -> str:
+    """Evaluate the budget and anomaly alerts of a completed run's days. Also on a duplicate delivery of a
+    completed run: a delivery that died between completing and alerting is redelivered, and the alert ledger
+    finishes what it left (each alert is still written once). A transient failure raises (Pub/Sub redelivers,
+    the redelivery is such a duplicate); any other is logged: the load itself stands."""
+    from shared.alerts.evaluate import evaluate_after_load
+
+    org, run_id = request.org_slug, request.pipeline_logging_id
+    if outcome != "completed":
+        if outcome not in ("duplicate", "dropped"):
+            return outcome
+        if (status or run_log.status(org, run_id)) != COMPLETED:
+            return outcome
+    first, last = fanout.load_window(provider, request)
+    try:
+        counts = evaluate_after_load(deps, org, run_id, first, last)
+    except Exception as exc:  # alerting never undoes a completed load: only a transient failure redelivers
+        error = exc if isinstance(exc, PipelineError) else classify_unexpected(exc)
+        if isinstance(error, TransientError):
+            raise error from exc
+        log("ERROR", f"alert evaluation failed: {exc!r}"[:500], org_slug=org, pipeline_logging_id=run_id)
+        return outcome
+    if counts:
+        log("INFO", f"alerts evaluated: {counts}", org_slug=org, pipeline_logging_id=run_id)
+    if counts.get("held"):
+        # Another delivery holds an alert unfinished: it may have died. Come back (Pub/Sub's backoff) until it is
+        # done or its lease runs out and this duplicate finishes it.
+        raise TransientError("ALERT_PENDING", "An alert of this load is still being recorded; retried.")
+    return outcome
 
 
 def _run_steps(

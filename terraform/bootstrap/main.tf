@@ -26,6 +26,8 @@ locals {
   # Identity => project roles. Keys are static (the providers come from configs/, read at plan time).
   runtime = merge(
     { api = ["roles/bigquery.jobUser", "roles/datastore.user"] },
+    # The alert notifier reads webhook settings and marks deliveries in Firestore (shared/alerts/notifier.py).
+    { notifier = ["roles/datastore.user"] },
     # Workers create org datasets (bigquery.user) and run jobs; their write access to org datasets is granted
     # on each dataset by whoever creates it (WORKER_SERVICE_ACCOUNTS, shared/warehouse/datasets.py).
     { for provider in module.configs.providers : provider => ["roles/bigquery.user", "roles/datastore.user"] },
@@ -152,6 +154,14 @@ resource "google_service_account_iam_member" "deployer_acts_as" {
 resource "google_service_account_iam_member" "api_acts_as_tasks" {
   service_account_id = google_service_account.identity["tasks"].name
   role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.identity["api"].email}"
+}
+
+# Onboarding a granted-mode GCP org (api, dps) dry-runs the export query as the gcp function's identity, so the
+# refusal names exactly the grant the org is missing: the api impersonates that identity for it, nothing else.
+resource "google_service_account_iam_member" "api_impersonates_gcp_reader" {
+  service_account_id = google_service_account.identity["gcp"].name
+  role               = "roles/iam.serviceAccountTokenCreator"
   member             = "serviceAccount:${google_service_account.identity["api"].email}"
 }
 

@@ -1,10 +1,13 @@
 """The demo org's week as `make demo` runs it (every provider's demo pipelines over HTTP): the FinOps Foundation's
 FOCUS validator over each provider's cost_focus rows (no FOCUS 1.2 rule fails), and the LLM bill against its
-estimate per provider, tier and token type (no difference: the sandboxes bill at list prices)."""
+estimate per provider, tier and token type (no difference: the sandboxes bill at list prices); and the week's cost
+report (`dps report`) opened in a real browser with no network: it asks for nothing, every chart draws its marks, and
+its totals are cost_focus's own sums, exact (skipped where no system Chromium is installed; CI installs one)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -87,3 +90,75 @@ def test_the_bill_meets_its_estimate_on_every_tier_and_token_type(demo_week, set
     for provider in ("openai", "anthropic"):
         lines = sum(r["billed_cost"] for r in detail if r["provider"] == provider)
         assert lines == sum(r["billed_cost"] for r in daily if r["provider"] == provider) > 0
+
+
+BUDGET = {
+    "budget_id": "bud_demo",
+    "name": "LLM",
+    "provider": "OpenAI",
+    "currency": "USD",
+    "amount": "1.00",
+    "version": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def demo_report(demo_week, stack, settings, tmp_path_factory):
+    """The demo week's report (a budget set first), written by `dps report`: its page, period and exit codes."""
+    from shared.cli.main import main
+    from shared.cli.report import report_period
+    from shared.runs.control import control_db
+
+    budgets = control_db(settings).collection("orgs").document(demo_week).collection("budgets")
+    budgets.document(BUDGET["budget_id"]).set(BUDGET)
+    start, end = report_period(None, None, datetime.now(UTC).date())
+    page = tmp_path_factory.mktemp("report") / "week.html"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in stack.env().items():
+            patch.setenv(name, value)
+        arguments = ["--from", start.isoformat(), "--to", end.isoformat(), "--out"]
+        code = main(["report", demo_week, *arguments, str(page)])
+        refused = main(["report", "t_nosuchorg0", *arguments, str(page.with_name("none.html"))])
+    return {"page": page, "start": start, "end": end, "codes": (code, refused)}
+
+
+def _focus_totals(warehouse, settings, slug: str, start, end) -> dict:
+    table = warehouse.table_id(settings.org_dataset(slug), "cost_focus")
+    rows = warehouse.query(
+        f"SELECT ProviderName AS p, BillingCurrency AS c, SUM(BilledCost) AS b, SUM(EffectiveCost) AS e "
+        f"FROM `{table}` WHERE ChargePeriodStart >= TIMESTAMP(@start) "
+        "AND ChargePeriodStart < TIMESTAMP(DATE_ADD(@end, INTERVAL 1 DAY)) GROUP BY p, c",
+        {"start": start, "end": end},
+    )
+    return {(r["p"], r["c"]): (r["b"], r["e"]) for r in rows}
+
+
+def test_the_weeks_cost_report_opens_offline_with_exact_totals(demo_report, demo_week, settings, warehouse):
+    from tests.kit.browser import network_requests, open_report_offline, system_chromium
+
+    page = demo_report["page"]
+    assert demo_report["codes"] == (0, 2) and not page.with_name("none.html").exists()  # no such org: nothing
+    pngs = {path.stem.removeprefix("week-") for path in page.parent.glob("week-*.png")}
+    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in page.parent.glob("*.png"))
+    expected = _focus_totals(warehouse, settings, demo_week, demo_report["start"], demo_report["end"])
+    currencies = {currency for _, currency in expected}
+    assert len(currencies) > 1  # the demo bills in more than one currency: each gets its own chart
+    assert {f"daily-cost-{c}" for c in currencies} | {
+        "top-models-USD",
+        "llm-billed-vs-estimated-USD",
+        "budgets",
+    } <= pngs
+    chromium = system_chromium()
+    if chromium is None:
+        pytest.skip("no system Chromium to open the report: apt-get install chromium chromium-driver")
+
+    shown = open_report_offline(page, *chromium)
+    assert shown["asked"] == [page.as_uri()] and network_requests(shown["asked"]) == []
+    assert {key for key, _, _ in shown["charts"]} == pngs  # a PNG per chart on the page
+    assert all(state == "yes" and marks > 0 for _, state, marks in shown["charts"]), shown["charts"]
+    totals = {(p, c): (Decimal(b), Decimal(e)) for p, c, b, e in shown["totals"]}
+    assert totals == expected  # exact: every digit of each NUMERIC sum, per provider and currency
+    # The budget (1.00 USD of OpenAI) is passed on every threshold; the week's runs are listed.
+    assert "No budget set." not in shown["text"] and "100 % actual, 100 % forecast" in shown["text"]
+    pipelines = [pipeline for local in LOCAL_PROVIDERS.values() for pipeline in local.demo_pipelines]
+    assert all(pipeline in shown["text"] for pipeline in pipelines)

@@ -127,3 +127,41 @@ def _store_around_the_cli(settings, warehouse, org_slug: str, key: str, table: s
             "metadata": json.dumps({"billing_export_table": table}),
         },
     )
+
+
+def test_a_granted_org_stores_no_secret_and_its_run_transforms_the_export_inside_the_warehouse(
+    stack, settings, warehouse, new_org
+):
+    """Granted mode: onboarding's dry run as the pipeline's account passes (the stand-in has no IAM; the refusals
+    are tests/unit/test_gcp_grant_check.py), nothing secret is stored, and a run over HTTP loads the export's
+    money exactly: BilledCost = cost + credits of the export's rows, per currency."""
+    from google.cloud import bigquery
+
+    from devstack.providers.gcp.export import DEMO_PROJECT, write_export
+
+    org = new_org()
+    export = generate_export(ExportSpec(start=date(2025, 11, 20), days=3, rows_per_day=60))
+    dataset = f"{DEMO_PROJECT}.src_{org['org_slug']}"
+    warehouse.client.create_dataset(bigquery.Dataset(dataset), exists_ok=True)
+    table_id = f"{dataset}.gcp_billing_export_resource_v1_0D1D2E_3F4A5B_6C7D8E"
+    write_export(warehouse.client, table_id, export)
+    metadata = {"billing_export_table": table_id, "access": "granted"}
+    onboarding.set_credential(settings, org["org_slug"], "gcp", "", metadata)
+    stored = credentials.load_credential(
+        warehouse, settings, make_kms_client(settings), org["org_slug"], "gcp"
+    )
+    assert stored.secret == "" and stored.metadata == metadata
+
+    run = wait_for_run(stack, org, start_run(stack, org, {"date": "2025-11-22"}, "gcp/cost/billing"))
+    assert run["status"] == "COMPLETED" and run["rows_written"] > 0, run
+    focus = f"{settings.project}.{settings.org_dataset(org['org_slug'])}.cost_focus"
+    loaded = warehouse.query(
+        f"SELECT BillingCurrency AS currency, SUM(BilledCost) AS billed FROM `{focus}` GROUP BY 1 ORDER BY 1"
+    )
+    expected = warehouse.query(
+        f"""SELECT currency, SUM(CAST(CAST(cost AS STRING) AS NUMERIC)
+                 + IFNULL((SELECT SUM(CAST(CAST(c.amount AS STRING) AS NUMERIC)) FROM UNNEST(credits) c), 0))
+                 AS billed
+            FROM `{table_id}` GROUP BY 1 ORDER BY 1"""
+    )
+    assert loaded == expected and len(loaded) == 2  # USD and EUR, each to the last decimal

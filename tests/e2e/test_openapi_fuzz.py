@@ -45,6 +45,8 @@ schema = schemathesis.openapi.from_path(
 )
 RUN_OPERATION = "runPipeline"
 SAAS_PATH = re.compile(r"^/api/v1/subscriptions/\{org\}/saas")
+ALERTS_PATH = re.compile(r"^/api/v1/alerts/\{org\}/")
+BUDGET = {"name": "Fuzz", "currency": "USD", "amount": "100.00"}
 # A plan of the fuzz org that well-formed generated ids become (changes and ends of it are fine).
 SAAS_PLAN = {
     "vendor": "Slack",
@@ -122,12 +124,16 @@ def fuzz_org(stack):
         headers={"X-API-Key": key},
         timeout=30,
     ).json()
+    budget = httpx.post(
+        f"{stack.api_url}/api/v1/alerts/{slug}/budgets", json=BUDGET, headers={"X-API-Key": key}, timeout=30
+    ).json()
     yield {
         "slug": slug,
         "key": key,
         "root": stack.secrets["root_key"],
         "runs": runs,
         "saas_plan": plan["subscription_id"],
+        "budget": budget["budget_id"],
     }
     # Runs the fuzzer started would keep the shared openai worker busy for later tests: cancel them.
     headers = {"X-API-Key": key}
@@ -165,8 +171,10 @@ def _routable(case) -> bool:
 def _aim_at_fuzz_org(case, org: dict) -> None:
     """Well-formed generated names become the fuzz org and its runs; malformed ones stay, to be refused."""
     params = case.path_parameters or {}
-    aimed = case.operation.definition.raw.get("operationId") == RUN_OPERATION or SAAS_PATH.match(
-        case.operation.path
+    aimed = (
+        case.operation.definition.raw.get("operationId") == RUN_OPERATION
+        or SAAS_PATH.match(case.operation.path)
+        or ALERTS_PATH.match(case.operation.path)
     )
     if aimed and is_org_slug(params.get("org", "")):
         params["org"] = org["slug"]  # else every well-formed request would be 403 ORG_MISMATCH
@@ -175,6 +183,9 @@ def _aim_at_fuzz_org(case, org: dict) -> None:
         params["subscription_id"] = org["saas_plan"]
     if case.operation.path.startswith("/api/v1/scheduler/") and isinstance(case.body, dict):
         case.body["org_slug"] = org["slug"]  # a trigger for every org would start runs of other tests' orgs
+    budget_id = params.get("budget_id")
+    if isinstance(budget_id, str) and re.fullmatch(r"\w+", budget_id, re.ASCII):
+        params["budget_id"] = org["budget"]  # a DELETE of it makes the later ones 404, also documented
     run_id = params.get("pipeline_logging_id")
     if run_id is not None and is_run_id(run_id):
         params["pipeline_logging_id"] = org["runs"]["cancel" if case.method.upper() == "DELETE" else "read"]
@@ -197,7 +208,7 @@ def _repeats_a_reservation(case, org: dict) -> bool:
     return _reserved[body.date_range()] > 2
 
 
-@schema.exclude(tag="saas").parametrize()
+@schema.exclude(tag="saas").exclude(tag="alerts").parametrize()
 @FUZZ_SETTINGS
 def test_api_conforms_with_keys(case, stack, fuzz_org):
     """Every operation, with the right key: no 5xx; status, content type, body and headers as documented."""
@@ -230,6 +241,20 @@ def test_saas_plan_operations_conform_with_keys(case, stack, fuzz_org):
     _call_with_key(case, stack, fuzz_org)
 
 
+# The budget and webhook operations likewise (their bodies' bounded fields), with fewer examples.
+alerts_schema = schemathesis.openapi.from_path(
+    str(OPENAPI_PATH),
+    config=SchemathesisConfig.from_dict({"seed": SEED, "phases": {"coverage": {"enabled": False}}}),
+).include(tag="alerts")
+
+
+@alerts_schema.parametrize()
+@settings(FUZZ_SETTINGS, max_examples=5)
+def test_alert_operations_conform_with_keys(case, stack, fuzz_org):
+    """The org's budget and webhook operations with its key: no 5xx; answers as documented."""
+    _call_with_key(case, stack, fuzz_org)
+
+
 @schema.include(operation_id=RUN_OPERATION).parametrize()
 @FUZZ_SETTINGS
 def test_run_bodies_conform(case, stack, fuzz_org):
@@ -242,11 +267,16 @@ def test_run_bodies_conform(case, stack, fuzz_org):
     )
 
 
-# Key-less requests only need breadth, not the coverage phase's hundreds of boundary cases.
-keyless_schema = schemathesis.openapi.from_path(
-    str(OPENAPI_PATH),
-    config=SchemathesisConfig.from_dict({"seed": SEED, "phases": {"coverage": {"enabled": False}}}),
-).exclude(tag="meta")
+# Key-less requests only need breadth, not the coverage phase's hundreds of boundary cases. The alert routes
+# share the SaaS routes' key check; tests/e2e/test_alerts.py sends each of them without a key and with a wrong one.
+keyless_schema = (
+    schemathesis.openapi.from_path(
+        str(OPENAPI_PATH),
+        config=SchemathesisConfig.from_dict({"seed": SEED, "phases": {"coverage": {"enabled": False}}}),
+    )
+    .exclude(tag="meta")
+    .exclude(tag="alerts")
+)
 
 
 @keyless_schema.parametrize()

@@ -163,6 +163,8 @@ def test_new_cud_model_contracted_cost_offset_credit_and_tags():
 # to acme-web-prod); three covered N2 rows of 0.40 on-demand, each cancelled by a COMMITTED_USAGE_DISCOUNT of -0.40
 # (net 0): two in acme-web-prod, one in acme-data-prod. Amortised by credit, 1.00 x 0.40 / 1.20 each: 0.333333333,
 # 0.333333333 and the remainder 1.00 - 0.666666666 = 0.333333334 on the last, so the shares sum to the fee exactly.
+# "Last" is by the rows' own values (commitments.ORDER_COLUMNS: description, SKU, then project), not the export's
+# row order: acme-data-prod sorts before acme-web-prod, so one acme-web-prod row takes the remainder.
 COVERED = {"credits": [credit("COMMITTED_USAGE_DISCOUNT", -0.4)], "cost_at_list": 0.4}
 LEGACY = [
     row("CUD-V1-CPU-1Y", "Commitment v1: CPU in Americas for 1 Year", 1.0),
@@ -189,15 +191,15 @@ def test_cud_fee_is_a_purchase_amortised_onto_the_covered_usage():
     assert (fee["CommitmentDiscountCategory"], fee["CommitmentDiscountStatus"]) == ("Usage", None)
     assert [r["EffectiveCost"] for r in usage] == [
         Decimal("0.333333333"),
-        Decimal("0.333333333"),
         Decimal("0.333333334"),
+        Decimal("0.333333333"),
     ]
     assert all(r["BilledCost"] == 0 and r["CommitmentDiscountStatus"] == "Used" for r in usage)
     per_project: dict = {}
     for r in (fee, *usage):
         per_project[r["SubAccountId"]] = per_project.get(r["SubAccountId"], 0) + r["EffectiveCost"]
     # Before: all 1.00 on acme-web-prod (the fee's project), 0 on acme-data-prod.
-    assert per_project == {"acme-web-prod": Decimal("0.666666666"), "acme-data-prod": Decimal("0.333333334")}
+    assert per_project == {"acme-web-prod": Decimal("0.666666667"), "acme-data-prod": Decimal("0.333333333")}
     assert sum(r["BilledCost"] for r in (fee, *usage)) == Decimal("1.00")  # the invoice
 
 

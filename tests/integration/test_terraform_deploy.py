@@ -41,7 +41,7 @@ def offline_copy(tmp_path_factory):
     target = tmp_path_factory.mktemp("offline")
     build = target / "build"
     build.mkdir()
-    for name in ["api", "openai", "gcp", "anthropic", "aws", "azure", "saas"]:
+    for name in ["api", "notifier", "openai", "gcp", "anthropic", "aws", "azure", "saas"]:
         (build / f"{name}.zip").write_bytes(b"offline")
     return offline_plan.write_offline_copy(TERRAFORM, DEFAULT_CONFIG_DIR, target), build
 

@@ -148,7 +148,8 @@ def test_every_subscription_has_a_retry_policy_and_a_dead_letter_topic():
         assert policy and policy[0]["dead_letter_topic"] and policy[0]["max_delivery_attempts"], (
             f"{path}:{name}"
         )
-        assert body["push_config"][0]["oidc_token"], f"{path}:{name} pushes without OIDC"
+        if "push_config" in body:  # a pull subscription (cost-alerts-platform) pushes nowhere
+            assert body["push_config"][0]["oidc_token"], f"{path}:{name} pushes without OIDC"
     # Dead-lettering only works when the Pub/Sub service agent may publish to the DLQ and ack the source.
     granted = {
         (_unquote(b["role"]), b.get("topic") or b.get("subscription"))
@@ -465,3 +466,22 @@ def test_every_function_and_the_operator_know_the_worker_service_accounts():
     for env in ("stage", "prod"):
         output = _output(TERRAFORM / "envs" / env / "outputs.tf", "worker_service_accounts")
         assert output["value"] == "${module.service.worker_service_accounts}"
+
+
+def test_granted_gcp_orgs_are_told_the_reader_and_onboarding_may_dry_run_as_it():
+    """GCP granted mode: every function knows the gcp function's account (GCP_EXPORT_READER), the environments
+    output it for the org's grant, and the api may impersonate it (Token Creator on it alone) for the dry run."""
+    service = _locals(SERVICE_MAIN)
+    assert service["common_env"]["GCP_EXPORT_READER"] == '${local.identity["gcp"]}'
+    assert (
+        _output(SERVICE_MAIN.parent / "outputs.tf", "gcp_export_reader")["value"]
+        == '${local.identity["gcp"]}'
+    )
+    for env in ("stage", "prod"):
+        output = _output(TERRAFORM / "envs" / env / "outputs.tf", "gcp_export_reader")
+        assert output["value"] == "${module.service.gcp_export_reader}"
+    grants = {name: body for _, name, body in resources("google_service_account_iam_member")}
+    grant = grants["api_impersonates_gcp_reader"]
+    assert _unquote(grant["role"]) == "roles/iam.serviceAccountTokenCreator"
+    assert grant["service_account_id"] == '${google_service_account.identity["gcp"].name}'
+    assert _unquote(grant["member"]) == 'serviceAccount:${google_service_account.identity["api"].email}'

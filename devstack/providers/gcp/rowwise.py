@@ -64,7 +64,7 @@ def _tags(raw: dict) -> str:
         for item in items or ():
             if item["key"] is not None:
                 merged.setdefault(item["key"], item["value"])
-    return json.dumps(merged, sort_keys=True, separators=(",", ":"))
+    return json.dumps(merged, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _credit_sums(credits: list[dict]) -> dict:
@@ -200,6 +200,7 @@ def focus_rows(raws: list[dict], classes: dict, default: tuple, run_id: str, ing
                 "kind": kind,
                 "net": raw["net_cost"],
                 "weight": weight if kind != "model" else Decimal(0),
+                "key": cud.order_key(row),
             }
         )
     effective, unused = cud.allocate(members)

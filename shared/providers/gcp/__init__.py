@@ -14,10 +14,28 @@ def _processors():
 
 
 def _check_credential(provider, secret: str, metadata: dict, settings, org_slug: str | None = None) -> None:
-    from shared.providers.gcp.source import check_export_scope, parse_export_table, service_account_info
+    from shared.providers.gcp.source import (
+        access_mode,
+        check_export_scope,
+        check_grant,
+        parse_export_table,
+        service_account_info,
+    )
 
-    check_export_scope(parse_export_table(metadata.get(gcp.METADATA_KEY)), org_slug, settings)
-    service_account_info(secret)
+    table = parse_export_table(metadata.get(gcp.METADATA_KEY))
+    check_export_scope(table, org_slug, settings)
+    if access_mode(metadata) == gcp.GRANTED:
+        check_grant(table, settings)  # a dry run as the pipeline's account: says which grant is missing
+    else:
+        service_account_info(secret)
+
+
+def _secret_needed(metadata: dict) -> bool:
+    """A key-mode credential holds the org's service-account key; a granted one holds nothing secret (an unknown
+    `access` is refused here, naming the choices)."""
+    from shared.providers.gcp.source import access_mode
+
+    return access_mode(metadata) != gcp.GRANTED
 
 
 def _load_window(start, end):
@@ -33,6 +51,7 @@ PROVIDER = Provider(
     focus=FocusIdentity(provider_name=gcp.PROVIDER_NAME),  # Marketplace rows name their own publisher
     load_processors=_processors,
     check_credential=_check_credential,
-    metadata_keys=(gcp.METADATA_KEY,),
+    secret_needed=_secret_needed,
+    metadata_keys=(gcp.METADATA_KEY, gcp.ACCESS_KEY),
     load_window=_load_window,
 )

@@ -20,7 +20,7 @@ same hour and currency.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,7 +40,6 @@ KINDS = {
     "spend": ("commitments/", "Spend", "Spend-based committed use discount"),
     "resource": ("commitments/", "Usage", "Resource-based committed use discount"),
 }
-NINE_PLACES = Decimal("1e-9")
 
 
 def pool_id(account: str, kind: str, model: str | None) -> str:
@@ -91,13 +90,55 @@ def row_kinds(col: dict) -> dict:
     return {"fee": fee, "kind": kind, "weight": pc.fill_null(weight, zero), "model": model}
 
 
+# FOCUS columns that order a pool-hour's rows (ascending, nulls first): its first fee names the unused-commitment row
+# and its last covered row takes the rounding remainder. The export's row order is arbitrary (and differs between a
+# Storage Read and a query in BigQuery), so both modes order by the rows' own values: rows equal in all of these
+# produce equal FOCUS rows whichever of them comes first.
+ORDER_COLUMNS = (
+    "ChargeDescription",
+    "SkuId",
+    "SubAccountId",
+    "ResourceId",
+    "RegionId",
+    "AvailabilityZone",
+    "ChargePeriodEnd",
+    "BilledCost",
+    "ListCost",
+    "ContractedCost",
+    "PricingQuantity",
+    "ConsumedQuantity",
+    "x_credits_total",
+    "x_source_partition",
+    "Tags",
+)
+# The shares are computed on integer nano-units; granted mode's SQL (INT64) needs a pool-hour's net fee and its
+# covered credits below 2**54 nanos (about 18 million in the billing currency per pool and hour): past that its
+# job fails on an INT64 overflow rather than write a wrong amount.
+SHARE_LIMIT_NANOS = 2**54
+
+
+def share(fee_net: Decimal, weight: Decimal, total: Decimal) -> Decimal:
+    """fee_net × weight / total, rounded half to even at NUMERIC's 9 decimals, computed exactly on integer nanos (as
+    the granted mode's SQL does, in focus_sql.py)."""
+    numerator, divisor = int(fee_net.scaleb(9)) * int(weight.scaleb(9)), int(total.scaleb(9))
+    quotient, remainder = divmod(abs(numerator), divisor)
+    if 2 * remainder > divisor or (2 * remainder == divisor and quotient % 2):
+        quotient += 1
+    return Decimal(quotient if numerator >= 0 else -quotient).scaleb(-9)
+
+
+def order_key(row: dict) -> tuple:
+    """A row's place in its pool-hour: ORDER_COLUMNS ascending, a null before any value."""
+    return tuple((row[name] is not None, row[name]) for name in ORDER_COLUMNS)
+
+
 def allocate(rows: list[dict]) -> tuple[dict[int, Decimal], list[dict]]:
-    """Amortise each pool-hour's net fee: `rows` are the commitment rows in order ({index, pool, currency, start,
-    fee, kind, net, weight}). Returns the EffectiveCost of each covered legacy row (net + its share, the rounding
-    remainder on the pool-hour's last row so the shares sum exactly) and per pool-hour the unused amount not carried
-    by usage: {fee_index, amount}."""
+    """Amortise each pool-hour's net fee: `rows` are the commitment rows ({index, pool, currency, start, fee, kind,
+    net, weight, key}; `key` from `order_key`). Returns the EffectiveCost of each covered legacy row (net + its
+    share, the rounding remainder on the pool-hour's last row so the shares sum exactly) and per pool-hour the
+    unused amount not carried by usage, on its first fee: {fee_index, amount}."""
     groups: dict[tuple, list[dict]] = {}
-    for row in rows:
+    for row in sorted(rows, key=lambda row: row["key"]):
         groups.setdefault((row["pool"], row["currency"], row["start"]), []).append(row)
     effective: dict[int, Decimal] = {}
     unused: list[dict] = []
@@ -110,13 +151,9 @@ def allocate(rows: list[dict]) -> tuple[dict[int, Decimal], list[dict]]:
             given = Decimal(0)
             for position, row in enumerate(covered):
                 last = position == len(covered) - 1
-                share = (
-                    fee_net - given
-                    if last
-                    else (fee_net * row["weight"] / total).quantize(NINE_PLACES, ROUND_HALF_EVEN)
-                )
-                given += share
-                effective[row["index"]] = row["net"] + share
+                part = fee_net - given if last else share(fee_net, row["weight"], total)
+                given += part
+                effective[row["index"]] = row["net"] + part
         elif fees and fee_net != 0:
             unused.append({"fee_index": fees[0]["index"], "amount": fee_net})
     return effective, unused

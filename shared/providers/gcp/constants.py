@@ -13,6 +13,13 @@ EXPORT_TABLE = re.compile(
     r"(?P<table>gcp_billing_export_(?P<kind>resource_)?v1_[0-9A-F]{6}_[0-9A-F]{6}_[0-9A-F]{6})"
 )
 METADATA_KEY = "billing_export_table"
+# How the pipeline reads the export (credential metadata `access`): "key", the org's service-account key (stored
+# encrypted; rows pulled through the function), or "granted", the org granted the gcp function's own service account
+# read access (nothing secret stored; the transform runs as SQL inside BigQuery).
+ACCESS_KEY = "access"
+ACCESS_MODES = ("key", "granted")
+GRANTED = "granted"
+READER_ROLE = "roles/bigquery.dataViewer"
 
 # Incremental window: the requested days plus LOOKBACK_DAYS before them (Google keeps restating recent days), and
 # the whole previous invoice month while the requested end is within its first PREVIOUS_MONTH_DAYS days (the

@@ -187,9 +187,10 @@ def _commitment_columns(col: dict, kinds: dict) -> dict:
     }
 
 
-def _effective_cost(col: dict, kinds: dict, commitment: dict) -> tuple[pa.Array, list[dict]]:
-    """EffectiveCost (fees 0, legacy covered usage with its share of the hour's fee) and the unused amounts."""
-    net, pool = col["net_cost"], commitment["CommitmentDiscountId"]
+def _effective_cost(table: pa.Table, col: dict, kinds: dict) -> tuple[pa.Array, list[dict]]:
+    """EffectiveCost (fees 0, legacy covered usage with its share of the hour's fee) and the unused amounts;
+    `table` holds the other FOCUS columns (their values order a pool-hour's rows)."""
+    net, pool = col["net_cost"], table["CommitmentDiscountId"].combine_chunks()
     involved = pc.indices_nonzero(pc.is_valid(pool))
     subset = pa.table(
         {
@@ -203,7 +204,9 @@ def _effective_cost(col: dict, kinds: dict, commitment: dict) -> tuple[pa.Array,
             "weight": kinds["weight"].take(involved),
         }
     )
-    effective, unused = cud.allocate(subset.to_pylist())  # Python only for commitment rows, not every row
+    keys = table.select(list(cud.ORDER_COLUMNS)).take(involved).to_pylist()
+    rows = [{**row, "key": cud.order_key(key)} for row, key in zip(subset.to_pylist(), keys, strict=True)]
+    effective, unused = cud.allocate(rows)  # Python only for commitment rows, not every row
     zero = pa.scalar(Decimal(0), NUMERIC)
     cost = pc.if_else(kinds["fee"], zero, net)
     if effective:
@@ -244,21 +247,19 @@ def focus_rows(raw: pa.Table, config_dir: Path, run_id: str, ingested_at: dateti
     export row, then one per commitment left unused in an hour (see commitments)."""
     n, col = raw.num_rows, {name: raw[name].combine_chunks() for name in raw.column_names}
     kinds = cud.row_kinds(col)
-    commitment = _commitment_columns(col, kinds)
-    effective, unused = _effective_cost(col, kinds, commitment)
     usage_rows = pc.and_(_regular(col["cost_type"]), pc.invert(kinds["fee"]))
     table = pa.table(
         {
             **_charge_columns(col, kinds["fee"]),
             "BilledCost": col["net_cost"],  # cost + credits: what is invoiced, discounts included
-            "EffectiveCost": effective,
+            "EffectiveCost": col["net_cost"],  # set below, once the rows' other columns order each pool-hour
             "ListCost": pc.coalesce(col["cost_at_list"], col["cost"]),
             # The negotiated price without the commitment discount: under the new CUD model `cost` is at the
             # CUD's price for covered usage, cost_at_effective_price_default at the default one.
             "ContractedCost": pc.coalesce(col["cost_at_effective_price_default"], col["cost"]),
             **_quantities(raw, col["cost_type"], usage_rows),
             **_service_columns(col, config_dir),
-            **commitment,
+            **_commitment_columns(col, kinds),
             "x_cost_type": col["cost_type"],
             **_credit_columns(raw),
             "x_currency_conversion_rate": col["currency_conversion_rate"],
@@ -270,4 +271,6 @@ def focus_rows(raw: pa.Table, config_dir: Path, run_id: str, ingested_at: dateti
             "x_ingested_at": constant(ingested_at, TIMESTAMP, n),
         }
     )
+    effective, unused = _effective_cost(table, col, kinds)
+    table = table.set_column(table.schema.get_field_index("EffectiveCost"), "EffectiveCost", effective)
     return pa.concat_tables([table, _unused_rows(table, unused)]) if unused else table

@@ -10,7 +10,7 @@ from shared.providers.contract import StepContext
 from shared.providers.gcp import constants as gcp
 from shared.providers.gcp.focus import focus_rows
 from shared.providers.gcp.incremental import changed_partitions, load_window, partition_groups
-from shared.providers.gcp.source import open_source, partition_stats, read_rows
+from shared.providers.gcp.source import access_mode, open_source, partition_stats, read_rows
 from shared.providers.gcp.state import STATE_TABLE, advance_state_sql, read_state
 from shared.providers.gcp.transform import raw_rows, source_schema
 from shared.providers.kit.focus import FOCUS_TABLE
@@ -30,6 +30,10 @@ RAW_TABLE = "gcp_billing_daily"
 def load_billing_export(ctx: StepContext, warehouse: Warehouse) -> int:
     """Reload exactly the export partitions whose max(export_time) or row count changed since the last load, with
     their FOCUS rows and the new state, in one transaction. Returns the rows written (raw + FOCUS)."""
+    if access_mode(ctx.credential.metadata) == gcp.GRANTED:
+        from shared.providers.gcp.granted import load_granted
+
+        return load_granted(ctx, warehouse)
     source = open_source(ctx)
     dataset = ctx.settings.org_dataset(ctx.org_slug)
     first, last = (
@@ -62,7 +66,7 @@ def load_billing_export(ctx: StepContext, warehouse: Warehouse) -> int:
         sent = _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages)
         rows = sum(sent.values())
         ctx.ensure_time_left(gcp.COMMIT_RESERVE_SECONDS, f"{rows} rows")
-        old_days = _old_usage_days(state, changed)
+        old_days = old_usage_days(state, changed)
         _commit(warehouse, dataset, (raw_spec, focus_spec), stages, sent, changed, old_days, audit)
     finally:
         for stage in stages.values():
@@ -89,7 +93,7 @@ def _stage(ctx, warehouse, source, groups, audit, raw_spec, focus_spec, stages) 
     return {raw_spec.name: raw_stage.rows, focus_spec.name: focus_stage.rows}
 
 
-def _old_usage_days(state: dict, changed: list[date]) -> tuple[date, date] | None:
+def old_usage_days(state: dict, changed: list[date]) -> tuple[date, date] | None:
     """The usage days the changed partitions' rows covered (state is written with them), to prune the deletes."""
     days = [day for p in changed if p in state for day in state[p][3:5] if day is not None]
     return (min(days), max(days)) if days else None
@@ -110,22 +114,15 @@ def _commit(
     from google.api_core import exceptions
 
     raw_spec, focus_spec = specs
-    raw, focus = warehouse.table_id(dataset, raw_spec.name), warehouse.table_id(dataset, focus_spec.name)
     params = {
         "partitions": changed,
         "raw_rows": sent[raw_spec.name],
         "focus_rows": sent[focus_spec.name],
         **audit,
     }
-    deletes = ""
-    if old_days:  # without state for them, these partitions never had rows: nothing to delete
-        # GCP's slice of cost_focus: its rows (ProviderName) from these partitions, bounded by day for pruning.
-        focus_where, match = slice_condition(focus_spec, {"ProviderName": gcp.PROVIDER_NAME})
-        deletes = f"""
-        DELETE FROM `{raw}` WHERE partition_date IN UNNEST(@partitions) AND usage_date BETWEEN @slice_start AND @slice_end;
-        DELETE FROM `{focus}` WHERE {focus_where} AND x_source_partition IN UNNEST(@partitions);
-        """
-        params.update(match, slice_start=old_days[0], slice_end=old_days[1])
+    deletes, match = delete_sql(warehouse, dataset, raw_spec.name, focus_spec, old_days)
+    params.update(match)
+    raw, focus = warehouse.table_id(dataset, raw_spec.name), warehouse.table_id(dataset, focus_spec.name)
     names = {spec.name: ", ".join(f"`{name}`" for name in spec.column_names) for spec in specs}
     script = f"""
     BEGIN TRANSACTION;
@@ -145,3 +142,24 @@ def _commit(
             raise
         # Rows lost or doubled on the way in: nothing was committed; the step reads and stages them again.
         raise TransientError("WAREHOUSE_UNAVAILABLE", "Staged GCP rows differ from the rows sent.") from exc
+
+
+def delete_sql(
+    warehouse: Warehouse,
+    dataset: str,
+    raw_table: str,
+    focus_spec: TableSpec,
+    old_days: tuple[date, date] | None,
+) -> tuple[str, dict]:
+    """Statements deleting the reloaded partitions' old raw and FOCUS rows (`@partitions`), and their parameters;
+    none when the partitions never had rows (no state for them)."""
+    if not old_days:
+        return "", {}
+    raw, focus = warehouse.table_id(dataset, raw_table), warehouse.table_id(dataset, focus_spec.name)
+    # GCP's slice of cost_focus: its rows (ProviderName) from these partitions, bounded by day for pruning.
+    focus_where, match = slice_condition(focus_spec, {"ProviderName": gcp.PROVIDER_NAME})
+    sql = f"""
+    DELETE FROM `{raw}` WHERE partition_date IN UNNEST(@partitions) AND usage_date BETWEEN @slice_start AND @slice_end;
+    DELETE FROM `{focus}` WHERE {focus_where} AND x_source_partition IN UNNEST(@partitions);
+    """
+    return sql, {**match, "slice_start": old_days[0], "slice_end": old_days[1]}

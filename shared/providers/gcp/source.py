@@ -62,6 +62,85 @@ def check_export_scope(table: ExportTable, org_slug: str | None, settings) -> No
     )
 
 
+def access_mode(metadata: dict) -> str:
+    """ "key" (the default) or "granted"; TerminalError naming the choices for anything else."""
+    mode = metadata.get(gcp.ACCESS_KEY, "key")
+    if mode not in gcp.ACCESS_MODES:
+        raise TerminalError(
+            "CREDENTIAL_INVALID",
+            f"metadata.{gcp.ACCESS_KEY} must be one of {', '.join(gcp.ACCESS_MODES)} "
+            f"(granted: the org granted the pipeline's service account read access; no key is stored)",
+        )
+    return mode
+
+
+def grant_message(table: ExportTable, settings) -> str:
+    """What a granted-mode org must grant, exactly."""
+    return (
+        f"the pipeline's service account {settings.export_reader} cannot read {table.id}: grant it "
+        f"{gcp.READER_ROLE} (BigQuery Data Viewer) on dataset {table.project}:{table.dataset} "
+        f"(or on an authorised view of the export in that dataset)"
+    )
+
+
+def reader_client(settings):
+    """A BigQuery client acting as the gcp function's service account: the emulator's locally; elsewhere the
+    caller's identity impersonating that account (the api function may: Terraform grants it Token Creator)."""
+    from shared.platform.clients import make_bigquery_client
+
+    if settings.bigquery_api_endpoint:
+        return make_bigquery_client(settings)
+    import google.auth
+    from google.auth import impersonated_credentials
+    from google.cloud import bigquery
+
+    caller, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    credentials = impersonated_credentials.Credentials(
+        source_credentials=caller,
+        target_principal=settings.export_reader,
+        target_scopes=list(gcp.SOURCE_SCOPES),
+        lifetime=300,
+    )
+    return bigquery.Client(
+        project=settings.project, credentials=credentials, location=settings.bigquery_location
+    )
+
+
+def check_grant(table: ExportTable, settings, client=None) -> None:
+    """Onboarding's check of a granted org: a dry run of a pruned export query as the pipeline's own account.
+    CredentialRejected naming the missing role and dataset when BigQuery refuses it."""
+    from google.api_core import exceptions
+    from google.cloud import bigquery
+
+    from shared.providers.contract import CredentialRejected
+
+    client = client or reader_client(settings)
+    sql = (
+        f"SELECT export_time FROM `{table.id}` "
+        "WHERE _PARTITIONTIME >= TIMESTAMP(DATE_SUB(CURRENT_DATE(), INTERVAL 1 DAY))"
+    )
+    try:
+        client.query(sql, job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)).result()
+    except exceptions.Forbidden as exc:
+        if "jobs.create" in str(exc):  # our own project's job permission: a deployment problem, not the org's
+            raise CredentialRejected(
+                f"{settings.export_reader} may not run query jobs in project {settings.project}: grant it "
+                f"roles/bigquery.jobUser there (the deployment's Terraform does)",
+                code="PROVIDER_PERMISSION_DENIED",
+            ) from None
+        raise CredentialRejected(grant_message(table, settings), code="PROVIDER_PERMISSION_DENIED") from None
+    except exceptions.NotFound:
+        raise CredentialRejected(
+            f"{table.id} does not exist, or {settings.export_reader} may not see it: check the name, and grant "
+            f"{gcp.READER_ROLE} on dataset {table.project}:{table.dataset}",
+            code="BILLING_EXPORT_NOT_FOUND",
+        ) from None
+    except exceptions.BadRequest as exc:
+        raise CredentialRejected(
+            f"BigQuery refused a query of {table.id}: {exc.message}", code="BILLING_EXPORT_QUERY_FAILED"
+        ) from None
+
+
 def service_account_info(secret: str) -> dict:
     """The service-account key the credential holds; TerminalError (never echoing it) if it is not one."""
     try:

@@ -92,7 +92,8 @@ def _merged_json(*label_lists: list) -> str:
         for item in items or ():
             if item["key"] is not None:
                 merged.setdefault(item["key"], item["value"])  # the first list holding a key wins it
-    return json.dumps(merged, sort_keys=True, separators=(",", ":"))
+    # Characters as they are (no \u escapes): the text BigQuery's TO_JSON_STRING gives (granted mode's Tags).
+    return json.dumps(merged, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def json_objects(*label_lists: pa.Array) -> pa.Array:

@@ -22,3 +22,8 @@ output "worker_service_accounts" {
   description = "Export as WORKER_SERVICE_ACCOUNTS before running dps against this environment."
   value       = module.service.worker_service_accounts
 }
+
+output "gcp_export_reader" {
+  description = "Tell granted-mode GCP orgs to grant this account roles/bigquery.dataViewer on their export dataset; export as GCP_EXPORT_READER before running dps."
+  value       = module.service.gcp_export_reader
+}

@@ -24,7 +24,7 @@ locals {
   # The identities terraform/bootstrap made, by their deterministic emails: known at plan time, so every
   # for_each below is keyed by a static name and never by an email computed during apply.
   identity = {
-    for name in concat(["api", "pusher", "scheduler", "tasks", "builder"], tolist(module.configs.providers)) :
+    for name in concat(["api", "notifier", "pusher", "scheduler", "tasks", "builder"], tolist(module.configs.providers)) :
     name => "${local.name_prefix}-${name}@${var.project_id}.iam.gserviceaccount.com"
   }
   # Only the api authenticates callers (root key, org keys): the workers get no secret at all.
@@ -44,6 +44,8 @@ locals {
     DELIVERY_MAX_SECONDS  = tostring(var.delivery_max_seconds)
     # Whoever creates an org dataset (api onboarding or a worker's first run) grants these WRITER on it.
     WORKER_SERVICE_ACCOUNTS = join(",", local.worker_accounts)
+    # GCP billing in granted mode: the account an org grants BigQuery Data Viewer on its export dataset.
+    GCP_EXPORT_READER = local.identity["gcp"]
   }
   # Workers start without the auth secrets (shared/platform/settings.py) and authenticate no one.
   worker_env = { AUTH_SECRETS = "none" }
@@ -66,6 +68,16 @@ locals {
         memory      = "512Mi"
         concurrency = 8
         ingress     = "ALLOW_ALL" # org clients call it with X-API-Key
+      }
+    },
+    {
+      # Delivers cost-alerts to the orgs' signed webhooks (Pub/Sub push); a webhook call is bounded at 10 s.
+      notifier = {
+        description = "Delivers budget and anomaly alerts to org webhooks (Pub/Sub push)"
+        timeout     = 60
+        memory      = "256Mi"
+        concurrency = 8
+        ingress     = "ALLOW_INTERNAL_ONLY"
       }
     },
     {
@@ -159,6 +171,34 @@ module "run_topics" {
   depends_on                 = [module.apis]
 }
 
+module "alerts" {
+  source                     = "../alerts"
+  project_id                 = var.project_id
+  environment                = var.environment
+  push_endpoint              = module.functions["notifier"].url
+  push_service_account_email = local.identity["pusher"]
+  pubsub_agent               = local.pubsub_agent
+  publisher_members          = { for provider in module.configs.providers : provider => "serviceAccount:${local.identity[provider]}" }
+  depends_on                 = [module.apis]
+}
+
+resource "google_cloud_run_service_iam_member" "pusher_invokes_notifier" {
+  project    = var.project_id
+  location   = var.region
+  service    = module.functions["notifier"].service_name
+  role       = "roles/run.invoker"
+  member     = "serviceAccount:${local.identity["pusher"]}"
+  depends_on = [module.apis]
+}
+
+# The notifier decrypts the orgs' webhook secrets (shared/alerts/webhook.py); it reads no warehouse data.
+resource "google_kms_crypto_key_iam_member" "notifier_decrypts" {
+  crypto_key_id = module.platform.kms_key_id
+  role          = "roles/cloudkms.cryptoKeyDecrypter"
+  member        = "serviceAccount:${local.identity["notifier"]}"
+  depends_on    = [module.apis]
+}
+
 module "monitoring" {
   source                = "../monitoring"
   project_id            = var.project_id
@@ -204,7 +244,7 @@ resource "google_cloud_run_service_iam_member" "api_public" {
 }
 
 resource "google_bigquery_dataset_iam_member" "central_editors" {
-  for_each   = local.functions
+  for_each   = { for name, function in local.functions : name => function if name != "notifier" }
   project    = var.project_id
   dataset_id = module.platform.central_dataset
   role       = "roles/bigquery.dataEditor"

@@ -35,3 +35,8 @@ output "worker_service_accounts" {
   description = "WORKER_SERVICE_ACCOUNTS: the provider functions' service accounts, WRITER on every org dataset (dps needs it)."
   value       = join(",", local.worker_accounts)
 }
+
+output "gcp_export_reader" {
+  description = "GCP_EXPORT_READER: the service account a granted-mode org grants roles/bigquery.dataViewer on its billing export dataset."
+  value       = local.identity["gcp"]
+}
