@@ -106,14 +106,19 @@ def write_demo_report(settings, org: str, start, end, directory: Path) -> Path:
 
 
 def run_in_order(
-    api: str, org: str, api_key: str, dates: tuple[str, str], pipelines: list[str]
+    api: str,
+    org: str,
+    api_key: str,
+    dates: tuple[str, str],
+    pipelines: list[str],
+    concurrency: int = DEMO_PLAN_CONCURRENCY,
 ) -> list[dict]:
-    """Run `pipelines` over HTTP in order, at most the plan's concurrency in flight (the oldest waited for first);
-    returns the final runs, in order."""
+    """Run `pipelines` over HTTP in order, at most `concurrency` (the org's plan's) in flight, the oldest waited
+    for first; returns the final runs, in order."""
     started: list[str] = []
     runs: list[dict] = []
     for pipeline in pipelines:
-        if len(started) - len(runs) == DEMO_PLAN_CONCURRENCY:
+        if len(started) - len(runs) == concurrency:
             runs.append(wait_for_run(api, api_key, started[len(runs)]))
         started.append(start_run_over_http(api, org, api_key, *dates, pipeline))
     return runs + [wait_for_run(api, api_key, run_id) for run_id in started[len(runs) :]]

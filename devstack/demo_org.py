@@ -7,15 +7,16 @@ import hashlib
 import json
 
 
-def onboard_demo_org(stack, slug: str = "acmecorp") -> dict:
-    """Create the demo org (once) and store each provider's demo credential when it changed; {"slug", "api_key"}."""
+def onboard_demo_org(stack, slug: str = "acmecorp", plan: str = "professional") -> dict:
+    """Create the demo org (once, on `plan`) and store each provider's demo credential when it changed;
+    {"slug", "api_key"}."""
     from devstack.providers import LOCAL_PROVIDERS
     from shared.tenancy import onboarding
 
     settings, keys = stack.settings(), stack.secrets["demo_api_keys"]
     stored = stack.secrets["demo_credentials"]
     if not onboarding.org_exists(settings, slug):
-        keys[slug] = onboarding.create_org(settings, slug, "professional", "ACTIVE")["api_key"]
+        keys[slug] = onboarding.create_org(settings, slug, plan, "ACTIVE")["api_key"]
         stored.clear()
         stack.save_secrets()  # keep the key even if storing a credential below fails
     elif slug not in keys:

@@ -24,11 +24,12 @@ from tests.providers.saas import CASE as SAAS_CASE
 @pytest.fixture(scope="module")
 def demo_week(stack, settings, warehouse):
     """The demo org after its week: the FOCUS rows per ProviderName."""
-    org = onboard_demo_org(stack, "focusdemo")
+    # On a plan without a concurrency limit: every pipeline at once (the demo's own plan runs two at a time).
+    org = onboard_demo_org(stack, "focusdemo", plan="enterprise")
     end = datetime.now(UTC).date() - timedelta(days=1)
     dates = ((end - timedelta(days=6)).isoformat(), end.isoformat())
     pipelines = [pipeline for local in LOCAL_PROVIDERS.values() for pipeline in local.demo_pipelines]
-    runs = run_in_order(stack.api_url, org["slug"], org["api_key"], dates, pipelines)
+    runs = run_in_order(stack.api_url, org["slug"], org["api_key"], dates, pipelines, len(pipelines))
     assert [run["status"] for run in runs] == ["COMPLETED"] * len(pipelines), runs
     return org["slug"]
 
