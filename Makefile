@@ -24,7 +24,7 @@ FAST_TESTS := tests/unit tests/golden tests/providers
 # one): the stack tier waits on emulators much of the time, so two share two cores well.
 PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
 # Schemathesis gives every API operation of the fuzz the same test id, and xdist keeps one test per id: that file
-# runs in a session of its own, beside the others.
+# runs in a session of its own, after the others.
 SERIAL_TESTS := tests/e2e/test_openapi_fuzz.py
 STACK_TESTS := tests/integration tests/e2e
 
@@ -63,14 +63,9 @@ up: setup
 demo: setup
 	$(BIN)/dps demo
 
-# The serial fuzz runs beside the main session (its own stack; it waits on HTTP most of the time), its output
-# printed after; either failing fails the target.
 test: lint $(FOCUS_VALIDATOR_STAMP)
-	@mkdir -p .local
-	@$(BIN)/python -m pytest -q -p no:cacheprovider $(SERIAL_TESTS) > .local/openapi-fuzz.log 2>&1 & fuzz=$$!; \
-	$(PYTEST) $(FAST_TESTS) $(STACK_TESTS) --ignore=$(SERIAL_TESTS); main=$$?; \
-	wait $$fuzz; fuzzed=$$?; echo "--- $(SERIAL_TESTS) (ran beside the session above)"; \
-	cat .local/openapi-fuzz.log; test $$main -eq 0 -a $$fuzzed -eq 0
+	$(PYTEST) $(FAST_TESTS) $(STACK_TESTS) --ignore=$(SERIAL_TESTS)
+	$(BIN)/python -m pytest -q $(SERIAL_TESTS)
 
 check: lint $(FOCUS_VALIDATOR_STAMP)
 	$(PYTEST) $(FAST_TESTS)

@@ -2,7 +2,9 @@
 decisions and effects as one at a time, rate shards that add up to the limit, nothing written on failure."""
 
 import contextlib
+import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
@@ -160,16 +162,18 @@ def test_sharded_rate_holds_exactly_across_instances(warehouse, settings, monkey
     def reserve(day):
         start.wait()
         request = _request(warehouse, settings, org, day)
-        for attempt in range(5):
+        for attempt in range(10):
             try:
                 return reserve_run(
                     warehouse, settings, request, limits, now=NOON, lock=contextlib.nullcontext()
                 )
             except TransientError:
                 # Contention past the transaction's own retries (a busy machine's emulator times locks out): the
-                # API answers 503 and the caller sends the request again; nothing of the failed try was written.
-                if attempt == 4:
+                # API answers 503 and the caller sends the request again, after a pause, as Retry-After asks;
+                # nothing of the failed try was written.
+                if attempt == 9:
                     raise
+                time.sleep(random.uniform(0.1, 0.5))
 
     with ThreadPoolExecutor(len(days)) as pool:
         decisions = [answer.decision for answer in pool.map(reserve, days)]
