@@ -9,49 +9,37 @@ from werkzeug.wrappers import Request, Response
 
 from shared.alerts import budgets, webhook
 from shared.api.app import ApiDeps, json_response
-from shared.api.saas import _authorized_db, _expected_version, _object
-from shared.platform.errors import ApiError
+from shared.api.paging import id_page_args
+from shared.api.saas import _authorized_db, _expected_version, _object, versioned
 
 MAX_PAGE = 100
-
-
-def _budget(document: dict, status: int = 200) -> Response:
-    return json_response(document, status, {"ETag": f'"{document["version"]}"'})
 
 
 def create_budget(request: Request, deps: ApiDeps, org: str) -> Response:
     """Store a new budget (version 1); 201 with its id."""
     db = _authorized_db(request, deps, org)
-    return _budget(budgets.create_budget(db, org, _object(request)), 201)
+    return versioned(budgets.create_budget(db, org, _object(request)), 201)
 
 
 def list_budgets(request: Request, deps: ApiDeps, org: str) -> Response:
     """The org's budgets by id, a page at a time (`limit`, `page_token`)."""
     db = _authorized_db(request, deps, org)
-    unknown = sorted(set(request.args) - {"limit", "page_token"})
-    if unknown:
-        raise ApiError("INVALID_REQUEST", f"{unknown[0]}: unknown parameter")
-    limit_text = request.args.get("limit", "20")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
-        raise ApiError("INVALID_REQUEST", f"limit: an integer from 1 to {MAX_PAGE}")
-    token = request.args.get("page_token")
-    if token is not None and not budgets.BUDGET_ID.match(token):
-        raise ApiError("INVALID_REQUEST", "page_token: not a token this API issued")
-    page, after = budgets.list_budgets(db, org, int(limit_text), token)
+    limit, token = id_page_args(request, budgets.BUDGET_ID, MAX_PAGE)
+    page, after = budgets.list_budgets(db, org, limit, token)
     return json_response({"budgets": page, "next_page_token": after})
 
 
 def get_budget(request: Request, deps: ApiDeps, org: str, budget_id: str) -> Response:
     """One budget; 404 for an unknown id or another org's."""
     db = _authorized_db(request, deps, org)
-    return _budget(budgets.get_budget(db, org, budget_id))
+    return versioned(budgets.get_budget(db, org, budget_id))
 
 
 def change_budget(request: Request, deps: ApiDeps, org: str, budget_id: str) -> Response:
     """Change the given fields as the next version."""
     db = _authorized_db(request, deps, org)
     body = _object(request)
-    return _budget(budgets.change_budget(db, org, budget_id, body, _expected_version(request)))
+    return versioned(budgets.change_budget(db, org, budget_id, body, _expected_version(request)))
 
 
 def delete_budget(request: Request, deps: ApiDeps, org: str, budget_id: str) -> Response:

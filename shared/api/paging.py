@@ -28,3 +28,18 @@ def decode_page_token(token: str) -> tuple[datetime, str]:
     if created_at is None or not isinstance(run_id, str) or not is_run_id(run_id):
         raise ApiError("INVALID_REQUEST", "page_token: not a token this API issued")
     return created_at, run_id
+
+
+def id_page_args(request, token_pattern, max_page: int) -> tuple[int, str | None]:
+    """`limit` (1..max_page, default 20) and `page_token` (an id matching `token_pattern`) of a listing paged by
+    document id; 422 naming an unknown parameter or a bad value."""
+    unknown = sorted(set(request.args) - {"limit", "page_token"})
+    if unknown:
+        raise ApiError("INVALID_REQUEST", f"{unknown[0]}: unknown parameter")
+    limit_text = request.args.get("limit", "20")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= max_page:
+        raise ApiError("INVALID_REQUEST", f"limit: an integer from 1 to {max_page}")
+    token = request.args.get("page_token")
+    if token is not None and not token_pattern.match(token):
+        raise ApiError("INVALID_REQUEST", "page_token: not a token this API issued")
+    return int(limit_text), token

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from shared.api.app import ApiDeps, json_response
 from shared.api.models import refuse_duplicate_keys
+from shared.api.paging import id_page_args
 from shared.platform.errors import ApiError
 from shared.platform.identifiers import is_org_slug
 from shared.saas import plans
@@ -61,36 +62,29 @@ def _expected_version(request: Request) -> int | None:
     return int(matched.group(1))
 
 
-def _plan(document: dict, status: int = 200) -> Response:
+def versioned(document: dict, status: int = 200) -> Response:
+    """A versioned document (a plan, a budget) with its version as the ETag an If-Match names."""
     return json_response(document, status, {"ETag": f'"{document["version"]}"'})
 
 
 def create_plan(request: Request, deps: ApiDeps, org: str) -> Response:
     """Store a new plan (version 1, from its start_date); 201 with its id."""
     db = _authorized_db(request, deps, org)
-    return _plan(plans.create_plan(db, org, _object(request)), 201)
+    return versioned(plans.create_plan(db, org, _object(request)), 201)
 
 
 def list_plans(request: Request, deps: ApiDeps, org: str) -> Response:
     """The org's plans (current terms, no history), by id, a page at a time (`limit`, `page_token`)."""
     db = _authorized_db(request, deps, org)
-    unknown = sorted(set(request.args) - {"limit", "page_token"})
-    if unknown:
-        raise ApiError("INVALID_REQUEST", f"{unknown[0]}: unknown parameter")
-    limit_text = request.args.get("limit", "20")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
-        raise ApiError("INVALID_REQUEST", f"limit: an integer from 1 to {MAX_PAGE}")
-    token = request.args.get("page_token")
-    if token is not None and not plans.SUBSCRIPTION_ID.match(token):
-        raise ApiError("INVALID_REQUEST", "page_token: not a token this API issued")
-    page, after = plans.list_plans(db, org, int(limit_text), token)
+    limit, token = id_page_args(request, plans.SUBSCRIPTION_ID, MAX_PAGE)
+    page, after = plans.list_plans(db, org, limit, token)
     return json_response({"subscriptions": page, "next_page_token": after})
 
 
 def get_plan(request: Request, deps: ApiDeps, org: str, subscription_id: str) -> Response:
     """One plan with its version history; 404 for an unknown id or another org's."""
     db = _authorized_db(request, deps, org)
-    return _plan(plans.get_plan(db, org, subscription_id))
+    return versioned(plans.get_plan(db, org, subscription_id))
 
 
 def change_plan(request: Request, deps: ApiDeps, org: str, subscription_id: str) -> Response:
@@ -101,7 +95,7 @@ def change_plan(request: Request, deps: ApiDeps, org: str, subscription_id: str)
     if not body:
         raise ApiError("INVALID_REQUEST", "body: name at least one field to change")
     document = plans.change_plan(db, org, subscription_id, body, effective, _expected_version(request))
-    return _plan(document)
+    return versioned(document)
 
 
 def end_plan(request: Request, deps: ApiDeps, org: str, subscription_id: str) -> Response:
@@ -114,7 +108,7 @@ def end_plan(request: Request, deps: ApiDeps, org: str, subscription_id: str) ->
     document = plans.change_plan(
         db, org, subscription_id, {}, effective, _expected_version(request), end=True
     )
-    return _plan(document)
+    return versioned(document)
 
 
 def _effective(value):

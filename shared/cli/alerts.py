@@ -3,14 +3,7 @@ budgets and alert webhook, through the same stores and checks as the API (shared
 
 from __future__ import annotations
 
-from shared.cli.common import emit, load_cli_settings
-from shared.cli.saas import _refusals
-
-
-def _db():
-    from shared.runs.control import control_db
-
-    return control_db(load_cli_settings())
+from shared.cli.common import control_store, emit, load_cli_settings, store_refusals
 
 
 def _thresholds(values: list[str]) -> list[dict]:
@@ -43,8 +36,8 @@ def _summary(budget: dict) -> str:
 def cmd_add(args) -> int:
     from shared.alerts import budgets
 
-    with _refusals():
-        budget = budgets.create_budget(_db(), args.slug, _fields(args))
+    with store_refusals():
+        budget = budgets.create_budget(control_store(), args.slug, _fields(args))
     emit(args, budget, f"added {_summary(budget)}")
     return 0
 
@@ -52,8 +45,8 @@ def cmd_add(args) -> int:
 def cmd_list(args) -> int:
     from shared.alerts import budgets
 
-    with _refusals():
-        listed = budgets.org_budgets(_db(), args.slug)
+    with store_refusals():
+        listed = budgets.org_budgets(control_store(), args.slug)
     emit(args, {"budgets": listed}, "\n".join(map(_summary, listed)) or f"{args.slug} has no budgets")
     return 0
 
@@ -61,8 +54,8 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     from shared.alerts import budgets
 
-    with _refusals():
-        budget = budgets.get_budget(_db(), args.slug, args.budget_id)
+    with store_refusals():
+        budget = budgets.get_budget(control_store(), args.slug, args.budget_id)
     emit(args, budget, _summary(budget))
     return 0
 
@@ -70,8 +63,10 @@ def cmd_show(args) -> int:
 def cmd_change(args) -> int:
     from shared.alerts import budgets
 
-    with _refusals():
-        budget = budgets.change_budget(_db(), args.slug, args.budget_id, _fields(args), args.if_version)
+    with store_refusals():
+        budget = budgets.change_budget(
+            control_store(), args.slug, args.budget_id, _fields(args), args.if_version
+        )
     emit(args, budget, f"changed {_summary(budget)}")
     return 0
 
@@ -79,8 +74,8 @@ def cmd_change(args) -> int:
 def cmd_delete(args) -> int:
     from shared.alerts import budgets
 
-    with _refusals():
-        budgets.delete_budget(_db(), args.slug, args.budget_id, args.if_version)
+    with store_refusals():
+        budgets.delete_budget(control_store(), args.slug, args.budget_id, args.if_version)
     emit(args, {"deleted": args.budget_id}, f"deleted {args.budget_id}")
     return 0
 
@@ -91,8 +86,8 @@ def cmd_webhook_set(args) -> int:
 
     settings = load_cli_settings()
     body = {"url": args.url, **({"secret": args.secret} if args.secret else {})}
-    with _refusals():
-        stored = webhook.set_webhook(_db(), make_kms_client(settings), settings, args.slug, body)
+    with store_refusals():
+        stored = webhook.set_webhook(control_store(), make_kms_client(settings), settings, args.slug, body)
     shown = f"; signing secret (shown once): {stored['secret']}" if "secret" in stored else ""
     emit(args, stored, f"alerts of {args.slug} go to {stored['url']}{shown}")
     return 0
@@ -101,7 +96,7 @@ def cmd_webhook_set(args) -> int:
 def cmd_webhook_clear(args) -> int:
     from shared.alerts import webhook
 
-    cleared = webhook.clear_webhook(_db(), args.slug)
+    cleared = webhook.clear_webhook(control_store(), args.slug)
     emit(args, {"cleared": cleared}, f"{args.slug}: " + ("webhook removed" if cleared else "had no webhook"))
     return 0
 

@@ -3,6 +3,7 @@ URL, output as text or one JSON object, and calls of the api's admin routes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -20,6 +21,25 @@ def load_cli_settings() -> Settings:
     if not stack_file.exists():
         raise SettingsError("no GCP_PROJECT_ID in the environment and no local stack: run `make up` first")
     return settings_from_env(json.loads(stack_file.read_text())["env"])
+
+
+def control_store():
+    """The control plane's Firestore client (SaaS plans, budgets), for the commands that edit its documents."""
+    from shared.runs.control import control_db
+
+    return control_db(load_cli_settings())
+
+
+@contextlib.contextmanager
+def store_refusals():
+    """A store's API errors as the CLI's refusals (`error: CODE: ...`, exit 2)."""
+    from shared.platform.errors import ApiError
+    from shared.tenancy.onboarding import AdminError
+
+    try:
+        yield
+    except ApiError as error:
+        raise AdminError(f"{error.code}: {error.message}") from None
 
 
 def emit(args, payload: dict, text: str) -> None:

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
-from shared.cli.common import emit, load_cli_settings
+from shared.cli.common import control_store, emit, store_refusals
 
 # CLI flag -> plan field (money and dates stay strings: the store validates them exactly as the API does).
 TERM_FLAGS = {
@@ -24,24 +23,6 @@ TERM_FLAGS = {
     "discount_amount": "discount_amount",
     "invoice_issuer": "invoice_issuer",
 }
-
-
-@contextlib.contextmanager
-def _refusals():
-    """The store's API errors as the CLI's refusals (`error: ...`, exit 2)."""
-    from shared.platform.errors import ApiError
-    from shared.tenancy.onboarding import AdminError
-
-    try:
-        yield
-    except ApiError as error:
-        raise AdminError(f"{error.code}: {error.message}") from None
-
-
-def _db():
-    from shared.runs.control import control_db
-
-    return control_db(load_cli_settings())
 
 
 def _terms(args) -> dict:
@@ -68,8 +49,8 @@ def _summary(plan: dict) -> str:
 def cmd_add(args) -> int:
     from shared.saas import plans
 
-    with _refusals():
-        plan = plans.create_plan(_db(), args.slug, _terms(args))
+    with store_refusals():
+        plan = plans.create_plan(control_store(), args.slug, _terms(args))
     emit(args, plan, f"added {_summary(plan)}")
     return 0
 
@@ -77,10 +58,10 @@ def cmd_add(args) -> int:
 def cmd_list(args) -> int:
     from shared.saas import plans
 
-    with _refusals():
+    with store_refusals():
         page, after, listed = None, None, []
         while page is None or after:
-            page, after = plans.list_plans(_db(), args.slug, 100, after)
+            page, after = plans.list_plans(control_store(), args.slug, 100, after)
             listed += page
     emit(
         args, {"subscriptions": listed}, "\n".join(map(_summary, listed)) or f"{args.slug} has no SaaS plans"
@@ -91,8 +72,8 @@ def cmd_list(args) -> int:
 def cmd_show(args) -> int:
     from shared.saas import plans
 
-    with _refusals():
-        plan = plans.get_plan(_db(), args.slug, args.subscription_id)
+    with store_refusals():
+        plan = plans.get_plan(control_store(), args.slug, args.subscription_id)
     history = [
         f"  v{v['version']} {v['change']} from {v['effective_date']}: {v['terms']['seats']} seats x "
         f"{v['terms']['unit_price']}"
@@ -106,14 +87,14 @@ def _change(args, *, end: bool) -> int:
     from shared.saas import plans
     from shared.saas.terms import PlanInvalid, parse_effective_date
 
-    with _refusals():
+    with store_refusals():
         try:
             effective = parse_effective_date(args.effective, datetime.now(UTC).date())
         except PlanInvalid as error:
             raise plans.invalid(error) from None
         change = {} if end else _terms(args)
         plan = plans.change_plan(
-            _db(), args.slug, args.subscription_id, change, effective, args.if_version, end=end
+            control_store(), args.slug, args.subscription_id, change, effective, args.if_version, end=end
         )
     emit(args, plan, f"{'ended' if end else 'changed'} {_summary(plan)}")
     return 0

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from shared.platform.errors import TerminalError
 from shared.platform.settings import settings_from_env
 from shared.providers.contract import CredentialRejected
 from shared.providers.registry import PROVIDERS
@@ -120,7 +121,7 @@ def test_a_granted_credential_takes_no_secret_and_an_unknown_mode_names_the_choi
     settings = _settings("http://127.0.0.1:9")  # never reached: refused before any request
     with pytest.raises(CredentialRejected, match="takes no secret"):
         _onboard(settings, secret='{"type": "service_account"}')
-    with pytest.raises(Exception, match="key, granted"):
+    with pytest.raises(TerminalError, match="key, granted"):
         _onboard(settings, access="impersonate")
     with pytest.raises(CredentialRejected, match="secret is empty"):
         _onboard(settings, access="key")  # the key mode still needs its key
